@@ -1,0 +1,214 @@
+// Package params decodes a plugin's TOML parameter block into a Go struct, strictly:
+// an unknown key or a value of the wrong type is an error that names the key. The same
+// struct, with its defaults filled in, documents the parameters for Info.
+//
+// Fields are bound by a `param:"name"` tag and documented by a `doc:"..."` tag:
+//
+//	type Config struct {
+//		TopK int     `param:"top_k" doc:"experts kept; the paper's default"`
+//		Tau  float64 `param:"tau" doc:"softmax temperature"`
+//	}
+package params
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sglab/sglab/framework/plugin"
+)
+
+// Decode sets the fields of *dst named by p's keys. Fields whose key is absent keep
+// their current value, which is how defaults are given.
+func Decode(p map[string]any, dst any) error {
+	v := reflect.ValueOf(dst)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		panic("params: Decode needs a pointer to a struct")
+	}
+	fields := fieldsOf(v.Elem())
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []string
+	for _, k := range keys {
+		f, ok := fields[k]
+		if !ok {
+			errs = append(errs, fmt.Sprintf("unknown parameter %q (known: %s)", k, strings.Join(sortedKeys(fields), ", ")))
+			continue
+		}
+		if err := set(f, p[k]); err != nil {
+			errs = append(errs, fmt.Sprintf("parameter %q: %v", k, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Describe lists the parameters of the struct *src, with its current values as defaults.
+func Describe(src any) []plugin.Param {
+	v := reflect.ValueOf(src)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	t := v.Type()
+	var out []plugin.Param
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("param")
+		if name == "" {
+			continue
+		}
+		out = append(out, plugin.Param{
+			Name:    name,
+			Type:    typeName(t.Field(i).Type),
+			Default: format(v.Field(i)),
+			Doc:     t.Field(i).Tag.Get("doc"),
+		})
+	}
+	return out
+}
+
+func fieldsOf(v reflect.Value) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if name := t.Field(i).Tag.Get("param"); name != "" {
+			out[name] = v.Field(i)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]reflect.Value) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func set(f reflect.Value, x any) error {
+	switch f.Kind() {
+	case reflect.Bool:
+		b, ok := x.(bool)
+		if !ok {
+			return fmt.Errorf("want a boolean, got %s", describe(x))
+		}
+		f.SetBool(b)
+	case reflect.String:
+		s, ok := x.(string)
+		if !ok {
+			return fmt.Errorf("want a string, got %s", describe(x))
+		}
+		f.SetString(s)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := toInt(x)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case reflect.Float32, reflect.Float64:
+		g, err := toFloat(x)
+		if err != nil {
+			return err
+		}
+		f.SetFloat(g)
+	case reflect.Slice:
+		xs, ok := x.([]any)
+		if !ok {
+			return fmt.Errorf("want a list, got %s", describe(x))
+		}
+		s := reflect.MakeSlice(f.Type(), len(xs), len(xs))
+		for i, e := range xs {
+			if err := set(s.Index(i), e); err != nil {
+				return fmt.Errorf("element %d: %v", i, err)
+			}
+		}
+		f.Set(s)
+	default:
+		panic("params: unsupported field kind " + f.Kind().String())
+	}
+	return nil
+}
+
+func toInt(x any) (int64, error) {
+	switch n := x.(type) {
+	case int64:
+		return n, nil
+	case int:
+		return int64(n), nil
+	case float64: // JSON carries every number as float64
+		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+			return int64(n), nil
+		}
+		return 0, fmt.Errorf("want an integer, got %v", n)
+	}
+	return 0, fmt.Errorf("want an integer, got %s", describe(x))
+}
+
+func toFloat(x any) (float64, error) {
+	var g float64
+	switch n := x.(type) {
+	case float64:
+		g = n
+	case int64:
+		g = float64(n)
+	case int:
+		g = float64(n)
+	default:
+		return 0, fmt.Errorf("want a number, got %s", describe(x))
+	}
+	if math.IsNaN(g) || math.IsInf(g, 0) {
+		return 0, fmt.Errorf("want a finite number, got %v", g)
+	}
+	return g, nil
+}
+
+func describe(x any) string {
+	switch x.(type) {
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case nil:
+		return "nothing"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%v (%T)", x, x)
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return "int"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	case reflect.Slice:
+		return "[]" + typeName(t.Elem())
+	}
+	return t.Kind().String()
+}
+
+func format(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		return strconv.Quote(v.String())
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case reflect.Slice:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = format(v.Index(i))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return fmt.Sprint(v.Interface())
+}

@@ -1,0 +1,110 @@
+// Package plugin is the contract between the runner and its plugins. The Go interfaces
+// here are what plugin authors implement; the gRPC glue in this package carries them
+// across the process boundary (go-plugin), so built-in and third-party plugins take
+// the same path.
+package plugin
+
+import (
+	"context"
+
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// Kinds of plugin.
+const (
+	KindEncoder   = "encoder"
+	KindEvaluator = "evaluator"
+	KindGenerator = "generator"
+)
+
+// Param documents one accepted parameter of Configure.
+type Param struct {
+	Name    string
+	Type    string // "int", "float", "string", "bool", "[]float", ...
+	Default string // as it would be written in TOML
+	Doc     string // what it does and why the default
+}
+
+// Info is what a plugin says about itself.
+type Info struct {
+	Kind        string
+	Name        string
+	Version     string
+	Description string
+	Params      []Param
+
+	// Evaluators only.
+	Schema     lora.Schema // the adapters it accepts and produces
+	Datasets   []string    // datasets it can serve
+	Transforms []string    // domain transforms it knows
+	Metrics    []string    // metric names Evaluate returns
+}
+
+// Params is a plugin's TOML block, decoded to plain Go values (string, bool, int64,
+// float64, []any, map[string]any).
+type Params = map[string]any
+
+// Base is common to every kind.
+type Base interface {
+	Info(ctx context.Context) (Info, error)
+	// Configure applies the plugin's parameters. Unknown keys and bad values are errors
+	// whose message names the key.
+	Configure(ctx context.Context, p Params) error
+}
+
+// Encoder maps task descriptions to semantic vectors.
+type Encoder interface {
+	Base
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// TrainOptions control expert and oracle training.
+type TrainOptions struct {
+	Epochs    int // training epochs
+	Snapshots int // keep the last M epochs' adapters (M ≤ Epochs)
+	Rank      int // LoRA rank; 0 means the evaluator's default
+}
+
+// TrainResult describes a finished training run.
+type TrainResult struct {
+	Snapshots int                // how many were written
+	Metrics   map[string]float64 // e.g. final training loss
+}
+
+// Evaluator owns the backbone and the data.
+type Evaluator interface {
+	Base
+	// CheckTask reports whether the evaluator can serve t (known dataset, transforms and
+	// parameters), with an error naming the task and the offending part.
+	CheckTask(ctx context.Context, t task.Task) error
+	// Train fine-tunes a LoRA on t and writes the last opts.Snapshots epochs' adapters to
+	// outPath as a snapshots file (lora.WriteSnapshots).
+	Train(ctx context.Context, t task.Task, seed uint64, opts TrainOptions, outPath string) (TrainResult, error)
+	// Evaluate scores adapter a (nil for the bare backbone) on t's test data.
+	Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error)
+}
+
+// Expert is one entry of a generator's library. Snapshots travel by reference: the
+// file at SnapshotPath holds the expert's M snapshots (lora.ReadSnapshots).
+type Expert struct {
+	ID           string
+	Description  string
+	Embedding    []float32
+	SnapshotPath string
+}
+
+// Library is what a generator fits on.
+type Library struct {
+	Schema  lora.Schema
+	Experts []Expert
+}
+
+// Generator turns a library and a target description embedding into adapters.
+type Generator interface {
+	Base
+	Fit(ctx context.Context, lib Library, seed uint64) error
+	// Generate returns n adapters for the target embedding; the same seed gives the same
+	// adapters.
+	Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error)
+}
