@@ -1,0 +1,302 @@
+package model
+
+import "math"
+
+// The layer kernels below work on row-major matrices held in flat slices. Forward
+// functions write into a destination; backward functions accumulate (+=) into gradient
+// destinations so that shared inputs and parameters sum their contributions, and skip a
+// gradient whose destination is nil.
+
+// dot returns Σ a[i]·b[i] with four partial sums in a fixed order.
+func dot[T Float](a, b []T) T {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 T
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpy does y += alpha·x.
+func axpy[T Float](alpha T, x, y []T) {
+	y = y[:len(x)]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		y[i] += alpha * x[i]
+		y[i+1] += alpha * x[i+1]
+		y[i+2] += alpha * x[i+2]
+		y[i+3] += alpha * x[i+3]
+	}
+	for ; i < len(x); i++ {
+		y[i] += alpha * x[i]
+	}
+}
+
+// linearForward computes y (n×out) = x (n×in) · wᵀ + b, with w out×in; b may be nil.
+func linearForward[T Float](y, x, w, b []T, n, in, out int) {
+	x, y, w = x[:n*in], y[:n*out], w[:out*in]
+	// Four input rows at a time so every weight row loaded is used four times.
+	r := 0
+	for ; r+4 <= n; r += 4 {
+		x0, x1, x2, x3 := x[r*in:(r+1)*in], x[(r+1)*in:(r+2)*in], x[(r+2)*in:(r+3)*in], x[(r+3)*in:(r+4)*in]
+		y0, y1, y2, y3 := y[r*out:(r+1)*out], y[(r+1)*out:(r+2)*out], y[(r+2)*out:(r+3)*out], y[(r+3)*out:(r+4)*out]
+		for o := 0; o < out; o++ {
+			wo := w[o*in : (o+1)*in]
+			wo = wo[:len(x0)]
+			x1, x2, x3 := x1[:len(wo)], x2[:len(wo)], x3[:len(wo)]
+			var s0, s1, s2, s3 T
+			for i, wv := range wo {
+				s0 += wv * x0[i]
+				s1 += wv * x1[i]
+				s2 += wv * x2[i]
+				s3 += wv * x3[i]
+			}
+			if b != nil {
+				s0 += b[o]
+				s1 += b[o]
+				s2 += b[o]
+				s3 += b[o]
+			}
+			y0[o], y1[o], y2[o], y3[o] = s0, s1, s2, s3
+		}
+	}
+	for ; r < n; r++ {
+		xr, yr := x[r*in:(r+1)*in], y[r*out:(r+1)*out]
+		for o := range yr {
+			s := dot(w[o*in:(o+1)*in], xr)
+			if b != nil {
+				s += b[o]
+			}
+			yr[o] = s
+		}
+	}
+}
+
+// linearBackward accumulates dx += dy·w, dw += dyᵀ·x and db += Σ dy; nil destinations are skipped.
+func linearBackward[T Float](dx, dw, db, dy, x, w []T, n, in, out int) {
+	dy = dy[:n*out]
+	if dx != nil {
+		for r := 0; r < n; r++ {
+			dxr, dyr := dx[r*in:(r+1)*in], dy[r*out:(r+1)*out]
+			for o, g := range dyr {
+				if g != 0 {
+					axpy(g, w[o*in:(o+1)*in], dxr)
+				}
+			}
+		}
+	}
+	if dw != nil {
+		// Two rows of x at a time halves the passes over dw.
+		r := 0
+		for ; r+2 <= n; r += 2 {
+			x0, x1 := x[r*in:(r+1)*in], x[(r+1)*in:(r+2)*in]
+			d0, d1 := dy[r*out:(r+1)*out], dy[(r+1)*out:(r+2)*out]
+			for o := 0; o < out; o++ {
+				g0, g1 := d0[o], d1[o]
+				dwo := dw[o*in : (o+1)*in]
+				dwo = dwo[:len(x0)]
+				x1 := x1[:len(dwo)]
+				for i := range dwo {
+					dwo[i] += g0*x0[i] + g1*x1[i]
+				}
+			}
+		}
+		for ; r < n; r++ {
+			xr, dyr := x[r*in:(r+1)*in], dy[r*out:(r+1)*out]
+			for o, g := range dyr {
+				axpy(g, xr, dw[o*in:(o+1)*in])
+			}
+		}
+	}
+	if db != nil {
+		for r := 0; r < n; r++ {
+			dyr := dy[r*out : (r+1)*out]
+			for o, g := range dyr {
+				db[o] += g
+			}
+		}
+	}
+}
+
+// lnEps is LayerNorm's variance floor.
+const lnEps = 1e-5
+
+// layerNormForward normalises each of the n rows of x (width d) and writes
+// y = g⊙x̂ + b, keeping x̂ and 1/σ for the backward pass.
+func layerNormForward[T Float](y, xhat, rstd, x, g, b []T, n, d int) {
+	for r := 0; r < n; r++ {
+		xr := x[r*d : (r+1)*d]
+		var mean float64
+		for _, v := range xr {
+			mean += float64(v)
+		}
+		mean /= float64(d)
+		var vr float64
+		for _, v := range xr {
+			dv := float64(v) - mean
+			vr += dv * dv
+		}
+		vr /= float64(d)
+		rs := 1 / math.Sqrt(vr+lnEps)
+		rstd[r] = T(rs)
+		hr, yr := xhat[r*d:(r+1)*d], y[r*d:(r+1)*d]
+		for i, v := range xr {
+			h := T((float64(v) - mean) * rs)
+			hr[i] = h
+			yr[i] = g[i]*h + b[i]
+		}
+	}
+}
+
+// layerNormBackward accumulates dx, dg and db from dy.
+func layerNormBackward[T Float](dx, dg, db, dy, xhat, rstd, g []T, n, d int) {
+	for r := 0; r < n; r++ {
+		dyr, hr := dy[r*d:(r+1)*d], xhat[r*d:(r+1)*d]
+		if dg != nil {
+			for i, v := range dyr {
+				dg[i] += v * hr[i]
+				db[i] += v
+			}
+		}
+		if dx == nil {
+			continue
+		}
+		var m1, m2 T // mean(dx̂), mean(dx̂⊙x̂)
+		for i, v := range dyr {
+			dh := v * g[i]
+			m1 += dh
+			m2 += dh * hr[i]
+		}
+		m1 /= T(d)
+		m2 /= T(d)
+		rs := rstd[r]
+		dxr := dx[r*d : (r+1)*d]
+		for i, v := range dyr {
+			dxr[i] += rs * (v*g[i] - m1 - hr[i]*m2)
+		}
+	}
+}
+
+// gelu is the exact GELU x·Φ(x).
+func geluForward[T Float](y, x []T) {
+	for i, v := range x {
+		f := float64(v)
+		y[i] = T(0.5 * f * (1 + math.Erf(f/math.Sqrt2)))
+	}
+}
+
+// geluBackward accumulates dx += dy·GELU'(x).
+func geluBackward[T Float](dx, dy, x []T) {
+	const invSqrt2Pi = 0.3989422804014327
+	for i, v := range x {
+		f := float64(v)
+		d := 0.5*(1+math.Erf(f/math.Sqrt2)) + f*invSqrt2Pi*math.Exp(-0.5*f*f)
+		dx[i] += dy[i] * T(d)
+	}
+}
+
+// attentionForward runs multi-head self-attention over one sequence of l tokens: qkv is
+// l×3d (q | k | v per row), out is l×d, probs (heads×l×l) keeps the softmax weights.
+func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
+	dh := d / heads
+	scale := T(1 / math.Sqrt(float64(dh)))
+	stride := 3 * d
+	clear(out[:l*d])
+	for h := 0; h < heads; h++ {
+		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
+		p := probs[h*l*l : (h+1)*l*l]
+		for i := 0; i < l; i++ {
+			qi := qkv[i*stride+qo : i*stride+qo+dh]
+			pi := p[i*l : (i+1)*l]
+			mx := T(math.Inf(-1))
+			for j := 0; j < l; j++ {
+				s := dot(qi, qkv[j*stride+ko:j*stride+ko+dh]) * scale
+				pi[j] = s
+				if s > mx {
+					mx = s
+				}
+			}
+			var sum T
+			for j, s := range pi {
+				e := T(math.Exp(float64(s - mx)))
+				pi[j] = e
+				sum += e
+			}
+			inv := 1 / sum
+			oi := out[i*d+h*dh : i*d+h*dh+dh]
+			for j := range pi {
+				pi[j] *= inv
+				axpy(pi[j], qkv[j*stride+vo:j*stride+vo+dh], oi)
+			}
+		}
+	}
+}
+
+// attentionBackward accumulates dqkv (l×3d) from dout (l×d). tmp needs l values.
+func attentionBackward[T Float](dqkv, dout, probs, qkv, tmp []T, l, d, heads int) {
+	dh := d / heads
+	scale := T(1 / math.Sqrt(float64(dh)))
+	stride := 3 * d
+	for h := 0; h < heads; h++ {
+		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
+		p := probs[h*l*l : (h+1)*l*l]
+		for i := 0; i < l; i++ {
+			doi := dout[i*d+h*dh : i*d+h*dh+dh]
+			pi := p[i*l : (i+1)*l]
+			dp := tmp[:l]
+			var s T
+			for j, pij := range pi {
+				dp[j] = dot(doi, qkv[j*stride+vo:j*stride+vo+dh])
+				s += pij * dp[j]
+				axpy(pij, doi, dqkv[j*stride+vo:j*stride+vo+dh])
+			}
+			qi := qkv[i*stride+qo : i*stride+qo+dh]
+			dqi := dqkv[i*stride+qo : i*stride+qo+dh]
+			for j, pij := range pi {
+				ds := pij * (dp[j] - s) * scale
+				if ds == 0 {
+					continue
+				}
+				axpy(ds, qkv[j*stride+ko:j*stride+ko+dh], dqi)
+				axpy(ds, qi, dqkv[j*stride+ko:j*stride+ko+dh])
+			}
+		}
+	}
+}
+
+// normalizeForward writes y = x/‖x‖ row by row and keeps the norms.
+func normalizeForward[T Float](y, norms, x []T, n, d int) {
+	for r := 0; r < n; r++ {
+		xr := x[r*d : (r+1)*d]
+		var ss float64
+		for _, v := range xr {
+			ss += float64(v) * float64(v)
+		}
+		nr := math.Sqrt(ss) + 1e-12
+		norms[r] = T(nr)
+		yr := y[r*d : (r+1)*d]
+		for i, v := range xr {
+			yr[i] = T(float64(v) / nr)
+		}
+	}
+}
+
+// normalizeBackward accumulates dx += (dy − y·(y·dy)) / ‖x‖.
+func normalizeBackward[T Float](dx, dy, y, norms []T, n, d int) {
+	for r := 0; r < n; r++ {
+		yr, dyr := y[r*d:(r+1)*d], dy[r*d:(r+1)*d]
+		c := dot(yr, dyr)
+		inv := 1 / norms[r]
+		dxr := dx[r*d : (r+1)*d]
+		for i := range dxr {
+			dxr[i] += (dyr[i] - yr[i]*c) * inv
+		}
+	}
+}
