@@ -1,0 +1,402 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// The test binary re-executes itself as a plugin: with SGLAB_TEST_PLUGIN set, TestMain
+// serves the fake named there instead of running tests. No build step outside go test.
+func TestMain(m *testing.M) {
+	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
+		serveFake(name)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// paperSchema is CLIP ViT-B/16 with rank-2 LoRA on q, k, v of its 12 blocks.
+func paperSchema() lora.Schema {
+	var s lora.Schema
+	for b := 0; b < 12; b++ {
+		for _, p := range []string{"q_proj", "k_proj", "v_proj"} {
+			s = append(s, lora.Module{Name: fmt.Sprintf("visual.blocks.%d.attn.%s", b, p), In: 768, Out: 768, Rank: 2, Alpha: 4})
+		}
+	}
+	return s
+}
+
+type fakeEncoder struct{ scale float32 }
+
+func (f *fakeEncoder) Info(context.Context) (Info, error) {
+	return Info{Kind: KindEncoder, Name: "fake-encoder", Version: "1.0", Params: []Param{{Name: "scale", Type: "float", Default: "1"}}}, nil
+}
+
+func (f *fakeEncoder) Configure(_ context.Context, p Params) error {
+	for k, v := range p {
+		if k != "scale" {
+			return fmt.Errorf("unknown parameter %q", k)
+		}
+		f.scale = float32(v.(float64))
+	}
+	return nil
+}
+
+func (f *fakeEncoder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		if t == "nan" {
+			out[i] = []float32{float32(nanValue()), 0}
+			continue
+		}
+		out[i] = []float32{f.scale * float32(len(t)), f.scale}
+	}
+	return out, nil
+}
+
+func nanValue() float64 { z := 0.0; return z / z }
+
+type fakeEvaluator struct{}
+
+func (fakeEvaluator) Info(context.Context) (Info, error) {
+	return Info{Kind: KindEvaluator, Name: "fake-evaluator", Version: "1.0", Schema: paperSchema(), Datasets: []string{"digits"}, Metrics: []string{"sum"}}, nil
+}
+func (fakeEvaluator) Configure(context.Context, Params) error { return nil }
+func (fakeEvaluator) CheckTask(_ context.Context, t task.Task) error {
+	if t.Dataset != "digits" {
+		return fmt.Errorf("task %s: unknown dataset %q", t.ID, t.Dataset)
+	}
+	return nil
+}
+func (fakeEvaluator) Train(_ context.Context, t task.Task, seed uint64, opts TrainOptions, out string) (TrainResult, error) {
+	s := paperSchema()
+	snaps := make([][]float32, opts.Snapshots)
+	for m := range snaps {
+		snaps[m] = make([]float32, s.NumParams())
+		snaps[m][0] = float32(m) + float32(seed)
+	}
+	if err := lora.WriteSnapshots(out, s, snaps, map[string]string{"task": t.ID}); err != nil {
+		return TrainResult{}, err
+	}
+	return TrainResult{Snapshots: opts.Snapshots, Metrics: map[string]float64{"loss": 0.5}}, nil
+}
+func (fakeEvaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	if t.ID == "crash" {
+		hclog.Default().Error("fake evaluator: about to crash")
+		panic("fake evaluator crashed")
+	}
+	if t.ID == "hang" {
+		time.Sleep(time.Hour)
+	}
+	if a == nil {
+		return map[string]float64{"sum": -1, "seed": float64(seed), "args": t.Domain[0].Args[0]}, nil
+	}
+	var sum float64
+	for _, v := range a.Params {
+		sum += float64(v)
+	}
+	return map[string]float64{"sum": sum, "seed": float64(seed)}, nil
+}
+
+type fakeGenerator struct{ lib Library }
+
+func (g *fakeGenerator) Info(context.Context) (Info, error) {
+	return Info{Kind: KindGenerator, Name: "fake-generator", Version: "1.0"}, nil
+}
+func (g *fakeGenerator) Configure(context.Context, Params) error { return nil }
+func (g *fakeGenerator) Fit(_ context.Context, lib Library, _ uint64) error {
+	for _, e := range lib.Experts {
+		if _, err := os.Stat(e.SnapshotPath); err != nil {
+			return fmt.Errorf("expert %s: %w", e.ID, err)
+		}
+	}
+	g.lib = lib
+	return nil
+}
+func (g *fakeGenerator) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
+	if target[0] < 0 {
+		return []*lora.Adapter{lora.New(g.lib.Schema)}, nil // wrong count on purpose
+	}
+	out := make([]*lora.Adapter, n)
+	for i := range out {
+		out[i] = lora.New(g.lib.Schema)
+		out[i].Params[i] = float32(seed) + float32(len(g.lib.Experts))
+		if target[0] == 99 {
+			out[i].Params[1] = float32(nanValue())
+		}
+	}
+	return out, nil
+}
+
+func serveFake(name string) {
+	switch name {
+	case "encoder":
+		Serve(&fakeEncoder{scale: 1})
+	case "evaluator":
+		Serve(fakeEvaluator{})
+	case "generator":
+		Serve(&fakeGenerator{})
+	case "stdout":
+		fmt.Println("hello from a careless plugin")
+		Serve(&fakeEncoder{scale: 1})
+	}
+}
+
+func startFake(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) *Client {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Kind: kind, Label: "fake-" + fake, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=" + fake}, StartTimeout: 20 * time.Second}
+	if mod != nil {
+		mod(&s)
+	}
+	c, err := h.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEncoderRoundTrip(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	enc := startFake(t, h, KindEncoder, "encoder", nil).Encoder()
+	ctx := context.Background()
+	info, err := enc.Info(ctx)
+	if err != nil || info.Name != "fake-encoder" || info.Kind != KindEncoder || len(info.Params) != 1 || info.Params[0].Name != "scale" {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	if err := enc.Configure(ctx, Params{"scale": 2.0}); err != nil {
+		t.Fatal(err)
+	}
+	err = enc.Configure(ctx, Params{"sacle": 2.0})
+	var ce *CallError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `"sacle"`) || !strings.Contains(err.Error(), "fake-encoder") || !strings.Contains(err.Error(), "Configure") {
+		t.Fatalf("bad key must be named with plugin and call: %v", err)
+	}
+	vs, err := enc.Embed(ctx, []string{"abc", "hello"})
+	if err != nil || len(vs) != 2 || vs[0][0] != 6 || vs[1][0] != 10 {
+		t.Fatalf("Embed = %v, %v", vs, err)
+	}
+	if _, err := enc.Embed(ctx, []string{"ok", "nan"}); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("NaN must be refused: %v", err)
+	}
+}
+
+func TestEvaluatorRoundTripPaperScale(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	ev := startFake(t, h, KindEvaluator, "evaluator", nil).Evaluator()
+	ctx := context.Background()
+	info, err := ev.Info(ctx)
+	if err != nil || info.Schema.NumParams() != 110592 || info.Schema.Compatible(paperSchema()) != nil {
+		t.Fatalf("Info schema: %v params, %v", info.Schema.NumParams(), err)
+	}
+	tk := task.Task{ID: "t1", Description: "rotated digits", Dataset: "digits", Domain: []task.Transform{{Name: "rotate", Args: []float64{45}}}, Params: map[string]any{"k": "v"}}
+	if err := ev.CheckTask(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	bad := tk
+	bad.ID, bad.Dataset = "t2", "cifar"
+	if err := ev.CheckTask(ctx, bad); err == nil || !strings.Contains(err.Error(), "t2") || !strings.Contains(err.Error(), "cifar") {
+		t.Fatalf("CheckTask error must name the task and dataset: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "t1.safetensors")
+	res, err := ev.Train(ctx, tk, 7, TrainOptions{Epochs: 3, Snapshots: 3}, out)
+	if err != nil || res.Snapshots != 3 || res.Metrics["loss"] != 0.5 {
+		t.Fatalf("Train = %+v, %v", res, err)
+	}
+	s, snaps, _, err := lora.ReadSnapshots(out)
+	if err != nil || len(snaps) != 3 || snaps[2][0] != 9 || s.Compatible(paperSchema()) != nil {
+		t.Fatalf("snapshots file: %d snaps, %v", len(snaps), err)
+	}
+	m, err := ev.Evaluate(ctx, tk, nil, 5)
+	if err != nil || m["sum"] != -1 || m["seed"] != 5 || m["args"] != 45 {
+		t.Fatalf("Evaluate(none) = %v, %v", m, err)
+	}
+	a := lora.New(paperSchema())
+	for i := range a.Params {
+		a.Params[i] = 1
+	}
+	m, err = ev.Evaluate(ctx, tk, a, 5)
+	if err != nil || m["sum"] != 110592 {
+		t.Fatalf("Evaluate(paper-scale adapter) = %v, %v", m, err)
+	}
+}
+
+func TestGeneratorRoundTripPaperScaleLibrary(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	gen := startFake(t, h, KindGenerator, "generator", nil).Generator()
+	ctx := context.Background()
+	// 100 experts × 100 snapshots of a 110,592-parameter LoRA: the library goes by
+	// reference, so every expert may point at one real 44 MB snapshots file.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "expert.safetensors")
+	snaps := make([][]float32, 100)
+	for i := range snaps {
+		snaps[i] = make([]float32, paperSchema().NumParams())
+	}
+	if err := lora.WriteSnapshots(path, paperSchema(), snaps, nil); err != nil {
+		t.Fatal(err)
+	}
+	lib := Library{Schema: paperSchema()}
+	for i := 0; i < 100; i++ {
+		emb := make([]float32, 512)
+		emb[i%512] = 1
+		lib.Experts = append(lib.Experts, Expert{ID: fmt.Sprint("e", i), Description: "an expert", Embedding: emb, SnapshotPath: path})
+	}
+	if err := gen.Fit(ctx, lib, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Ten paper-scale adapters are 4.4 MB, over gRPC's default 4 MB message limit.
+	as, err := gen.Generate(ctx, []float32{1}, 10, 3)
+	if err != nil || len(as) != 10 {
+		t.Fatalf("Generate: %d adapters, %v", len(as), err)
+	}
+	for i, a := range as {
+		if a.Params[i] != 103 || a.Schema.NumParams() != 110592 {
+			t.Fatalf("adapter %d: wrong content", i)
+		}
+	}
+	if _, err := gen.Generate(ctx, []float32{-1}, 3, 3); err == nil || !strings.Contains(err.Error(), "asked for 3 adapters, got 1") {
+		t.Fatalf("a wrong count must be bad data: %v", err)
+	}
+	if _, err := gen.Generate(ctx, []float32{99}, 2, 3); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("NaN adapters must be refused: %v", err)
+	}
+	lib.Experts[5].SnapshotPath = filepath.Join(dir, "missing")
+	if err := gen.Fit(ctx, lib, 1); err == nil || !strings.Contains(err.Error(), "e5") {
+		t.Fatalf("Fit error must name the expert: %v", err)
+	}
+}
+
+func TestCrashMidCall(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	c := startFake(t, h, KindEvaluator, "evaluator", nil)
+	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "crash"}, nil, 1)
+	var ce *CallError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a CallError, got %v", err)
+	}
+	for _, want := range []string{"fake-evaluator", "Evaluate(crash)", "about to crash", "panic: fake evaluator crashed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("crash error lacks %q:\n%v", want, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.Exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !c.Exited() {
+		t.Fatal("crashed plugin not seen as exited")
+	}
+}
+
+func TestHangPastTimeoutKillsPlugin(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	c := startFake(t, h, KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 300 * time.Millisecond })
+	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "hang"}, nil, 1)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") || !strings.Contains(err.Error(), "Evaluate(hang)") {
+		t.Fatalf("hang: %v", err)
+	}
+	if !c.Exited() {
+		t.Fatal("a plugin past its timeout must be killed")
+	}
+}
+
+func TestStdoutBeforeHandshake(t *testing.T) {
+	exe, _ := os.Executable()
+	h := &Host{}
+	defer h.KillAll()
+	_, err := h.Start(context.Background(), Spec{Kind: KindEncoder, Label: "careless", Path: exe,
+		Env: []string{"SGLAB_TEST_PLUGIN=stdout"}, StartTimeout: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "stdout must carry only the go-plugin handshake") || !strings.Contains(err.Error(), "careless") {
+		t.Fatalf("want a clear stdout error, got %v", err)
+	}
+}
+
+func TestChecksum(t *testing.T) {
+	exe, _ := os.Executable()
+	sum, err := fileSHA256(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Host{}
+	defer h.KillAll()
+	c := startFake(t, h, KindEncoder, "encoder", func(s *Spec) { s.SHA256 = strings.ToUpper(sum) })
+	if _, err := c.Encoder().Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong digest refuses before launch; the env var marks what would have run.
+	marker := filepath.Join(t.TempDir(), "launched")
+	_, err = h.Start(context.Background(), Spec{Kind: KindEncoder, Label: "tampered", Path: exe, SHA256: strings.Repeat("0", 64),
+		Env: []string{"SGLAB_TEST_PLUGIN=encoder", "SGLAB_TEST_MARKER=" + marker}})
+	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch, not launched") || !strings.Contains(err.Error(), sum) {
+		t.Fatalf("mismatch: %v", err)
+	}
+	h.mu.Lock()
+	n := len(h.clients)
+	h.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("a refused plugin must not be launched; host tracks %d processes", n)
+	}
+}
+
+func TestKillAll(t *testing.T) {
+	h := &Host{}
+	a := startFake(t, h, KindEncoder, "encoder", nil)
+	b := startFake(t, h, KindGenerator, "generator", nil)
+	h.KillAll()
+	if !a.Exited() || !b.Exited() {
+		t.Fatal("KillAll left a plugin running")
+	}
+	if _, err := h.Start(context.Background(), Spec{Kind: KindEncoder, Path: os.Args[0]}); err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("Start after KillAll: %v", err)
+	}
+}
+
+func TestNotExecutable(t *testing.T) {
+	h := &Host{}
+	_, err := h.Start(context.Background(), Spec{Kind: KindEncoder, Label: "ghost", Path: filepath.Join(t.TempDir(), "nope")})
+	if err == nil || !strings.Contains(err.Error(), "ghost") {
+		t.Fatalf("missing executable: %v", err)
+	}
+}
+
+// BenchmarkEvaluatePaperScaleAdapter moves one 110,592-parameter adapter through a
+// plugin call (encode, gRPC over the local socket, decode) and back with metrics.
+func BenchmarkEvaluatePaperScaleAdapter(b *testing.B) {
+	exe, _ := os.Executable()
+	h := &Host{}
+	defer h.KillAll()
+	c, err := h.Start(context.Background(), Spec{Kind: KindEvaluator, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=evaluator"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := c.Evaluator()
+	a := lora.New(paperSchema())
+	tk := task.Task{ID: "t", Dataset: "digits", Domain: []task.Transform{{Name: "rotate", Args: []float64{1}}}}
+	b.SetBytes(int64(4 * len(a.Params)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ev.Evaluate(context.Background(), tk, a, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
