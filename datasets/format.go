@@ -34,7 +34,7 @@ func Encode(w io.Writer, s *Set) error {
 	if err := checkSet(s); err != nil {
 		return err
 	}
-	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
 		return err
 	}

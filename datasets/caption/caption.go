@@ -16,6 +16,7 @@ package caption
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 )
@@ -100,7 +101,7 @@ func Measure(pix []uint8, w, h int) Measures {
 	mu11 := sumV*sxy - sx*sy
 	mu02 := sumV*syy - sy*sy
 	if mu02 != 0 {
-		m[Slant] = -float64(mu11) / float64(mu02)
+		m[Slant] = float64(-mu11) / float64(mu02)
 	}
 	m[Darkness] = float64(sumV) / float64(255*n)
 	m[Width] = float64(maxX-minX+1) / float64(maxY-minY+1)
@@ -112,71 +113,69 @@ func Measure(pix []uint8, w, h int) Measures {
 func Skeleton(mask []bool, w, h int) int {
 	pw := w + 2 // pad by one pixel of background so neighbours always exist
 	g := make([]bool, pw*(h+2))
+	var on []int // indices of the pixels still set
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			g[(y+1)*pw+x+1] = mask[y*w+x]
+			if mask[y*w+x] {
+				i := (y+1)*pw + x + 1
+				g[i] = true
+				on = append(on, i)
+			}
 		}
 	}
-	// Neighbour offsets P2..P9: N, NE, E, SE, S, SW, W, NW.
+	// Neighbour offsets P2..P9: N, NE, E, SE, S, SW, W, NW; bit k of a pattern is P(k+2).
 	nb := [8]int{-pw, -pw + 1, 1, pw + 1, pw, pw - 1, -1, -pw - 1}
 	var del []int
 	for {
 		changed := false
-		for step := 0; step < 2; step++ {
+		for step := range 2 {
 			del = del[:0]
-			for y := 1; y <= h; y++ {
-				for x := 1; x <= w; x++ {
-					i := y*pw + x
-					if !g[i] {
-						continue
+			for _, i := range on {
+				pat := 0
+				for k, o := range nb {
+					if g[i+o] {
+						pat |= 1 << k
 					}
-					var p [8]bool
-					b := 0
-					for k, o := range nb {
-						p[k] = g[i+o]
-						if p[k] {
-							b++
-						}
-					}
-					if b < 2 || b > 6 {
-						continue
-					}
-					a := 0 // 0→1 transitions around the ring P2, P3, ..., P9, P2
-					for k := range 8 {
-						if !p[k] && p[(k+1)%8] {
-							a++
-						}
-					}
-					if a != 1 {
-						continue
-					}
-					n, e, s, wst := p[0], p[2], p[4], p[6]
-					if step == 0 && (n && e && s || e && s && wst) {
-						continue
-					}
-					if step == 1 && (n && e && wst || n && s && wst) {
-						continue
-					}
+				}
+				if thinDelete[step][pat] {
 					del = append(del, i)
 				}
 			}
 			for _, i := range del {
 				g[i] = false
 			}
-			changed = changed || len(del) > 0
+			if len(del) > 0 {
+				changed = true
+				on = slices.DeleteFunc(on, func(i int) bool { return !g[i] })
+			}
 		}
 		if !changed {
-			break
+			return len(on)
 		}
 	}
-	count := 0
-	for _, v := range g {
-		if v {
-			count++
-		}
-	}
-	return count
 }
+
+// thinDelete[step][pattern] says whether Zhang–Suen deletes a set pixel with that
+// neighbour pattern in sub-iteration step.
+var thinDelete = func() (t [2][256]bool) {
+	for pat := range 256 {
+		p := func(k int) bool { return pat>>(k%8)&1 == 1 }
+		b := bits.OnesCount8(uint8(pat))
+		a := 0 // 0→1 transitions around the ring P2, P3, ..., P9, P2
+		for k := range 8 {
+			if !p(k) && p(k+1) {
+				a++
+			}
+		}
+		if b < 2 || b > 6 || a != 1 {
+			continue
+		}
+		n, e, s, w := p(0), p(2), p(4), p(6)
+		t[0][pat] = !(n && e && s) && !(e && s && w)
+		t[1][pat] = !(n && e && w) && !(n && s && w)
+	}
+	return t
+}()
 
 // Thresholds holds, per class, the two cut points (low|middle, middle|high) of each
 // attribute.
