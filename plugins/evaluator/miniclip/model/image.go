@@ -31,6 +31,7 @@ type ImageTape[T Float] struct {
 	dcls, dproj  []T
 	dpatch       []T // n·G² × D
 	tmp          []T
+	ws           scratch[T]
 }
 
 type blockTape[T Float] struct {
@@ -44,6 +45,7 @@ type blockTape[T Float] struct {
 	h2Hat, h2    []T
 	h2Rstd       []T
 	m1, a1       []T // N × M, MLP pre- and post-activation
+	sig          []T // N × M, the activation's sigmoid
 	out          []T // N × D, the block's output
 	wqkv         []T // effective 3D×D q/k/v weight (base + LoRA) of the last forward
 	wqkvBuffered []T
@@ -88,7 +90,7 @@ func (m *Model[T]) NewImageTape(capacity int) *ImageTape[T] {
 		bt.attn = make([]T, n*d)
 		bt.x1 = make([]T, n*d)
 		bt.h2Hat, bt.h2, bt.h2Rstd = make([]T, n*d), make([]T, n*d), make([]T, n)
-		bt.m1, bt.a1 = make([]T, n*mm), make([]T, n*mm)
+		bt.m1, bt.a1, bt.sig = make([]T, n*mm), make([]T, n*mm), make([]T, n*mm)
 		bt.out = make([]T, n*d)
 		bt.wqkvBuffered = make([]T, 3*d*d)
 		x = bt.out
@@ -193,7 +195,7 @@ func (t *ImageTape[T]) forwardBlocks(n int, ad *LoRA[T]) []T {
 		addTo(bt.x1[:rows*d], bt.x[:rows*d])
 		layerNormForward(bt.h2, bt.h2Hat, bt.h2Rstd, bt.x1, w.LN2G, w.LN2B, rows, d)
 		linearForward(bt.m1, bt.h2, w.FC1, w.FC1B, rows, d, mm)
-		geluForward(bt.a1[:rows*mm], bt.m1[:rows*mm])
+		geluForward(bt.a1[:rows*mm], bt.sig[:rows*mm], bt.m1[:rows*mm])
 		linearForward(bt.out, bt.a1, w.FC2, w.FC2B, rows, mm, d)
 		addTo(bt.out[:rows*d], bt.x1[:rows*d])
 	}
@@ -231,7 +233,7 @@ func (t *ImageTape[T]) Backward(dEmb []T, grad *Weights[T], lgrad *LoRA[T]) {
 	if grad != nil {
 		gProj, gLNG, gLNB = grad.Proj, grad.LNPostG, grad.LNPostB
 	}
-	linearBackward(dln, gProj, nil, dproj, t.lnOut, w.Proj, n, d, e)
+	linearBackward(&t.ws, dln, gProj, nil, dproj, t.lnOut, w.Proj, n, d, e)
 	dcls := t.dcls[:n*d]
 	clear(dcls)
 	layerNormBackward(dcls, gLNG, gLNB, dln, t.lnHat, t.lnRstd, w.LNPostG, n, d)
@@ -251,19 +253,19 @@ func (t *ImageTape[T]) Backward(dEmb []T, grad *Weights[T], lgrad *LoRA[T]) {
 		// MLP branch: out = x1 + fc2(gelu(fc1(ln2(x1)))).
 		da := t.da[:rows*mm]
 		clear(da)
-		linearBackward(da, gb.FC2, gb.FC2B, g, bt.a1, wb.FC2, rows, mm, d)
+		linearBackward(&t.ws, da, gb.FC2, gb.FC2B, g, bt.a1, wb.FC2, rows, mm, d)
 		dm := t.dm[:rows*mm]
 		clear(dm)
-		geluBackward(dm, da, bt.m1[:rows*mm])
+		geluBackward(dm, da, bt.m1[:rows*mm], bt.sig[:rows*mm])
 		dh := t.dh[:rows*d]
 		clear(dh)
-		linearBackward(dh, gb.FC1, gb.FC1B, dm, bt.h2, wb.FC1, rows, d, mm)
+		linearBackward(&t.ws, dh, gb.FC1, gb.FC1B, dm, bt.h2, wb.FC1, rows, d, mm)
 		layerNormBackward(g, gb.LN2G, gb.LN2B, dh, bt.h2Hat, bt.h2Rstd, wb.LN2G, rows, d)
 
 		// Attention branch: x1 = x + out_proj(attn(qkv(ln1(x)))).
 		dattn := t.dattn[:rows*d]
 		clear(dattn)
-		linearBackward(dattn, gb.Out, gb.OutB, g, bt.attn, wb.Out, rows, d, d)
+		linearBackward(&t.ws, dattn, gb.Out, gb.OutB, g, bt.attn, wb.Out, rows, d, d)
 		dqkv := t.dqkv[:rows*3*d]
 		clear(dqkv)
 		for i := 0; i < n; i++ {
@@ -276,7 +278,7 @@ func (t *ImageTape[T]) Backward(dEmb []T, grad *Weights[T], lgrad *LoRA[T]) {
 			break // nothing below block 0 needs a gradient
 		}
 		clear(dh)
-		linearBackward(dh, gb.QKV, gb.QKVB, dqkv, bt.h1, bt.wqkv, rows, d, 3*d)
+		linearBackward(&t.ws, dh, gb.QKV, gb.QKVB, dqkv, bt.h1, bt.wqkv, rows, d, 3*d)
 		layerNormBackward(g, gb.LN1G, gb.LN1B, dh, bt.h1Hat, bt.h1Rstd, wb.LN1G, rows, d)
 	}
 	if grad == nil {
@@ -294,7 +296,7 @@ func (t *ImageTape[T]) Backward(dEmb []T, grad *Weights[T], lgrad *LoRA[T]) {
 		addTo(grad.Pos, seq)
 		copy(dpatch[i*g2*d:(i+1)*g2*d], seq[d:])
 	}
-	linearBackward(nil, grad.PatchW, grad.PatchB, dpatch, t.patches, w.PatchW, n*g2, c.PatchDim(), d)
+	linearBackward(&t.ws, nil, grad.PatchW, grad.PatchB, dpatch, t.patches, w.PatchW, n*g2, c.PatchDim(), d)
 }
 
 // addTo does y += x.

@@ -39,10 +39,11 @@ func axpy[T Float](alpha T, x, y []T) {
 	}
 }
 
-// linearForward computes y (n×out) = x (n×in) · wᵀ + b, with w out×in; b may be nil.
-func linearForward[T Float](y, x, w, b []T, n, in, out int) {
+// gemm computes y (n×out) = x (n×in)·wᵀ + b, or adds x·wᵀ to y when acc is set; w is
+// out×in and b may be nil. Every output is a dot product of two contiguous rows, taken
+// four input rows at a time so that each weight row loaded is used four times.
+func gemm[T Float](y, x, w, b []T, n, in, out int, acc bool) {
 	x, y, w = x[:n*in], y[:n*out], w[:out*in]
-	// Four input rows at a time so every weight row loaded is used four times.
 	r := 0
 	for ; r+4 <= n; r += 4 {
 		x0, x1, x2, x3 := x[r*in:(r+1)*in], x[(r+1)*in:(r+2)*in], x[(r+2)*in:(r+3)*in], x[(r+3)*in:(r+4)*in]
@@ -64,6 +65,12 @@ func linearForward[T Float](y, x, w, b []T, n, in, out int) {
 				s2 += b[o]
 				s3 += b[o]
 			}
+			if acc {
+				s0 += y0[o]
+				s1 += y1[o]
+				s2 += y2[o]
+				s3 += y3[o]
+			}
 			y0[o], y1[o], y2[o], y3[o] = s0, s1, s2, s3
 		}
 	}
@@ -74,46 +81,54 @@ func linearForward[T Float](y, x, w, b []T, n, in, out int) {
 			if b != nil {
 				s += b[o]
 			}
+			if acc {
+				s += yr[o]
+			}
 			yr[o] = s
 		}
 	}
 }
 
-// linearBackward accumulates dx += dy·w, dw += dyᵀ·x and db += Σ dy; nil destinations are skipped.
-func linearBackward[T Float](dx, dw, db, dy, x, w []T, n, in, out int) {
-	dy = dy[:n*out]
-	if dx != nil {
-		for r := 0; r < n; r++ {
-			dxr, dyr := dx[r*in:(r+1)*in], dy[r*out:(r+1)*out]
-			for o, g := range dyr {
-				if g != 0 {
-					axpy(g, w[o*in:(o+1)*in], dxr)
-				}
-			}
+// transpose writes the cols×rows transpose of the rows×cols matrix a into dst.
+func transpose[T Float](dst, a []T, rows, cols int) {
+	dst = dst[:rows*cols]
+	for r := 0; r < rows; r++ {
+		ar := a[r*cols : (r+1)*cols]
+		for c, v := range ar {
+			dst[c*rows+r] = v
 		}
 	}
+}
+
+// scratch is reusable working memory for the backward kernels.
+type scratch[T Float] struct{ a, b, c []T }
+
+func grow[T Float](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	return (*buf)[:n]
+}
+
+// linearForward computes y (n×out) = x (n×in)·wᵀ + b, with w out×in; b may be nil.
+func linearForward[T Float](y, x, w, b []T, n, in, out int) {
+	gemm(y, x, w, b, n, in, out, false)
+}
+
+// linearBackward accumulates dx += dy·w, dw += dyᵀ·x and db += Σ dy; nil destinations
+// are skipped. Both products run through gemm on transposed operands.
+func linearBackward[T Float](ws *scratch[T], dx, dw, db, dy, x, w []T, n, in, out int) {
+	dy = dy[:n*out]
+	if dx != nil {
+		wt := grow(&ws.a, in*out)
+		transpose(wt, w, out, in)
+		gemm(dx, dy, wt, nil, n, out, in, true)
+	}
 	if dw != nil {
-		// Two rows of x at a time halves the passes over dw.
-		r := 0
-		for ; r+2 <= n; r += 2 {
-			x0, x1 := x[r*in:(r+1)*in], x[(r+1)*in:(r+2)*in]
-			d0, d1 := dy[r*out:(r+1)*out], dy[(r+1)*out:(r+2)*out]
-			for o := 0; o < out; o++ {
-				g0, g1 := d0[o], d1[o]
-				dwo := dw[o*in : (o+1)*in]
-				dwo = dwo[:len(x0)]
-				x1 := x1[:len(dwo)]
-				for i := range dwo {
-					dwo[i] += g0*x0[i] + g1*x1[i]
-				}
-			}
-		}
-		for ; r < n; r++ {
-			xr, dyr := x[r*in:(r+1)*in], dy[r*out:(r+1)*out]
-			for o, g := range dyr {
-				axpy(g, xr, dw[o*in:(o+1)*in])
-			}
-		}
+		dyt, xt := grow(&ws.b, out*n), grow(&ws.c, in*n)
+		transpose(dyt, dy, n, out)
+		transpose(xt, x, n, in)
+		gemm(dw, dyt, xt, nil, out, n, in, true)
 	}
 	if db != nil {
 		for r := 0; r < n; r++ {
@@ -184,22 +199,80 @@ func layerNormBackward[T Float](dx, dg, db, dy, xhat, rstd, g []T, n, d int) {
 	}
 }
 
-// gelu is the exact GELU x·Φ(x).
-func geluForward[T Float](y, x []T) {
+// quickGELU is CLIP's activation x·σ(1.702x); sig keeps σ(1.702x) for the backward pass.
+func geluForward[T Float](y, sig, x []T) {
+	x, sig = x[:len(y)], sig[:len(y)]
 	for i, v := range x {
-		f := float64(v)
-		y[i] = T(0.5 * f * (1 + math.Erf(f/math.Sqrt2)))
+		sig[i] = -1.702 * v
+	}
+	expInPlace(sig)
+	for i, v := range x {
+		s := 1 / (1 + sig[i])
+		sig[i] = s
+		y[i] = v * s
 	}
 }
 
-// geluBackward accumulates dx += dy·GELU'(x).
-func geluBackward[T Float](dx, dy, x []T) {
-	const invSqrt2Pi = 0.3989422804014327
+// geluBackward accumulates dx += dy·(σ + 1.702·x·σ·(1−σ)).
+func geluBackward[T Float](dx, dy, x, sig []T) {
+	x, sig, dy = x[:len(dx)], sig[:len(dx)], dy[:len(dx)]
 	for i, v := range x {
-		f := float64(v)
-		d := 0.5*(1+math.Erf(f/math.Sqrt2)) + f*invSqrt2Pi*math.Exp(-0.5*f*f)
-		dx[i] += dy[i] * T(d)
+		s := sig[i]
+		dx[i] += dy[i] * (s + 1.702*v*s*(1-s))
 	}
+}
+
+// expInPlace sets x[i] = exp(x[i]): exp32 for float32, math.Exp otherwise.
+func expInPlace[T Float](x []T) {
+	if x32, ok := any(x).([]float32); ok {
+		for i, v := range x32 {
+			x32[i] = exp32(v)
+		}
+		return
+	}
+	for i, v := range x {
+		x[i] = T(math.Exp(float64(v)))
+	}
+}
+
+// exp32 is exp for float32 to within 2 ulp (Cody–Waite reduction by ln 2 and a
+// degree-7 polynomial), several times cheaper than math.Exp. Results below the smallest
+// normal float32 flush to zero.
+func exp32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x > 88.72283:
+		return float32(math.Inf(1))
+	case x < -87.33654:
+		return 0
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	k := x * log2e
+	if k >= 0 {
+		k += 0.5
+	} else {
+		k -= 0.5
+	}
+	n := int32(k)
+	fn := float32(n)
+	r := (x - fn*ln2hi) - fn*ln2lo
+	p := float32(1.0 / 5040)
+	p = p*r + 1.0/720
+	p = p*r + 1.0/120
+	p = p*r + 1.0/24
+	p = p*r + 1.0/6
+	p = p*r + 0.5
+	p = p*r + 1
+	p = p*r + 1
+	if n > 127 { // scale in two steps so each power of two is representable
+		return p * math.Float32frombits(uint32(n+127-64)<<23) * math.Float32frombits(uint32(127+64)<<23)
+	}
+	return p * math.Float32frombits(uint32(n+127)<<23)
 }
 
 // attentionForward runs multi-head self-attention over one sequence of l tokens: qkv is
@@ -223,10 +296,12 @@ func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
 					mx = s
 				}
 			}
+			for j := range pi {
+				pi[j] -= mx
+			}
+			expInPlace(pi)
 			var sum T
-			for j, s := range pi {
-				e := T(math.Exp(float64(s - mx)))
-				pi[j] = e
+			for _, e := range pi {
 				sum += e
 			}
 			inv := 1 / sum

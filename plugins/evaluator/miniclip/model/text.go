@@ -11,11 +11,13 @@ type TextTape[T Float] struct {
 
 	feats  []T // n × WordDim, a copy of the input
 	h, a   []T // n × H, pre- and post-activation
+	sig    []T // n × H, the activation's sigmoid
 	out    []T // n × E
 	norms  []T
 	emb    []T
 	dout   []T
 	da, dh []T
+	ws     scratch[T]
 }
 
 // NewTextTape returns a tape for batches of at most capacity captions.
@@ -26,6 +28,7 @@ func (m *Model[T]) NewTextTape(capacity int) *TextTape[T] {
 		feats: make([]T, capacity*c.WordDim),
 		h:     make([]T, capacity*c.TextHidden),
 		a:     make([]T, capacity*c.TextHidden),
+		sig:   make([]T, capacity*c.TextHidden),
 		out:   make([]T, capacity*c.Embed),
 		norms: make([]T, capacity),
 		emb:   make([]T, capacity*c.Embed),
@@ -45,7 +48,7 @@ func (t *TextTape[T]) Forward(feats []T, n int) []T {
 	t.n = n
 	copy(t.feats, feats[:n*c.WordDim])
 	linearForward(t.h, t.feats, w.TextW1, w.TextB1, n, c.WordDim, c.TextHidden)
-	geluForward(t.a[:n*c.TextHidden], t.h[:n*c.TextHidden])
+	geluForward(t.a[:n*c.TextHidden], t.sig[:n*c.TextHidden], t.h[:n*c.TextHidden])
 	linearForward(t.out, t.a, w.TextW2, w.TextB2, n, c.TextHidden, c.Embed)
 	normalizeForward(t.emb, t.norms, t.out, n, c.Embed)
 	return t.emb[:n*c.Embed]
@@ -61,9 +64,9 @@ func (t *TextTape[T]) Backward(dEmb []T, grad *Weights[T]) {
 	normalizeBackward(dout, dEmb, t.emb, t.norms, n, c.Embed)
 	da := t.da[:n*c.TextHidden]
 	clear(da)
-	linearBackward(da, grad.TextW2, grad.TextB2, dout, t.a, w.TextW2, n, c.TextHidden, c.Embed)
+	linearBackward(&t.ws, da, grad.TextW2, grad.TextB2, dout, t.a, w.TextW2, n, c.TextHidden, c.Embed)
 	dh := t.dh[:n*c.TextHidden]
 	clear(dh)
-	geluBackward(dh, da, t.h[:n*c.TextHidden])
-	linearBackward(nil, grad.TextW1, grad.TextB1, dh, t.feats, w.TextW1, n, c.WordDim, c.TextHidden)
+	geluBackward(dh, da, t.h[:n*c.TextHidden], t.sig[:n*c.TextHidden])
+	linearBackward(&t.ws, nil, grad.TextW1, grad.TextB1, dh, t.feats, w.TextW1, n, c.WordDim, c.TextHidden)
 }
