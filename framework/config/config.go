@@ -197,7 +197,7 @@ func (l *loader) load(path string) *Experiment {
 
 	l.includes(root)
 	l.tasks(root)
-	if len(e.Tasks) == 0 && l.complete {
+	if len(l.where) == 0 && !root.has("task") && l.complete {
 		f.errorf("task", "at least one [[task]] is required")
 	}
 	l.splits(root)
