@@ -49,7 +49,7 @@ func (im *Image) Float32(dst []float32) {
 type Example struct {
 	Image   Image
 	Label   int    // class index into Set.Classes
-	Caption string // e.g. "a small faint narrow thin rightward seven"
+	Caption string // e.g. "a small faint narrow thin seven leaning right"
 	Index   int    // position in the source idx file (train or test), for provenance
 }
 

@@ -1,7 +1,7 @@
 // Package caption gives every image a fine-grained caption: its class name plus words for
-// attributes measured from that very image, such as "a small faint narrow thin rightward
-// seven". The evaluator retrieves images by these captions, so retrieval inside one task
-// is instance-level, not just classification.
+// attributes measured from that very image, such as "a small faint narrow thin seven
+// leaning right". The evaluator retrieves images by these captions, so retrieval inside
+// one task is instance-level, not just classification.
 //
 // Attributes are measured on the clean image (before any domain transform), so a caption
 // describes content, never the domain. Each measurement is bucketed into three words by
@@ -45,18 +45,21 @@ func (a Attr) String() string {
 
 // attrWords are the words for the low, middle and high bucket of each attribute. An
 // empty middle word is left out of the caption; size, thickness and slant always speak,
-// so every caption carries at least three attribute words. All are common English
-// words that GloVe knows.
+// so every caption carries at least three attributes. All are common English words
+// that GloVe knows.
 var attrWords = [NumAttrs][3]string{
 	Size:      {"small", "medium", "large"},
 	Thickness: {"thin", "regular", "thick"},
-	Slant:     {"leftward", "upright", "rightward"},
+	Slant:     {"leaning left", "standing upright", "leaning right"},
 	Darkness:  {"faint", "", "dark"},
 	Width:     {"narrow", "", "wide"},
 }
 
-// captionOrder is the order of the words in a caption, adjectives before the noun.
-var captionOrder = [NumAttrs]Attr{Size, Darkness, Width, Thickness, Slant}
+// Caption word order: adjectives before the noun, the slant phrase after it.
+var (
+	beforeNoun = []Attr{Size, Darkness, Width, Thickness}
+	afterNoun  = []Attr{Slant}
+)
 
 // Measures holds one value per attribute, indexed by Attr.
 type Measures [NumAttrs]float64
@@ -218,31 +221,34 @@ func Bucket(v float64, cuts [2]float64) int {
 }
 
 // Caption writes the caption of an image of class c named noun, e.g. "a large dark
-// wide thick upright boot". It panics if c is not a class of t.
+// wide thick boot standing upright". It panics if c is not a class of t.
 func (t Thresholds) Caption(c int, noun string, m Measures) string {
 	var b strings.Builder
 	b.WriteString("a")
-	for _, a := range captionOrder {
-		if w := attrWords[a][Bucket(m[a], t[c][a])]; w != "" {
-			b.WriteByte(' ')
-			b.WriteString(w)
-		}
-	}
-	b.WriteByte(' ')
-	b.WriteString(noun)
-	return b.String()
-}
-
-// Words returns every word a caption can hold besides the class nouns, sorted.
-func Words() []string {
-	ws := []string{"a"}
-	for _, tri := range attrWords {
-		for _, w := range tri {
-			if w != "" {
-				ws = append(ws, w)
+	add := func(attrs []Attr) {
+		for _, a := range attrs {
+			if w := attrWords[a][Bucket(m[a], t[c][a])]; w != "" {
+				b.WriteByte(' ')
+				b.WriteString(w)
 			}
 		}
 	}
+	add(beforeNoun)
+	b.WriteByte(' ')
+	b.WriteString(noun)
+	add(afterNoun)
+	return b.String()
+}
+
+// Words returns every word a caption can hold besides the class nouns, sorted and
+// unique.
+func Words() []string {
+	ws := []string{"a"}
+	for _, tri := range attrWords {
+		for _, phrase := range tri {
+			ws = append(ws, strings.Fields(phrase)...)
+		}
+	}
 	slices.Sort(ws)
-	return ws
+	return slices.Compact(ws)
 }
