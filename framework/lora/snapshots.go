@@ -117,8 +117,12 @@ func readSnapshots(path string) (Schema, [][]float32, map[string]string, error) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
-	h, err := readHeader(r, st.Size())
+	return decodeSnapshots(bufio.NewReaderSize(f, 1<<20), st.Size())
+}
+
+// decodeSnapshots reads a snapshots file of size bytes from r.
+func decodeSnapshots(r io.Reader, size int64) (Schema, [][]float32, map[string]string, error) {
+	h, err := readHeader(r, size)
 	if err != nil {
 		return nil, nil, nil, err
 	}
