@@ -1,0 +1,119 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// naive computes beta·C + A·B in float64 as the reference.
+func naive(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, beta float32, c []float32, ldc int) []float64 {
+	out := make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			s := 0.0
+			if beta != 0 {
+				s = float64(beta) * float64(c[i*ldc+j])
+			}
+			for p := range k {
+				s += float64(a[i*ai+p*ap]) * float64(b[p*ldb+j])
+			}
+			out[i*n+j] = s
+		}
+	}
+	return out
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func TestGemmAgainstNaive(t *testing.T) {
+	kernels := map[string]func(int, *float32, *float32, int, *float32, int){"go": kernelGo, kernelName: kernel}
+	shapes := []struct{ m, n, k int }{
+		{1, 1, 1}, {6, 16, 1}, {5, 15, 3}, {7, 17, 300}, {13, 40, 257}, {121, 33, 20},
+		{10, 1000, 64}, {250, 70, 600}, {1, 37, 0}, {0, 5, 5},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for name, kern := range kernels {
+		for _, s := range shapes {
+			for _, trans := range []bool{false, true} {
+				for _, beta := range []float32{0, 1, 0.5} {
+					t.Run(fmt.Sprintf("%s/%dx%dx%d/trans=%v/beta=%g", name, s.m, s.n, s.k, trans, beta), func(t *testing.T) {
+						saved := kernel
+						kernel = kern
+						defer func() { kernel = saved }()
+						ldb, ldc := s.n+3, s.n+1
+						a := randSlice(r, s.m*s.k+1)
+						ai, ap := s.k, 1
+						if trans {
+							ai, ap = 1, s.m
+						}
+						b := randSlice(r, s.k*ldb+1)
+						c := randSlice(r, s.m*ldc+1)
+						if beta == 0 && len(c) > 0 {
+							c[0] = float32(math.NaN())
+						}
+						want := naive(s.m, s.n, s.k, a, ai, ap, b, ldb, beta, c, ldc)
+						Gemm(s.m, s.n, s.k, a, ai, ap, b, ldb, beta, c, ldc)
+						for i := range s.m {
+							for j := range s.n {
+								got := float64(c[i*ldc+j])
+								w := want[i*s.n+j]
+								if tol := 1e-5 * (1 + math.Sqrt(float64(s.k))) * (1 + math.Abs(w)); math.Abs(got-w) > tol || math.IsNaN(got) {
+									t.Fatalf("C[%d][%d] = %v, want %v", i, j, got, w)
+								}
+							}
+							// Padding between rows of C is never written.
+							for j := s.n; j < ldc && i*ldc+j < len(c); j++ {
+								if math.IsNaN(float64(c[i*ldc+j])) {
+									t.Fatalf("padding C[%d][%d] touched", i, j)
+								}
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func TestGemmPanicsOnShortSlices(t *testing.T) {
+	cases := map[string]func(){
+		"short A": func() { Gemm(2, 2, 2, make([]float32, 3), 2, 1, make([]float32, 4), 2, 0, make([]float32, 4), 2) },
+		"short B": func() { Gemm(2, 2, 2, make([]float32, 4), 2, 1, make([]float32, 3), 2, 0, make([]float32, 4), 2) },
+		"short C": func() { Gemm(2, 2, 2, make([]float32, 4), 2, 1, make([]float32, 4), 2, 0, make([]float32, 3), 2) },
+		"ldb < n": func() { Gemm(2, 2, 2, make([]float32, 4), 2, 1, make([]float32, 4), 1, 0, make([]float32, 4), 2) },
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			f()
+		})
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, s := range [][2]int{{1, 1}, {3, 70}, {65, 33}} {
+		src := randSlice(r, s[0]*s[1])
+		dst := make([]float32, len(src))
+		Transpose(dst, src, s[0], s[1])
+		for i := range s[0] {
+			for j := range s[1] {
+				if dst[j*s[0]+i] != src[i*s[1]+j] {
+					t.Fatalf("%v: dst[%d][%d] wrong", s, j, i)
+				}
+			}
+		}
+	}
+}

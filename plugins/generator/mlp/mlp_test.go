@@ -1,0 +1,139 @@
+package mlp
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// lossOf is Σ y⊙r, linear in y, so its gradient with respect to y is r.
+func lossOf(d *Dense, x, r []float32, n int) float64 {
+	y := make([]float32, n*d.Out)
+	d.Forward(y, x, n)
+	s := 0.0
+	for i := range y {
+		s += float64(y[i]) * float64(r[i])
+	}
+	return s
+}
+
+func randVec(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+func TestDenseBackwardMatchesFiniteDifferences(t *testing.T) {
+	for _, tc := range []struct{ in, out, n, from int }{{3, 2, 1, 0}, {7, 20, 5, 4}, {30, 17, 9, 0}, {8, 5, 3, 8}} {
+		rng := rand.New(rand.NewPCG(7, uint64(tc.in)))
+		d := NewDense(tc.in, tc.out, 2, rng)
+		for i := range d.B {
+			d.B[i] = float32(rng.NormFloat64())
+		}
+		x := randVec(rng, tc.n*tc.in)
+		r := randVec(rng, tc.n*tc.out)
+		var dx []float32
+		if tc.from < tc.in {
+			dx = make([]float32, tc.n*(tc.in-tc.from))
+		}
+		d.Backward(dx, x, r, tc.n, tc.from, &Scratch{})
+		const h = 1e-2 // the loss is linear in every parameter, so only rounding limits h
+		fd := func(p *float32) float64 {
+			old := *p
+			*p = old + h
+			up := lossOf(d, x, r, tc.n)
+			*p = old - h
+			down := lossOf(d, x, r, tc.n)
+			*p = old
+			return (up - down) / (2 * h)
+		}
+		check := func(what string, i int, got float32, want float64) {
+			t.Helper()
+			if math.Abs(float64(got)-want) > 1e-3*(1+math.Abs(want)) {
+				t.Errorf("%+v: %s[%d] = %v, finite difference %v", tc, what, i, got, want)
+			}
+		}
+		for i := range d.W {
+			check("GW", i, d.GW[i], fd(&d.W[i]))
+		}
+		for i := range d.B {
+			check("GB", i, d.GB[i], fd(&d.B[i]))
+		}
+		for s := range tc.n {
+			for j := tc.from; j < tc.in; j++ {
+				check("dx", s*tc.in+j, dx[s*(tc.in-tc.from)+j-tc.from], fd(&x[s*tc.in+j]))
+			}
+		}
+	}
+}
+
+func TestBackwardAccumulates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	d := NewDense(4, 3, 2, rng)
+	x, dy := randVec(rng, 8), randVec(rng, 6)
+	d.Backward(nil, x, dy, 2, 4, &Scratch{})
+	once := append([]float32(nil), d.GW...)
+	d.Backward(nil, x, dy, 2, 4, &Scratch{})
+	for i := range once {
+		if math.Abs(float64(d.GW[i]-2*once[i])) > 1e-5 {
+			t.Fatalf("GW[%d] after two passes %v, want %v", i, d.GW[i], 2*once[i])
+		}
+	}
+	d.ZeroGrad()
+	for i, g := range d.GW {
+		if g != 0 {
+			t.Fatalf("GW[%d] = %v after ZeroGrad", i, g)
+		}
+	}
+}
+
+func TestReLU(t *testing.T) {
+	x := []float32{-1, 0, 2}
+	y := make([]float32, 3)
+	ReLU(y, x)
+	if y[0] != 0 || y[1] != 0 || y[2] != 2 {
+		t.Fatalf("ReLU = %v", y)
+	}
+	dy := []float32{5, 6, 7}
+	ReLUBackward(dy, y)
+	if dy[0] != 0 || dy[1] != 0 || dy[2] != 7 {
+		t.Fatalf("ReLUBackward = %v", dy)
+	}
+}
+
+// TestAdamFirstStepsMatchReference compares against the update rule written out in
+// float64, and checks that Adam minimises a quadratic.
+func TestAdamFirstStepsMatchReference(t *testing.T) {
+	w := []float32{1, -2, 3}
+	g := make([]float32, 3)
+	a := NewAdam(0.1, []Param{{W: w, G: g}})
+	ref := []float64{1, -2, 3}
+	m, v := make([]float64, 3), make([]float64, 3)
+	for step := 1; step <= 200; step++ {
+		for i := range w {
+			g[i] = 2 * w[i] // ∇ of Σ w²
+		}
+		a.Step()
+		for i := range ref {
+			gi := 2 * ref[i]
+			m[i] = 0.9*m[i] + 0.1*gi
+			v[i] = 0.999*v[i] + 0.001*gi*gi
+			mh, vh := m[i]/(1-math.Pow(0.9, float64(step))), v[i]/(1-math.Pow(0.999, float64(step)))
+			ref[i] -= 0.1 * mh / (math.Sqrt(vh) + 1e-8)
+		}
+		if step <= 3 {
+			for i := range ref {
+				if math.Abs(float64(w[i])-ref[i]) > 1e-5 {
+					t.Fatalf("step %d: w[%d] = %v, reference %v", step, i, w[i], ref[i])
+				}
+			}
+		}
+	}
+	for i, x := range w {
+		if math.Abs(float64(x)) > 0.05 {
+			t.Errorf("w[%d] = %v after 200 steps on Σw², want ≈ 0", i, x)
+		}
+	}
+}
