@@ -1,0 +1,522 @@
+// Package driver runs an experiment (DESIGN.md §2): per seed and split it trains the
+// seen tasks' experts, embeds every description, fits each method's generator on the
+// library, generates and scores samples on each novel task, runs the references, and
+// appends every finished trial to results.jsonl at once.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/metrics"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// Options control a run.
+type Options struct {
+	Out          string // results folder; the experiment's Output when empty
+	Jobs         int    // evaluator processes working at once
+	Host         *plugin.Host
+	Log          hclog.Logger
+	StartTimeout time.Duration
+	CallTimeout  time.Duration
+	// Spec turns a plugin reference of the experiment into what to execute.
+	Spec func(kind string, ref config.PluginRef) (plugin.Spec, error)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Jobs < 1 {
+		o.Jobs = 1
+	}
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	return o
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Out     string
+	Rows    []results.Row // every row of the journal, including earlier runs'
+	Ran     int           // trials run now
+	Skipped int           // trials found finished in the journal
+	Failed  int           // trials that failed now
+}
+
+type runner struct {
+	exp     *config.Experiment
+	opt     Options
+	log     hclog.Logger
+	journal *results.Writer
+	done    map[string]bool
+	pool    *evaluatorPool
+	schema  lora.Schema
+	embed   map[string][]float32 // task id -> description embedding
+	gens    map[string]*generator
+	experts *expertStore
+
+	mu      sync.Mutex
+	summary Summary
+}
+
+// Run executes exp. Trials that fail are recorded with their error and the run goes on;
+// an error return means the run could not go on (bad plugin set-up, interrupted, I/O).
+func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, error) {
+	opt = opt.withDefaults()
+	out := opt.Out
+	if out == "" {
+		out = exp.Output
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	r := &runner{exp: exp, opt: opt, log: opt.Log, gens: map[string]*generator{}, done: map[string]bool{}}
+	r.summary.Out = out
+	journalPath := filepath.Join(out, results.FileName)
+	if prev, err := results.Read(journalPath); err == nil {
+		for _, row := range prev {
+			if row.Error == "" {
+				r.done[row.Key()] = true
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	w, err := results.Create(journalPath)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	r.journal = w
+	r.experts = &expertStore{dir: filepath.Join(out, "experts"), runs: map[string]*expertRun{}}
+
+	if err := r.setUp(ctx); err != nil {
+		return nil, err
+	}
+	for _, seed := range exp.Seeds {
+		for _, split := range exp.Splits {
+			if err := r.runSplit(ctx, split, seed); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rows, err := results.Read(journalPath)
+	if err != nil {
+		return nil, err
+	}
+	r.summary.Rows = rows
+	return &r.summary, nil
+}
+
+// setUp starts the encoder and the evaluators, checks every task with the evaluator and
+// embeds every description.
+func (r *runner) setUp(ctx context.Context) error {
+	encClient, err := r.startConfigured(ctx, plugin.KindEncoder, r.exp.Encoder)
+	if err != nil {
+		return err
+	}
+	r.pool, err = newEvaluatorPool(ctx, r.opt.Jobs, func(ctx context.Context) (*plugin.Client, error) {
+		return r.startConfigured(ctx, plugin.KindEvaluator, r.exp.Evaluator)
+	})
+	if err != nil {
+		return err
+	}
+	err = r.pool.do(ctx, func(ev plugin.Evaluator) error {
+		info, err := ev.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if err := info.Schema.Validate(); err != nil {
+			return fmt.Errorf("evaluator %s: its adapter schema: %w", r.exp.Evaluator, err)
+		}
+		r.schema = info.Schema
+		var errs []error
+		for _, t := range r.usedTasks() {
+			if err := ev.CheckTask(ctx, t); err != nil {
+				errs = append(errs, fmt.Errorf("task %s: %w", t.ID, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return err
+	}
+	tasks := r.usedTasks()
+	texts := make([]string, len(tasks))
+	for i, t := range tasks {
+		texts[i] = t.Description
+	}
+	vecs, err := encClient.Encoder().Embed(ctx, texts)
+	if err != nil {
+		return fmt.Errorf("embedding the task descriptions: %w", err)
+	}
+	r.embed = map[string][]float32{}
+	for i, t := range tasks {
+		r.embed[t.ID] = vecs[i]
+	}
+	encClient.Kill() // not needed any more; frees its memory
+	return nil
+}
+
+// usedTasks are the tasks some split names, in the experiment's order.
+func (r *runner) usedTasks() []task.Task {
+	used := map[string]bool{}
+	for _, s := range r.exp.Splits {
+		for _, id := range append(append([]string(nil), s.Seen...), s.Novel...) {
+			used[id] = true
+		}
+	}
+	var out []task.Task
+	for _, t := range r.exp.Tasks {
+		if used[t.ID] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// startConfigured starts a plugin of kind from ref and hands it its parameters.
+func (r *runner) startConfigured(ctx context.Context, kind string, ref config.PluginRef) (*plugin.Client, error) {
+	spec, err := r.opt.Spec(kind, ref)
+	if err != nil {
+		return nil, err
+	}
+	spec.StartTimeout, spec.CallTimeout = r.opt.StartTimeout, r.opt.CallTimeout
+	spec.Logger = r.log.Named(spec.Label)
+	c, err := r.opt.Host.Start(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", ref.File, ref.Line, err)
+	}
+	var base plugin.Base
+	switch kind {
+	case plugin.KindEncoder:
+		base = c.Encoder()
+	case plugin.KindEvaluator:
+		base = c.Evaluator()
+	case plugin.KindGenerator:
+		base = c.Generator()
+	}
+	info, err := base.Info(ctx)
+	if err != nil {
+		c.Kill()
+		return nil, err
+	}
+	if info.Kind != kind {
+		c.Kill()
+		return nil, fmt.Errorf("%s:%d: plugin %s says it is a %q plugin, not a %s", ref.File, ref.Line, spec.Label, info.Kind, kind)
+	}
+	if err := base.Configure(ctx, ref.Params); err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("%s:%d: %w", ref.File, ref.Line, err)
+	}
+	return c, nil
+}
+
+// record appends a row unless the run is being torn down.
+func (r *runner) record(row results.Row) {
+	if err := r.journal.Append(row); err != nil {
+		r.log.Error("cannot append to the journal", "error", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if row.Kind == results.KindTrial {
+		r.summary.Ran++
+		if row.Error != "" {
+			r.summary.Failed++
+		}
+	}
+}
+
+func (r *runner) finished(row results.Row) bool {
+	if row.Kind == "" {
+		row.Kind = results.KindTrial
+	}
+	if r.done[row.Key()] {
+		r.mu.Lock()
+		if row.Kind == results.KindTrial {
+			r.summary.Skipped++
+		}
+		r.mu.Unlock()
+		return true
+	}
+	return false
+}
+
+func methodRow(m config.Method, split, taskID string, seed uint64, sample int) results.Row {
+	return results.Row{Kind: results.KindTrial, Split: split, Task: taskID, Method: m.Name, Seed: seed,
+		Sample: sample, Base: m.Base, Sweep: m.Sweep, Reference: m.Reference, Metrics: map[string]float64{}}
+}
+
+// runSplit runs every method on every novel task of split for one seed.
+func (r *runner) runSplit(ctx context.Context, split task.Split, seed uint64) error {
+	r.log.Info("split", "split", split.Name, "seed", seed, "seen", len(split.Seen), "novel", len(split.Novel))
+	for _, m := range r.exp.Methods {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		switch m.Reference {
+		case config.ZeroShot:
+			err = r.zeroShot(ctx, m, split, seed)
+		case config.Oracle:
+			err = r.oracle(ctx, m, split, seed)
+		default:
+			err = r.generated(ctx, m, split, seed)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parallel runs f for each novel task at once (bounded by the evaluator pool) and
+// waits for all.
+func parallel(items []string, f func(string)) {
+	var wg sync.WaitGroup
+	for _, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(it)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *runner) zeroShot(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
+	parallel(split.Novel, func(id string) {
+		row := methodRow(m, split.Name, id, seed, 0)
+		if r.finished(row) {
+			return
+		}
+		t, _ := r.exp.Task(id)
+		start := time.Now()
+		err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
+			mt, err := ev.Evaluate(ctx, t, nil, seed)
+			row.Metrics = mt
+			return err
+		})
+		r.finish(ctx, &row, start, err)
+	})
+	return ctx.Err()
+}
+
+func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
+	parallel(split.Novel, func(id string) {
+		row := methodRow(m, split.Name, id, seed, 0)
+		if r.finished(row) {
+			return
+		}
+		t, _ := r.exp.Task(id)
+		start := time.Now()
+		var adapter *lora.Adapter
+		path, err := r.experts.get(ctx, r, t, seed, m.Train)
+		if err == nil {
+			adapter, err = finalSnapshot(path, r.schema)
+		}
+		if err == nil {
+			err = r.pool.do(ctx, func(ev plugin.Evaluator) error {
+				mt, err := ev.Evaluate(ctx, t, adapter, seed)
+				row.Metrics = mt
+				return err
+			})
+		}
+		r.finish(ctx, &row, start, err)
+		if err == nil {
+			r.diversity(m, split.Name, id, seed, []*lora.Adapter{adapter}, []map[string]float64{row.Metrics})
+		}
+	})
+	return ctx.Err()
+}
+
+// finish stamps a trial row and records it, unless the run was interrupted, in which
+// case the trial is not finished and a rerun does it again.
+func (r *runner) finish(ctx context.Context, row *results.Row, start time.Time, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	row.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		row.Error = fmt.Sprintf("task %s: %v", row.Task, err)
+		row.Metrics = map[string]float64{}
+		r.log.Error("trial failed", "split", row.Split, "task", row.Task, "method", row.Method, "seed", row.Seed, "sample", row.Sample, "error", err)
+	}
+	r.record(*row)
+}
+
+// diversity records the parameter diversity of one method's samples for a task and seed.
+func (r *runner) diversity(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
+	row := methodRow(m, split, taskID, seed, 0)
+	row.Kind = results.KindDiversity
+	if r.finished(row) {
+		return
+	}
+	r1 := make([]float64, len(ms))
+	for i, mt := range ms {
+		r1[i] = mt["i2t_r1"]
+	}
+	d, err := metrics.Diversity(adapters, r1)
+	if err != nil {
+		row.Error = err.Error()
+	} else {
+		row.Metrics = d
+	}
+	r.record(row)
+}
+
+func finalSnapshot(path string, schema lora.Schema) (*lora.Adapter, error) {
+	s, snaps, _, err := lora.ReadSnapshots(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Compatible(schema); err != nil {
+		return nil, fmt.Errorf("snapshots in %s: %w", path, err)
+	}
+	if len(snaps) == 0 {
+		return nil, fmt.Errorf("snapshots file %s holds no snapshot", path)
+	}
+	return lora.FromFlat(s, snaps[len(snaps)-1])
+}
+
+// generator is one generator method's plugin process, fitted lazily per library.
+type generator struct {
+	client *plugin.Client
+	fitted string // key of the library it was last fitted on
+}
+
+func (r *runner) generated(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
+	var pending []string
+	for _, id := range split.Novel {
+		for s := 0; s < m.Samples; s++ {
+			if !r.finished(methodRow(m, split.Name, id, seed, s)) {
+				pending = append(pending, id)
+				break
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	// The library: every seen task's expert for this seed and these training options.
+	lib := plugin.Library{Schema: r.schema}
+	var libErr error
+	var mu sync.Mutex
+	parallel(split.Seen, func(id string) {
+		t, _ := r.exp.Task(id)
+		path, err := r.experts.get(ctx, r, t, seed, m.Train)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			libErr = errors.Join(libErr, fmt.Errorf("expert %s: %w", id, err))
+			return
+		}
+		lib.Experts = append(lib.Experts, plugin.Expert{ID: id, Description: t.Description, Embedding: r.embed[id], SnapshotPath: path})
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	sort.Slice(lib.Experts, func(i, j int) bool { return indexOf(split.Seen, lib.Experts[i].ID) < indexOf(split.Seen, lib.Experts[j].ID) })
+	libKey := fmt.Sprintf("%s/%d", split.Name, seed)
+	gen, err := r.fitted(ctx, m, lib, libKey, deriveSeed(seed, "fit", split.Name, m.Name), libErr)
+	for _, id := range pending {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t, _ := r.exp.Task(id)
+		start := time.Now()
+		var adapters []*lora.Adapter
+		genErr := err
+		if genErr == nil {
+			adapters, genErr = gen.Generator().Generate(ctx, r.embed[id], m.Samples, deriveSeed(seed, "generate", split.Name, id, m.Name))
+			if genErr == nil {
+				for i, a := range adapters {
+					if e := a.Schema.Compatible(r.schema); e != nil {
+						genErr = fmt.Errorf("plugin %s Generate: adapter %d: %w", gen.Label(), i, e)
+						break
+					}
+				}
+			}
+		}
+		genSeconds := time.Since(start).Seconds() / float64(m.Samples)
+		ms := make([]map[string]float64, m.Samples)
+		var wg sync.WaitGroup
+		for s := 0; s < m.Samples; s++ {
+			row := methodRow(m, split.Name, id, seed, s)
+			if r.finished(row) {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t0 := time.Now()
+				err := genErr
+				if err == nil {
+					err = r.pool.do(ctx, func(ev plugin.Evaluator) error {
+						mt, err := ev.Evaluate(ctx, t, adapters[s], seed)
+						row.Metrics = mt
+						return err
+					})
+				}
+				ms[s] = row.Metrics
+				r.finish(ctx, &row, t0.Add(-time.Duration(genSeconds*float64(time.Second))), err)
+			}()
+		}
+		wg.Wait()
+		if genErr == nil && ctx.Err() == nil {
+			r.diversity(m, split.Name, id, seed, adapters, ms)
+		}
+		if genErr != nil && gen != nil && gen.Exited() {
+			// The process died: the next task gets a fresh one, fitted again.
+			gen, err = r.fitted(ctx, m, lib, libKey, deriveSeed(seed, "fit", split.Name, m.Name), libErr)
+		}
+	}
+	return ctx.Err()
+}
+
+// fitted returns m's generator fitted on lib, starting or restarting its process when
+// needed.
+func (r *runner) fitted(ctx context.Context, m config.Method, lib plugin.Library, key string, seed uint64, libErr error) (*plugin.Client, error) {
+	if libErr != nil {
+		return nil, libErr
+	}
+	g := r.gens[m.Name]
+	if g == nil || g.client.Exited() {
+		c, err := r.startConfigured(ctx, plugin.KindGenerator, *m.Generator)
+		if err != nil {
+			return nil, err
+		}
+		g = &generator{client: c}
+		r.gens[m.Name] = g
+	}
+	if g.fitted != key {
+		start := time.Now()
+		if err := g.client.Generator().Fit(ctx, lib, seed); err != nil {
+			return nil, err
+		}
+		g.fitted = key
+		r.log.Info("fitted", "method", m.Name, "library", key, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
+	}
+	return g.client, nil
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}

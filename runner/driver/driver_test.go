@@ -1,0 +1,351 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/params"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// The test binary re-executes itself as each fake plugin (SGLAB_TEST_PLUGIN), so the
+// driver is tested through the real go-plugin/gRPC path.
+func TestMain(m *testing.M) {
+	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
+		switch name {
+		case "encoder":
+			plugin.Serve(&encoder{})
+		case "evaluator":
+			plugin.Serve(&evaluator{})
+		case "generator":
+			plugin.Serve(&generator2{})
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+var testSchema = lora.Schema{{Name: "m.q_proj", In: 3, Out: 2, Rank: 1, Alpha: 1}}
+
+type encoder struct{}
+
+func (encoder) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindEncoder, Name: "enc", Version: "1"}, nil
+}
+func (encoder) Configure(_ context.Context, p plugin.Params) error { return params.Decode(p, &struct{}{}) }
+func (encoder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		h := fnv.New32a()
+		h.Write([]byte(t))
+		out[i] = []float32{float32(h.Sum32()%97) + 1, float32(len(t))}
+	}
+	return out, nil
+}
+
+type evaluator struct{}
+
+func (evaluator) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindEvaluator, Name: "eval", Version: "1", Schema: testSchema}, nil
+}
+func (evaluator) Configure(_ context.Context, p plugin.Params) error {
+	return params.Decode(p, &struct{}{})
+}
+func (evaluator) CheckTask(_ context.Context, t task.Task) error {
+	if t.Dataset != "toy" {
+		return fmt.Errorf("unknown dataset %q", t.Dataset)
+	}
+	return nil
+}
+func (evaluator) Train(_ context.Context, t task.Task, seed uint64, o plugin.TrainOptions, out string) (plugin.TrainResult, error) {
+	snaps := make([][]float32, o.Snapshots)
+	for m := range snaps {
+		snaps[m] = make([]float32, testSchema.NumParams())
+		for i := range snaps[m] {
+			snaps[m][i] = float32(len(t.ID)+i) + float32(m)/10
+		}
+	}
+	return plugin.TrainResult{Snapshots: o.Snapshots}, lora.WriteSnapshots(out, testSchema, snaps, nil)
+}
+func (evaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	if t.ID == "kill-evaluator" && a != nil {
+		os.Exit(7)
+	}
+	s := 10.0
+	if a != nil {
+		s = 0
+		for _, v := range a.Params {
+			s += float64(v)
+		}
+	}
+	return map[string]float64{"i2t_r1": s, "seed": float64(seed % 1000)}, nil
+}
+
+type generator2 struct{ mean []float32 }
+
+func (g *generator2) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindGenerator, Name: "gen", Version: "1"}, nil
+}
+func (g *generator2) Configure(_ context.Context, p plugin.Params) error {
+	return params.Decode(p, &struct {
+		Noise float64 `param:"noise"`
+	}{})
+}
+func (g *generator2) Fit(_ context.Context, lib plugin.Library, _ uint64) error {
+	g.mean = make([]float32, lib.Schema.NumParams())
+	for _, e := range lib.Experts {
+		_, snaps, _, err := lora.ReadSnapshots(e.SnapshotPath)
+		if err != nil {
+			return err
+		}
+		for i, v := range snaps[len(snaps)-1] {
+			g.mean[i] += v / float32(len(lib.Experts))
+		}
+	}
+	return nil
+}
+func (g *generator2) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
+	if target[1] == float32(len("crash the generator")) {
+		os.Exit(3)
+	}
+	out := make([]*lora.Adapter, n)
+	for i := range out {
+		out[i] = lora.New(testSchema)
+		copy(out[i].Params, g.mean)
+		out[i].Params[0] += float32(i)
+	}
+	return out, nil
+}
+
+func testSpec(kind string, ref config.PluginRef) (plugin.Spec, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return plugin.Spec{}, err
+	}
+	return plugin.Spec{Kind: kind, Label: ref.Name, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=" + ref.Name}}, nil
+}
+
+const experiment = `
+name = "toy"
+seeds = [1, 2]
+[encoder]
+plugin = "encoder"
+[evaluator]
+plugin = "evaluator"
+[train]
+epochs = 3
+snapshots = 2
+[[task]]
+id = "a"
+description = "task a"
+dataset = "toy"
+[[task]]
+id = "bb"
+description = "task bb"
+dataset = "toy"
+[[task]]
+id = "ccc"
+description = "task ccc"
+dataset = "toy"
+[[task]]
+id = "dddd"
+description = "crash the generator"
+dataset = "toy"
+[[split]]
+name = "main"
+seen = ["a", "bb"]
+novel = ["ccc", "dddd"]
+[[method]]
+name = "Zero-shot"
+reference = "zero-shot"
+[[method]]
+name = "Oracle"
+reference = "oracle"
+[[method]]
+name = "Gen"
+generator = "generator"
+samples = 3
+`
+
+func load(t *testing.T, text string) *config.Experiment {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "exp.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+func runToy(t *testing.T, exp *config.Experiment, out string, jobs int) *Summary {
+	t.Helper()
+	host := &plugin.Host{}
+	defer host.KillAll()
+	sum, err := Run(context.Background(), exp, Options{Out: out, Jobs: jobs, Host: host, Spec: testSpec, StartTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func TestRunJournalAndResume(t *testing.T) {
+	exp := load(t, experiment)
+	out := t.TempDir()
+	sum := runToy(t, exp, out, 2)
+	// Per seed: zero-shot 2 + oracle 2 + Gen 3 samples × 2 tasks = 10 trials; 20 in all.
+	if sum.Ran != 20 || sum.Skipped != 0 {
+		t.Fatalf("ran %d skipped %d, want 20 and 0", sum.Ran, sum.Skipped)
+	}
+	// The generator crashes on dddd: exactly its 3 samples per seed fail, naming the
+	// plugin, the call and the task; everything else succeeds.
+	failed := map[string]int{}
+	byKey := map[string]results.Row{}
+	for _, r := range sum.Rows {
+		byKey[r.Key()] = r
+		if r.Error != "" {
+			failed[r.Method+"/"+r.Task]++
+			for _, want := range []string{"task dddd", "generator", "Generate", "exited"} {
+				if !strings.Contains(r.Error, want) {
+					t.Errorf("error lacks %q: %s", want, r.Error)
+				}
+			}
+		}
+	}
+	if len(failed) != 1 || failed["Gen/dddd"] != 6 || sum.Failed != 6 {
+		t.Fatalf("failed trials: %v (summary %d)", failed, sum.Failed)
+	}
+	// Numbers: zero-shot 10; oracle on ccc = the last snapshot's sum; Gen sample s =
+	// mean of the experts' last snapshots + s.
+	zs := byKey[results.Row{Kind: "trial", Split: "main", Task: "ccc", Method: "Zero-shot", Seed: 1}.Key()]
+	if zs.Metrics["i2t_r1"] != 10 || zs.Reference != "zero-shot" {
+		t.Fatalf("zero-shot row %+v", zs)
+	}
+	or := byKey[results.Row{Kind: "trial", Split: "main", Task: "ccc", Method: "Oracle", Seed: 2}.Key()]
+	want := 0.0
+	for i := 0; i < testSchema.NumParams(); i++ {
+		want += float64(3+i) + 0.1
+	}
+	if abs(or.Metrics["i2t_r1"]-want) > 1e-4 {
+		t.Fatalf("oracle = %v, want %v", or.Metrics["i2t_r1"], want)
+	}
+	g2 := byKey[results.Row{Kind: "trial", Split: "main", Task: "ccc", Method: "Gen", Seed: 1, Sample: 2}.Key()]
+	mean := 0.0
+	for i := 0; i < testSchema.NumParams(); i++ {
+		mean += (float64(1+i)+float64(2+i))/2 + 0.1
+	}
+	if abs(g2.Metrics["i2t_r1"]-(mean+2)) > 1e-4 {
+		t.Fatalf("Gen sample 2 = %v, want %v", g2.Metrics["i2t_r1"], mean+2)
+	}
+	div := byKey[results.Row{Kind: "diversity", Split: "main", Task: "ccc", Method: "Gen", Seed: 1}.Key()]
+	if div.Metrics["div_cos"] <= 0 || div.Metrics["r1_std"] <= 0 {
+		t.Fatalf("Gen diversity %+v", div.Metrics)
+	}
+	odiv := byKey[results.Row{Kind: "diversity", Split: "main", Task: "ccc", Method: "Oracle", Seed: 1}.Key()]
+	if odiv.Metrics["div_cos"] != 0 || odiv.Metrics["div_frob"] != 0 || odiv.Metrics["r1_std"] != 0 {
+		t.Fatalf("a single adapter has zero diversity: %+v", odiv)
+	}
+	// A rerun skips what finished and retries only what failed.
+	again := runToy(t, exp, out, 1)
+	if again.Skipped != 14 || again.Ran != 6 || again.Failed != 6 {
+		t.Fatalf("rerun: ran %d skipped %d failed %d, want 6, 14, 6", again.Ran, again.Skipped, again.Failed)
+	}
+}
+
+func TestJobsDoNotChangeNumbers(t *testing.T) {
+	exp := load(t, experiment)
+	metrics := func(jobs int) map[string]map[string]float64 {
+		out := map[string]map[string]float64{}
+		for _, r := range runToy(t, exp, t.TempDir(), jobs).Rows {
+			out[r.Key()] = r.Metrics
+		}
+		return out
+	}
+	a, b := metrics(1), metrics(3)
+	if len(a) != len(b) {
+		t.Fatalf("%d rows vs %d", len(a), len(b))
+	}
+	for k, m := range a {
+		for name, v := range m {
+			if b[k][name] != v {
+				t.Fatalf("%q %s: %v with 1 job, %v with 3", k, name, v, b[k][name])
+			}
+		}
+	}
+}
+
+func TestEvaluatorCrashRestarts(t *testing.T) {
+	text := strings.Replace(experiment, `description = "crash the generator"`, `description = "fine"`, 1)
+	text = strings.Replace(text, `id = "dddd"`, `id = "kill-evaluator"`, 1)
+	text = strings.Replace(text, `"dddd"]`, `"kill-evaluator"]`, 1)
+	exp := load(t, text)
+	sum := runToy(t, exp, t.TempDir(), 1)
+	// Every adapter evaluated on kill-evaluator kills the evaluator: those trials fail,
+	// the pool restarts it (at most maxRestarts times), and the rest of the run goes on.
+	var okCCC, failedKill int
+	for _, r := range sum.Rows {
+		if r.Kind != results.KindTrial {
+			continue
+		}
+		switch {
+		case r.Task == "ccc" && r.Error == "":
+			okCCC++
+		case r.Task == "kill-evaluator" && r.Error != "":
+			failedKill++
+			if !strings.Contains(r.Error, "evaluator") {
+				t.Errorf("error does not name the evaluator: %s", r.Error)
+			}
+		}
+	}
+	if okCCC != 10 {
+		t.Fatalf("ccc trials that succeeded: %d, want 10 (%d failed on kill-evaluator)", okCCC, failedKill)
+	}
+	if failedKill == 0 {
+		t.Fatal("no trial failed on kill-evaluator")
+	}
+}
+
+func TestCheckReportsEveryProblem(t *testing.T) {
+	text := strings.Replace(experiment, "[evaluator]\nplugin = \"evaluator\"", "[evaluator]\nplugin = \"evaluator\"\n[evaluator.params]\nbogus = 1", 1)
+	text = strings.Replace(text, `id = "bb"
+description = "task bb"
+dataset = "toy"`, `id = "bb"
+description = "task bb"
+dataset = "cifar"`, 1)
+	text = strings.Replace(text, "samples = 3", "samples = 3\n[method.params]\nnoize = 2", 1)
+	exp := load(t, text)
+	host := &plugin.Host{}
+	defer host.KillAll()
+	probs := Check(context.Background(), exp, Options{Host: host, Spec: testSpec})
+	var all []string
+	for _, p := range probs {
+		all = append(all, p.Error())
+	}
+	joined := strings.Join(all, "\n")
+	// The evaluator refuses its parameters, so it cannot judge tasks; the generator's
+	// bad key is reported too.
+	for _, want := range []string{`"bogus"`, `method "Gen"`, `"noize"`, "exp.toml:"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("Check lacks %q:\n%s", want, joined)
+		}
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,68 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sglab/sglab/framework/plugin"
+)
+
+// starter starts and configures one plugin process of a kind.
+type starter func(ctx context.Context) (*plugin.Client, error)
+
+// evaluatorPool holds one evaluator process per job, so plugins need not be
+// goroutine-safe and N trainings or evaluations run at once. A worker whose process
+// died (crashed, or killed after a timeout) is restarted before its next use, so one
+// crash fails only the trials in flight on it.
+type evaluatorPool struct {
+	start   starter
+	workers chan *worker
+}
+
+type worker struct {
+	client   *plugin.Client
+	restarts int
+}
+
+// maxRestarts bounds how often in a row one worker's plugin is restarted, so a plugin
+// that dies at every call cannot loop forever.
+const maxRestarts = 3
+
+func newEvaluatorPool(ctx context.Context, n int, start starter) (*evaluatorPool, error) {
+	p := &evaluatorPool{start: start, workers: make(chan *worker, n)}
+	for i := 0; i < n; i++ {
+		c, err := start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p.workers <- &worker{client: c}
+	}
+	return p, nil
+}
+
+// do runs f on a free evaluator, restarting its process first when it has died.
+func (p *evaluatorPool) do(ctx context.Context, f func(plugin.Evaluator) error) error {
+	var w *worker
+	select {
+	case w = <-p.workers:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { p.workers <- w }()
+	if w.client.Exited() {
+		if w.restarts >= maxRestarts {
+			return fmt.Errorf("evaluator %s died %d times; not restarted again", w.client.Label(), w.restarts+1)
+		}
+		c, err := p.start(ctx)
+		if err != nil {
+			return fmt.Errorf("restarting the evaluator after it died: %w", err)
+		}
+		w.client = c
+		w.restarts++
+	}
+	err := f(w.client.Evaluator())
+	if err == nil {
+		w.restarts = 0 // only consecutive deaths count
+	}
+	return err
+}

@@ -1,0 +1,263 @@
+// Command runner runs sglab experiments: `runner run FILE` trains the experts, generates
+// LoRAs for the novel tasks with every method, scores them and writes results.jsonl,
+// tables and figures. It also serves its own built-in plugins (`runner plugin serve`).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/plugins/builtin"
+	"github.com/sglab/sglab/reports"
+	"github.com/sglab/sglab/runner/driver"
+)
+
+const usage = `runner: zero-shot LoRA-generation experiments
+
+  runner run FILE [--out DIR] [--jobs N] [--quiet]   run an experiment
+  runner validate FILE                               report every problem of an experiment file
+  runner plugins                                     list the built-in plugins
+  runner report DIR                                  render tables and figures of a results folder
+  runner pretrain [flags]                            pretrain the default world's backbone
+  runner plugin serve KIND/NAME                      serve a built-in plugin (used by the runner itself)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "plugins":
+		return cmdPlugins(stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
+	case "pretrain":
+		return cmdPretrain(args[1:], stderr)
+	case "plugin":
+		return cmdPlugin(args[1:], stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "runner: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// parse parses flags that may come before or after the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLogger(stderr io.Writer, quiet bool) hclog.Logger {
+	level := hclog.Info
+	if quiet {
+		level = hclog.Warn
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "runner", Output: stderr, Level: level})
+}
+
+// specFor turns an experiment's plugin reference into what to execute: built-ins are
+// this very binary in plugin mode; others are the named executable.
+func specFor(kind string, ref config.PluginRef) (plugin.Spec, error) {
+	if ref.Path != "" {
+		return plugin.Spec{Kind: kind, Label: ref.Path, Path: ref.Path, SHA256: ref.SHA256}, nil
+	}
+	if _, ok := builtin.Lookup(kind, ref.Name); !ok {
+		return plugin.Spec{}, fmt.Errorf("%s:%d: no built-in %s plugin %q (built-in %ss: %s)", ref.File, ref.Line, kind, ref.Name, kind, strings.Join(builtin.Names(kind), ", "))
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return plugin.Spec{}, fmt.Errorf("cannot find the runner's own executable to serve built-in %s: %w", ref.Name, err)
+	}
+	return plugin.Spec{Kind: kind, Label: ref.Name, Path: exe, Args: []string{"plugin", "serve", kind + "/" + ref.Name}}, nil
+}
+
+// interruptible returns a context cancelled by SIGINT or SIGTERM, which also kills
+// every plugin at once, so no plugin outlives an interrupted runner.
+func interruptible(host *plugin.Host, log hclog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-sig:
+			log.Warn("interrupted; stopping plugins", "signal", s.String())
+			cancel()
+			host.KillAll()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(sig); cancel() }
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "results folder (overrides the experiment's output)")
+	jobs := fs.Int("jobs", 2, "evaluator processes working at once")
+	quiet := fs.Bool("quiet", false, "log only warnings and errors")
+	startTimeout := fs.Duration("start-timeout", time.Minute, "how long a plugin may take to start")
+	callTimeout := fs.Duration("call-timeout", time.Hour, "how long one plugin call may take before the plugin is killed (0: no limit)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "runner run: want exactly one experiment file")
+		return 2
+	}
+	exp, err := config.Load(pos[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(stderr, *quiet)
+	host := &plugin.Host{}
+	defer host.KillAll()
+	ctx, stop := interruptible(host, log)
+	defer stop()
+	start := time.Now()
+	sum, err := driver.Run(ctx, exp, driver.Options{Out: *out, Jobs: *jobs, Host: host, Log: log,
+		StartTimeout: *startTimeout, CallTimeout: *callTimeout, Spec: specFor})
+	host.KillAll()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "runner: interrupted; finished trials are in the journal and a rerun goes on from there")
+		return 130
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "runner:", err)
+		return 1
+	}
+	if err := reports.Table(stdout, sum.Rows); err != nil {
+		fmt.Fprintln(stderr, "runner: table:", err)
+	}
+	if err := reports.Render(sum.Out, reports.Options{Title: exp.Name}); err != nil {
+		fmt.Fprintln(stderr, "runner: report:", err)
+		return 1
+	}
+	log.Info("done", "out", sum.Out, "ran", sum.Ran, "skipped", sum.Skipped, "failed", sum.Failed, "seconds", time.Since(start).Seconds())
+	if sum.Failed > 0 {
+		fmt.Fprintf(stderr, "runner: %d trials failed; their errors are in %s/results.jsonl\n", sum.Failed, sum.Out)
+		return 1
+	}
+	return 0
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "runner report: want exactly one results folder")
+		return 2
+	}
+	if err := reports.Render(args[0], reports.Options{}); err != nil {
+		fmt.Fprintln(stderr, "runner report:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "wrote the report into", args[0])
+	return 0
+}
+
+func cmdPlugin(args []string, stderr io.Writer) int {
+	if len(args) != 2 || args[0] != "serve" {
+		fmt.Fprintln(stderr, "runner plugin: usage: runner plugin serve KIND/NAME")
+		return 2
+	}
+	kind, name, _ := strings.Cut(args[1], "/")
+	e, ok := builtin.Lookup(kind, name)
+	if !ok {
+		fmt.Fprintf(stderr, "runner plugin serve: no built-in %q\n", args[1])
+		return 2
+	}
+	plugin.Serve(e.New())
+	return 0
+}
+
+func cmdPlugins(stdout, stderr io.Writer) int {
+	ctx := context.Background()
+	for _, e := range builtin.All() {
+		info, err := e.New().Info(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s/%s: %v\n", e.Kind, e.Name, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s/%s %s\n    %s\n", e.Kind, e.Name, info.Version, info.Description)
+		if n := info.Schema.NumParams(); n > 0 {
+			fmt.Fprintf(stdout, "    adapters: %d modules, %d parameters\n", len(info.Schema), n)
+		}
+		if len(info.Datasets) > 0 {
+			fmt.Fprintf(stdout, "    datasets: %s\n", strings.Join(info.Datasets, ", "))
+		}
+		if len(info.Transforms) > 0 {
+			fmt.Fprintf(stdout, "    transforms: %s\n", strings.Join(info.Transforms, ", "))
+		}
+		for _, p := range info.Params {
+			fmt.Fprintf(stdout, "    %-16s %-8s default %-10s %s\n", p.Name, p.Type, p.Default, p.Doc)
+		}
+	}
+	return 0
+}
+
+// cmdValidate reports every problem of an experiment file: the file's own (syntax,
+// keys, types, meaning) and then, when those are clean, what the plugins say of their
+// parameters and of the tasks.
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "runner validate: want exactly one experiment file")
+		return 2
+	}
+	exp, err := config.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintf(stderr, "%d problems\n", len(errs))
+		}
+		return 1
+	}
+	host := &plugin.Host{}
+	defer host.KillAll()
+	log := newLogger(stderr, true)
+	ctx, stop := interruptible(host, log)
+	defer stop()
+	problems := driver.Check(ctx, exp, driver.Options{Host: host, Log: log, StartTimeout: time.Minute, Spec: specFor})
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "%d problems\n", len(problems))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d tasks, %d splits, %d methods, %d seeds)\n", args[0], len(exp.Tasks), len(exp.Splits), len(exp.Methods), len(exp.Seeds))
+	return 0
+}
