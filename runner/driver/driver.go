@@ -428,7 +428,9 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	sort.Slice(lib.Experts, func(i, j int) bool { return indexOf(split.Seen, lib.Experts[i].ID) < indexOf(split.Seen, lib.Experts[j].ID) })
+	sort.Slice(lib.Experts, func(i, j int) bool {
+		return indexOf(split.Seen, lib.Experts[i].ID) < indexOf(split.Seen, lib.Experts[j].ID)
+	})
 	libKey := fmt.Sprintf("%s/%d", split.Name, seed)
 	gen, err := r.fitted(ctx, m, lib, libKey, deriveSeed(seed, "fit", split.Name, m.Name), libErr)
 	for _, id := range pending {

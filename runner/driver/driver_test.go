@@ -42,7 +42,9 @@ type encoder struct{}
 func (encoder) Info(context.Context) (plugin.Info, error) {
 	return plugin.Info{Kind: plugin.KindEncoder, Name: "enc", Version: "1"}, nil
 }
-func (encoder) Configure(_ context.Context, p plugin.Params) error { return params.Decode(p, &struct{}{}) }
+func (encoder) Configure(_ context.Context, p plugin.Params) error {
+	return params.Decode(p, &struct{}{})
+}
 func (encoder) Embed(_ context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	for i, t := range texts {
