@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -105,6 +106,7 @@ type loader struct {
 
 	e        *Experiment
 	where    map[string]string // task id -> "file:line" of its definition
+	known    []task.Task       // every task with a usable id, valid or not, for cross_dataset
 	complete bool              // every included file was read; otherwise unknown task ids are not reported
 	main     *file             // the experiment file, which alone holds methods and sweeps
 	methods  []methodInfo
@@ -131,9 +133,9 @@ func (l *loader) parse(name string, from *file, fromPath keyPath) (*file, map[st
 	data, err := os.ReadFile(name)
 	if err != nil {
 		if from != nil {
-			from.errorf(fromPath, "cannot read included file %s: %v", name, errors.Unwrap(err))
+			from.errorf(fromPath, "cannot read included file %s: %v", name, cause(err))
 		} else {
-			l.errs = append(l.errs, Error{File: name, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))})
+			l.errs = append(l.errs, Error{File: name, Msg: fmt.Sprintf("cannot read: %v", cause(err))})
 		}
 		return nil, nil
 	}
@@ -197,15 +199,15 @@ func (l *loader) load(path string) *Experiment {
 
 	l.includes(root)
 	l.tasks(root)
-	if len(l.where) == 0 && !root.has("task") && l.complete {
+	if len(l.where) == 0 && root.empty("task") && l.complete {
 		f.errorf("task", "at least one [[task]] is required")
 	}
 	l.splits(root)
-	if !root.has("split") {
+	if root.empty("split") {
 		f.errorf("split", "at least one [[split]] is required")
 	}
 	l.methodTables(root)
-	if !root.has("method") {
+	if root.empty("method") {
 		f.errorf("method", "at least one [[method]] is required")
 	}
 	l.sweeps(root)
@@ -271,7 +273,7 @@ func pluginRef(t tbl, key string) (PluginRef, bool) {
 		}
 		ref.Path = filepath.Clean(p)
 		if st, err := os.Stat(ref.Path); err != nil {
-			f.errorf(t.at(key), "plugin executable %s: %v", ref.Path, errors.Unwrap(err))
+			f.errorf(t.at(key), "plugin executable %s: %v", ref.Path, cause(err))
 			ok = false
 		} else if st.IsDir() {
 			f.errorf(t.at(key), "plugin executable %s is a directory", ref.Path)
@@ -341,7 +343,10 @@ func (l *loader) train(t tbl) plugin.TrainOptions {
 
 // includes loads the [[task]] tables of the included files.
 func (l *loader) includes(root tbl) {
-	names, paths, _ := root.strings("include", false)
+	names, paths, ok := root.strings("include", false)
+	if !ok && root.has("include") {
+		l.complete = false
+	}
 	main := root.f
 	read := map[string]keyPath{filepath.Clean(main.name): ""}
 	for i, inc := range names {
@@ -394,6 +399,7 @@ func (l *loader) tasks(root tbl) {
 			}
 		}
 		tk.ID = id
+		idOK := ok
 		for _, k := range []string{"description", "dataset"} {
 			v, vok := t.str(k, true)
 			if vok && strings.TrimSpace(v) == "" {
@@ -422,6 +428,9 @@ func (l *loader) tasks(root tbl) {
 		}
 		params, pok := t.params("params")
 		tk.Params = params
+		if idOK {
+			l.known = append(l.known, tk)
+		}
 		if ok && pok {
 			l.e.Tasks = append(l.e.Tasks, tk)
 		}
@@ -552,7 +561,7 @@ func (l *loader) crossDataset(t tbl) (task.Split, bool) {
 	}
 	dataset := map[string]string{}
 	var pool []string
-	for _, tk := range l.e.Tasks {
+	for _, tk := range l.known {
 		dataset[tk.ID] = tk.Dataset
 		pool = append(pool, tk.ID)
 	}
@@ -719,4 +728,14 @@ func (l *loader) checkTopK() {
 			}
 		}
 	}
+}
+
+// cause drops the operation and path from a file-system error, which the message around
+// it already names.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -170,6 +170,7 @@ func TestErrors(t *testing.T) {
 		{"cross_dataset without tasks", map[string]string{"exp.toml": valid + "[[split]]\nname = \"x\"\n[split.cross_dataset]\nseen = \"digits\"\nnovel = \"cifar\" #<\n"}, "", "split[1].cross_dataset.novel", `no task of dataset "cifar" in the experiment`},
 		{"cross_dataset foreign task", map[string]string{"exp.toml": valid + "[[task]]\nid = \"d\"\ndescription = \"d\"\ndataset = \"cifar\"\n[[split]]\nname = \"x\"\ncross_dataset = { seen = \"digits\", novel = \"fashion\", tasks = [\"a\", \"c\", \"d\"] } #<\n"}, "", "split[1].cross_dataset.tasks[2]", `task "d" is of dataset "cifar"`},
 		{"no method", map[string]string{"exp.toml": head + plugins + tasks + split}, "", "method", "at least one [[method]]"},
+		{"empty split list", map[string]string{"exp.toml": "split = [] #<\n" + head + plugins + tasks + method}, "", "split", "at least one [[split]]"},
 		{"method name padded", map[string]string{"exp.toml": valid + "[[method]]\nname = \" g\" #<\ngenerator = \"x\"\n"}, "", "method[1].name", "must not start or end with spaces"},
 		{"duplicate method name", map[string]string{"exp.toml": valid + "[[method]]\nname = \"gen\" #<\ngenerator = \"x\"\n"}, "", "method[1].name", `duplicate method name "gen" (first at line`},
 		{"generator and reference", map[string]string{"exp.toml": valid + "[[method]]\nname = \"m\"\ngenerator = \"x\"\nreference = \"oracle\" #<\n"}, "", "method[1].reference", "not both"},
@@ -197,6 +198,9 @@ func TestErrors(t *testing.T) {
 		{"include with other tables", map[string]string{"exp.toml": "include = [\"more.toml\"]\n" + valid, "more.toml": "[[method]] #<\nname = \"x\"\n"}, "more.toml", "method", "only [[task]] tables"},
 		{"include bad task", map[string]string{"exp.toml": "include = [\"inc/more.toml\"]\n" + valid, "inc/more.toml": "[[task]]\nid = \"d\"\ndescription = \"d\"\ndataset = \"digits\"\n\n[[task]]\nid = \"e\"\ndescription = \"e\"\ndataset = \"digits\"\ndatset = \"digits\" #<\n"}, "inc/more.toml", "task[1].datset", `did you mean "dataset"`},
 		{"include duplicate task", map[string]string{"exp.toml": "include = [\"more.toml\"]\n" + valid, "more.toml": "[[task]]\nid = \"a\"\ndescription = \"d\"\ndataset = \"digits\"\n"}, "", "task[0].id", `duplicate task id "a" (first defined at @DIR@/more.toml:2)`},
+		{"include missing, its tasks used", map[string]string{"exp.toml": "include = [\"more.toml\"] #<\n" + valid + "[[split]]\nname = \"x\"\nseen = [\"a\", \"from-more\"]\nnovel = [\"c\"]\n"}, "", "include[0]", "cannot read included file"},
+		{"include not an array", map[string]string{"exp.toml": "include = \"more.toml\" #<\n" + valid}, "", "include", "must be an array, not a string"},
+		{"bad task in cross_dataset", map[string]string{"exp.toml": valid + "[[task]]\nid = \"d\"\ndescription = \"d\"\ndataset = \"fashion\"\ntransforms = [\"blur(\"] #<\n[[split]]\nname = \"x\"\ncross_dataset = { seen = \"digits\", novel = \"fashion\", tasks = [\"a\", \"d\"] }\n"}, "", "task[3].transforms[0]", "missing closing parenthesis"},
 		{"include itself", map[string]string{"exp.toml": "include = [\"exp.toml\"] #<\n" + valid}, "", "include[0]", "cannot include itself"},
 	}
 	for _, c := range cases {
@@ -242,59 +246,38 @@ func TestErrors(t *testing.T) {
 }
 
 func TestManyMistakes(t *testing.T) {
-	text := `name = "five"
-seeds = [1, 2]
-
-[encoder]
-plugin = "glove"
-sha256 = "0123" #<1
-
-[evaluator]
-plugin = "mini-clip"
-` + tasks + `
-[[split]]
-name = "main"
-seen = ["a", "b"]
-novel = ["c", "d"] #<2
-
-[[method]]
-name = "gen"
-generator = "sglora"
-sampels = 4 #<3
-
-[[method]]
-name = "Oracle"
-reference = "oracle"
-samples = 0 #<4
-
-[[sweep]]
-method = "Oracle" #<5
-params.top_k = [1]
-`
-	dir := writeFiles(t, map[string]string{"exp.toml": text})
-	errs := loadErrors(t, dir)
+	name := filepath.Join("testdata", "five-mistakes.toml")
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(name)
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("Load: %v, want Errors", err)
+	}
 	want := []struct {
 		key, msg string
 	}{
 		{"encoder.sha256", "built-in name"},
 		{"split[0].novel[1]", `unknown task "d"`},
-		{"method[0].sampels", "unknown key"},
+		{"method[0].sampels", `unknown key (did you mean "samples"?)`},
 		{"method[1].samples", "at least 1"},
 		{"sweep[0].method", "only generator methods"},
 	}
 	if len(errs) != len(want) {
 		t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(want), errs)
 	}
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(string(data), "\n")
 	for i, w := range want {
 		line := 0
 		for n, l := range lines {
-			if strings.HasSuffix(l, fmt.Sprintf("#<%d", i+1)) {
+			if strings.Contains(l, fmt.Sprintf("# mistake %d:", i+1)) {
 				line = n + 1
 			}
 		}
 		got := errs[i]
-		if got.Line != line || got.Key != w.key || !strings.Contains(got.Msg, w.msg) || got.File != filepath.Join(dir, "exp.toml") {
+		if got.File != name || got.Line != line || got.Key != w.key || !strings.Contains(got.Msg, w.msg) {
 			t.Errorf("error %d: got %s, want line %d, key %s, ...%s...", i, got, line, w.key, w.msg)
 		}
 	}

@@ -35,6 +35,19 @@ func (t tbl) has(k string) bool {
 	return ok
 }
 
+// empty reports whether k is absent or an empty array.
+func (t tbl) empty(k string) bool {
+	switch v := t.m[k].(type) {
+	case nil:
+		return true
+	case []any:
+		return len(v) == 0
+	case []map[string]any:
+		return len(v) == 0
+	}
+	return false
+}
+
 // allow reports every key of t not in allowed.
 func (t tbl) allow(allowed ...string) {
 	for _, k := range sortedKeys(t.m) {
