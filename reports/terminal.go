@@ -1,0 +1,66 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/reports/stats"
+)
+
+// Table prints, for each split, a terminal table of the methods: Recall@1/5/10 both ways
+// as mean ± std over seeds, the mean parameter diversity (div_cos) and the number of failed
+// rows. The aggregation is the one summary.md uses.
+func Table(w io.Writer, rows []results.Row) error {
+	rep, err := aggregate(rows, "", stats.DefaultBootstrap)
+	if err != nil {
+		return err
+	}
+	header := append([]any{"Method"}, toAny(recallHeaders)...)
+	header = append(header, "div_cos", "Failed")
+	align := tw.Alignment{tw.AlignLeft}
+	for range len(header) - 1 {
+		align = append(align, tw.AlignRight)
+	}
+	for i, sp := range rep.Splits {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "Split %s: %d novel tasks, seeds %s (Recall@K in %%, mean ± std over seeds)\n",
+			sp.Name, len(sp.Tasks), orDash(seedsOf(sp)))
+		t := tablewriter.NewTable(w,
+			tablewriter.WithHeaderAutoFormat(tw.Off),
+			tablewriter.WithAlignment(align),
+		)
+		t.Header(header...)
+		for _, m := range sp.Methods {
+			row := []any{m.Name}
+			for _, k := range recallKeys {
+				row = append(row, pm(m.Recall[k], 2, " ± "))
+			}
+			div := sigfig(m.Div["div_cos"], " ± ")
+			if m.DivZero {
+				div = "0"
+			}
+			row = append(row, div, m.Failed)
+			if err := t.Append(row...); err != nil {
+				return fmt.Errorf("reports: table for split %s: %w", sp.Name, err)
+			}
+		}
+		if err := t.Render(); err != nil {
+			return fmt.Errorf("reports: table for split %s: %w", sp.Name, err)
+		}
+	}
+	return nil
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
