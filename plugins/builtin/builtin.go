@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/plugins/encoder/glove"
 )
 
 // Entry is one built-in plugin.
@@ -17,7 +18,9 @@ type Entry struct {
 }
 
 // registry lists every built-in; adding a plugin to the binary is one line here.
-var registry = []Entry{}
+var registry = []Entry{
+	{plugin.KindEncoder, "glove", func() plugin.Base { return glove.New() }},
+}
 
 // All returns the built-ins sorted by kind and name.
 func All() []Entry {
