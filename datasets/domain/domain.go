@@ -1,18 +1,3 @@
-// Package domain is the catalog of image transforms that make a task's domain: a task
-// is a dataset seen through a chain of transforms such as ["rotate(30)",
-// "gaussian_blur(1)"], written in TOML and parsed by task.ParseTransform. The evaluator
-// checks a task's chain once (Check or Compile) and then applies it to every image.
-//
-// Images are 28×28 float32 in [0, 1], row-major, ink bright on a dark background (as
-// datasets.Image.Float32 gives them). Coordinates are (x, y) = (column, row) with y
-// pointing down; geometric transforms turn about the image centre (13.5, 13.5) and
-// fill with 0 what comes from outside the frame. Every transform's output is clamped
-// to [0, 1].
-//
-// Random transforms (noises, occlusions, MNIST-C-style corruptions) draw only from the
-// *rand.Rand passed to Apply, so seeding it per image makes a task's images
-// reproducible. Several transforms follow the corruptions of MNIST-C (Mu and Gilmer,
-// 2019) in spirit; they are reimplemented here, not ported.
 package domain
 
 import (
