@@ -57,10 +57,14 @@ type Figure struct {
 	SideW          vg.Length
 }
 
-func titleStyle() text.Style {
-	f := font.From(plot.DefaultFont, 14)
-	f.Weight = xfont.WeightBold
-	return text.Style{Color: color.Black, Font: f, XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
+// titleStyle is the figure title's style: bold, except in PDF, where vgpdf (gonum/plot
+// v0.17) registers every font as regular and then fails to find the bold one.
+func titleStyle(bold bool) text.Style {
+	fnt := font.From(plot.DefaultFont, 14)
+	if bold {
+		fnt.Weight = xfont.WeightBold
+	}
+	return text.Style{Color: color.Black, Font: fnt, XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
 }
 
 func (f *Figure) legend() plot.Legend {
@@ -83,7 +87,7 @@ func (f *Figure) dims() (rows, cols int) {
 }
 
 // layout returns the tile size, the right column's width and height, and the title height.
-func (f *Figure) layout() (tileW, tileH, sideW, sideH, titleH vg.Length) {
+func (f *Figure) layout(ts text.Style) (tileW, tileH, sideW, sideH, titleH vg.Length) {
 	tileW, tileH = f.PanelW, f.PanelH
 	for _, r := range f.Panels {
 		for _, p := range r {
@@ -101,35 +105,39 @@ func (f *Figure) layout() (tileW, tileH, sideW, sideH, titleH vg.Length) {
 		sideW, sideH = r.Size().X+4, r.Size().Y+4
 	}
 	if f.Title != "" {
-		titleH = titleStyle().Height(f.Title) + 6
+		titleH = ts.Height(f.Title) + 6
 	}
 	return
 }
 
 // Size is the figure's size in points.
-func (f *Figure) Size() (w, h vg.Length) {
+func (f *Figure) Size() (w, h vg.Length) { return f.size(titleStyle(true)) }
+
+func (f *Figure) size(ts text.Style) (w, h vg.Length) {
 	rows, cols := f.dims()
-	tileW, tileH, sideW, sideH, titleH := f.layout()
+	tileW, tileH, sideW, sideH, titleH := f.layout(ts)
 	w = 2*margin + vg.Length(cols)*tileW
 	if sideW > 0 {
 		w += gap + sideW
 	}
 	if f.Title != "" {
-		w = max(w, titleStyle().Width(f.Title)+2*margin)
+		w = max(w, ts.Width(f.Title)+2*margin)
 	}
 	h = 2*margin + titleH + max(vg.Length(rows)*tileH, sideH)
 	return w, h
 }
 
 // Draw draws the figure onto c, which should be Size() large.
-func (f *Figure) Draw(c draw.Canvas) {
+func (f *Figure) Draw(c draw.Canvas) { f.draw(c, titleStyle(true)) }
+
+func (f *Figure) draw(c draw.Canvas, ts text.Style) {
 	rows, cols := f.dims()
-	tileW, tileH, sideW, sideH, titleH := f.layout()
+	tileW, tileH, sideW, sideH, titleH := f.layout(ts)
 	c.SetColor(color.White)
 	c.Fill(c.Rectangle.Path())
 	top := c.Max.Y - margin
 	if f.Title != "" {
-		c.FillText(titleStyle(), vg.Point{X: c.Center().X, Y: top}, f.Title)
+		c.FillText(ts, vg.Point{X: c.Center().X, Y: top}, f.Title)
 		top -= titleH
 	}
 	left := c.Min.X + margin
@@ -176,7 +184,8 @@ func (f *Figure) Draw(c draw.Canvas) {
 
 // Write encodes the figure in format (one of Formats) to w.
 func (f *Figure) Write(w io.Writer, format string) error {
-	width, height := f.Size()
+	ts := titleStyle(format != "pdf")
+	width, height := f.size(ts)
 	var cw vg.CanvasWriterTo
 	switch format {
 	case "png":
@@ -190,7 +199,7 @@ func (f *Figure) Write(w io.Writer, format string) error {
 	default:
 		return fmt.Errorf("figures: unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 	}
-	f.Draw(draw.New(cw))
+	f.draw(draw.New(cw), ts)
 	_, err := cw.WriteTo(w)
 	return err
 }

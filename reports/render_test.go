@@ -1,0 +1,305 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"image"
+	_ "image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/reports/stats"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// renderTestdata renders testdata/results.jsonl in a fresh folder and returns it.
+func renderTestdata(t *testing.T, opts Options) string {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("testdata", results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, results.FileName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestGolden(t *testing.T) {
+	dir := renderTestdata(t, Options{Title: "Golden", Formats: []string{}})
+	for _, c := range []struct{ out, golden string }{
+		{"summary.md", "summary.golden.md"},
+		{"table.tex", "table.golden.tex"},
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, c.out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", c.golden)
+		if *update {
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", c.out, path, firstDiff(string(got), string(want)))
+		}
+	}
+}
+
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d:\n got  %q\n want %q", i+1, gl, wl)
+		}
+	}
+	return ""
+}
+
+// TestSummaryContent checks the golden file's key facts independently of its layout.
+func TestSummaryContent(t *testing.T) {
+	dir := renderTestdata(t, Options{Formats: []string{}})
+	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	s := string(md)
+	for _, want := range []string{
+		"# " + filepath.Base(dir), // default title: the folder name
+		"## Split mnist", "## Split fashion",
+		"### Paired comparison with SG-LoRA",
+		"| SG-LoRA | **", // SG-LoRA is best (oracle excluded) in this data
+		"| Oracle | 53.00 ± 1.65 |",
+		"## Failed (1)",
+		`Unavailable \| plugin exited`,
+		"| Model Soup | 5 | 2 | 1 |", // 5 units left, 1 failed
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary.md lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "**53.00") {
+		t.Error("oracle bolded")
+	}
+}
+
+func TestCSV(t *testing.T) {
+	dir := renderTestdata(t, Options{Formats: []string{}})
+	f, err := os.Open(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := results.Read(filepath.Join("testdata", results.FileName))
+	trials := 0
+	for _, r := range rows {
+		if r.Kind == results.KindTrial {
+			trials++
+		}
+	}
+	want := "split,task,method,seed,sample,i2t_r1,i2t_r5,i2t_r10,t2i_r1,t2i_r5,t2i_r10,seconds,error"
+	if got := strings.Join(recs[0], ","); got != want {
+		t.Fatalf("header %s\nwant   %s", got, want)
+	}
+	if len(recs)-1 != trials {
+		t.Fatalf("%d csv rows, %d trials", len(recs)-1, trials)
+	}
+	first := recs[1]
+	if strings.Join(first, ",") != "mnist,rotate 45,Zero-shot,1,0,29.5,49.5,59.5,21,42,53.5,0.558," {
+		t.Errorf("first row %v", first)
+	}
+	nerr := 0
+	for _, r := range recs[1:] {
+		if r[12] != "" {
+			nerr++
+			if r[5] != "" {
+				t.Errorf("failed trial with a metric: %v", r)
+			}
+		}
+	}
+	if nerr != 1 {
+		t.Errorf("%d failed rows in csv, want 1", nerr)
+	}
+}
+
+func TestLaTeX(t *testing.T) {
+	dir := renderTestdata(t, Options{Title: "R&D 100%", Formats: []string{}})
+	tex, _ := os.ReadFile(filepath.Join(dir, "table.tex"))
+	s := string(tex)
+	for _, want := range []string{`\toprule`, `\midrule`, `\bottomrule`, `\caption{R\&D 100\%.`,
+		`SG-LoRA top\_k=2`, `\textbf{50.53 $\pm$ 0.27}`, `\multicolumn{7}{l}{\textit{fashion}}`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table.tex lacks %q", want)
+		}
+	}
+	// Every data row has 7 cells.
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasSuffix(line, `\\`) && !strings.Contains(line, "multicolumn") {
+			if n := strings.Count(line, "&") - strings.Count(line, `\&`); n != 6 {
+				t.Errorf("row with %d separators: %s", n, line)
+			}
+		}
+	}
+}
+
+func TestFigures(t *testing.T) {
+	dir := renderTestdata(t, Options{Title: "Figures"})
+	rows, _ := results.Read(filepath.Join(dir, results.FileName))
+	rep, err := aggregate(rows, "", stats.DefaultBootstrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := buildFigures(rep, "Figures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range figs {
+		names = append(names, f.name)
+		w, h := f.fig.PixelSize()
+		checkPNG(t, filepath.Join(dir, f.name+".png"), w, h)
+		checkSVG(t, filepath.Join(dir, f.name+".svg"))
+	}
+	if got := strings.Join(names, " "); got != "recall diversity ablation_top_k heatmap" {
+		t.Fatalf("figures %q", got)
+	}
+}
+
+func checkPNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, format, err := image.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b := img.Bounds()
+	if format != "png" || b.Dx() != w || b.Dy() != h {
+		t.Errorf("%s: %s %dx%d, want png %dx%d", path, format, b.Dx(), b.Dy(), w, h)
+	}
+	if w < 300 || h < 200 {
+		t.Errorf("%s: %dx%d is too small to read", path, w, h)
+	}
+	// Not blank: some dark pixels (text, axes) on the white background.
+	dark := 0
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			if r, g, bl, _ := img.At(x, y).RGBA(); r+g+bl < 3*0x4000 {
+				dark++
+			}
+		}
+	}
+	if dark < 100 {
+		t.Errorf("%s looks blank (%d dark pixels)", path, dark)
+	}
+}
+
+func checkSVG(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Errorf("%s: root element %q", path, root)
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, results.FileName), nil, 0o644)
+	src, _ := os.ReadFile(filepath.Join("testdata", results.FileName))
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, results.FileName), src, 0o644)
+	for _, c := range []struct {
+		name, dir string
+		opts      Options
+		want      string
+	}{
+		{"missing", t.TempDir(), Options{}, "results.jsonl"},
+		{"empty", empty, Options{}, "no rows"},
+		{"reference", full, Options{Reference: "SG-LORA"}, `"SG-LORA" is not in`},
+		{"format", full, Options{Formats: []string{"gif"}}, `"gif"`},
+	} {
+		err := Render(c.dir, c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestTable(t *testing.T) {
+	rows, err := results.Read(filepath.Join("testdata", results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Table(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"Split mnist: 3 novel tasks, seeds 1, 2", "Split fashion",
+		"I2T R@1", "T2I R@10", "div_cos", "Failed",
+		"SG-LoRA top_k=2", "50.53 ± 0.27", "0.115 ± 0.011",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Model Soup's row ends with its one failure.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "Model Soup") && strings.Contains(line, "37.20") {
+			cells := strings.Split(strings.Trim(line, "│ "), "│")
+			if got := strings.TrimSpace(cells[len(cells)-1]); got != "1" {
+				t.Errorf("Model Soup failed = %q in %q", got, line)
+			}
+		}
+	}
+	if err := Table(&buf, []results.Row{{Kind: "bogus"}}); err == nil {
+		t.Error("bad rows accepted")
+	}
+}
