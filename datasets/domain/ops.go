@@ -341,8 +341,11 @@ func stripe(dst, src []float32, width int) {
 func segment(layer []float32, x0, y0, x1, y1 float64) {
 	vx, vy := x1-x0, y1-y0
 	l2 := vx*vx + vy*vy
-	for y := range Side {
-		for x := range Side {
+	// Only pixels within 1.5 of the segment can change: scan its bounding box.
+	xa, xb := int(math.Floor(min(x0, x1)-1.5)), int(math.Ceil(max(x0, x1)+1.5))
+	ya, yb := int(math.Floor(min(y0, y1)-1.5)), int(math.Ceil(max(y0, y1)+1.5))
+	for y := max(ya, 0); y <= min(yb, Side-1); y++ {
+		for x := max(xa, 0); x <= min(xb, Side-1); x++ {
 			px, py := float64(x)-x0, float64(y)-y0
 			t := 0.0
 			if l2 > 0 {
