@@ -1,0 +1,339 @@
+// Package sglora is the SG-LoRA generator (Li et al., "Semantic-guided LoRA
+// Parameters Generation", arXiv 2509.10535), the method sglab reproduces. Fit
+// normalises every expert snapshot, builds each expert's condition c = {μ*, σ*²} from
+// its semantic top-K neighbours (package similarity) and trains a conditional VAE
+// with a learned prior on all snapshots; Generate builds the novel task's condition
+// from its description embedding the same way, draws z ~ p(z|c*) and decodes one
+// LoRA per draw.
+//
+// What the paper fixes is fixed here: top-K = 4 by cosine similarity, α =
+// softmax(sim/τ), the law-of-total-variance condition, a 2-layer ReLU encoder, a
+// 2-layer ReLU learned prior, a 3-layer ReLU decoder, loss ‖X − X̂‖² + λ·KL with
+// λ = 1, Adam. What it leaves open is a parameter with a documented default (Config).
+package sglora
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/params"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/plugins/generator/library"
+	"github.com/sglab/sglab/plugins/generator/mlp"
+	"github.com/sglab/sglab/plugins/generator/similarity"
+)
+
+// Name and Version identify the plugin.
+const (
+	Name    = "sglora"
+	Version = "0.1.0"
+)
+
+// Config is the plugin's parameter block.
+type Config struct {
+	TopK          int     `param:"top_k" doc:"experts whose statistics form the condition; the paper's K = 4"`
+	Tau           float64 `param:"tau" doc:"softmax temperature of α = softmax(sim/τ) (not given in the paper); 0.1 weighs two experts whose cosine similarities differ by 0.1 e ≈ 2.7× apart, so the nearest leads without silencing the rest"`
+	Latent        int     `param:"latent" doc:"width of z (not given in the paper); 16 is ample for the within-task spread of a small library; use ~64 at paper scale"`
+	EncoderHidden int     `param:"encoder_hidden" doc:"hidden width of the 2-layer encoder q(z|X,c) (not given in the paper); 256 at the default world's P ≈ 1–3k, ~512 at paper scale"`
+	PriorHidden   int     `param:"prior_hidden" doc:"hidden width of the 2-layer learned prior p(z|c) (not given in the paper)"`
+	DecoderHidden int     `param:"decoder_hidden" doc:"width of both hidden layers of the 3-layer decoder p(X|z,c) (not given in the paper); generation cost is P × this per sample"`
+	Condition     string  `param:"condition" doc:"how c = [μ*; σ*²] (2P numbers) enters the nets (not given in the paper): \"concat\" appends it to every net's input, exact and fine at small P; \"projection\" first maps it linearly to condition_dim numbers shared by the nets, which paper scale (P = 110,592) needs to keep the first layers small"`
+	ConditionDim  int     `param:"condition_dim" doc:"width of the learned projection of c when condition = \"projection\""`
+	Prior         string  `param:"prior" doc:"\"learned\" p(z|c), as the paper, or \"standard\" N(0, I), the plain CVAE (ablation)"`
+	KLWeight      float64 `param:"kl_weight" doc:"λ in ‖X − X̂‖² + λ·KL(q‖p); the paper's λ = 1"`
+	Epochs        int     `param:"epochs" doc:"passes over all snapshots (not given in the paper); 300 brings the default world's reconstruction loss to its plateau"`
+	LR            float64 `param:"lr" doc:"Adam learning rate (not given in the paper); the common 1e-3"`
+	BatchSize     int     `param:"batch_size" doc:"snapshots per Adam step (not given in the paper)"`
+	LeaveOneOut   bool    `param:"leave_one_out" doc:"build a training snapshot's condition from its expert's top-K neighbours without the expert itself (not given in the paper); true matches test time, where the novel task is never in the library, so the CVAE learns to go from neighbours' statistics to a task's LoRA; false lets it copy the expert's own prototype"`
+	Normalize     bool    `param:"normalize" doc:"z-score each LoRA tensor (every module's A and B) by its mean and std over the library before training, invert after generation (not given in the paper; keeps small tensors from vanishing in the squared error)"`
+	Sample        string  `param:"sample" doc:"\"sample\" draws z ~ p(z|c*), as the paper, giving diverse LoRAs; \"mean\" decodes the prior mean, one deterministic LoRA repeated"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		TopK: 4, Tau: 0.1, Latent: 16,
+		EncoderHidden: 256, PriorHidden: 256, DecoderHidden: 256,
+		Condition: "concat", ConditionDim: 64, Prior: "learned", KLWeight: 1,
+		Epochs: 300, LR: 1e-3, BatchSize: 16, LeaveOneOut: true, Normalize: true, Sample: "sample",
+	}
+}
+
+func (c Config) validate() error {
+	positive := []struct {
+		key string
+		v   int
+	}{
+		{"top_k", c.TopK}, {"latent", c.Latent}, {"encoder_hidden", c.EncoderHidden},
+		{"prior_hidden", c.PriorHidden}, {"decoder_hidden", c.DecoderHidden},
+		{"condition_dim", c.ConditionDim}, {"epochs", c.Epochs}, {"batch_size", c.BatchSize},
+	}
+	for _, p := range positive {
+		if p.v < 1 {
+			return fmt.Errorf("parameter %q: must be at least 1, got %d", p.key, p.v)
+		}
+	}
+	switch {
+	case !(c.Tau > 0):
+		return fmt.Errorf("parameter %q: must be positive, got %v", "tau", c.Tau)
+	case !(c.LR > 0):
+		return fmt.Errorf("parameter %q: must be positive, got %v", "lr", c.LR)
+	case !(c.KLWeight >= 0):
+		return fmt.Errorf("parameter %q: must not be negative, got %v", "kl_weight", c.KLWeight)
+	}
+	enums := []struct {
+		key, v string
+		ok     []string
+	}{
+		{"condition", c.Condition, []string{"concat", "projection"}},
+		{"prior", c.Prior, []string{"learned", "standard"}},
+		{"sample", c.Sample, []string{"sample", "mean"}},
+	}
+	for _, e := range enums {
+		if !slices.Contains(e.ok, e.v) {
+			return fmt.Errorf("parameter %q: %q is not one of %q", e.key, e.v, e.ok)
+		}
+	}
+	return nil
+}
+
+// Generator implements plugin.Generator.
+type Generator struct {
+	mu     sync.Mutex
+	cfg    Config
+	fitted *fitted
+	log    hclog.Logger
+}
+
+// fitted is what Generate needs; it is not modified after Fit.
+type fitted struct {
+	cfg    Config
+	lib    *library.Library // embeddings for the top-K; snapshots dropped
+	z      *library.ZScore
+	means  [][]float32 // normalised prototypes
+	vars   [][]float32 // normalised variances
+	model  *cvae
+	losses []float64 // mean training loss per epoch
+}
+
+// New returns a generator with the default configuration, logging to stderr.
+func New() *Generator {
+	return &Generator{cfg: DefaultConfig(), log: hclog.New(&hclog.LoggerOptions{Name: Name, Output: os.Stderr, Level: hclog.Info})}
+}
+
+// SetLogger replaces the stderr logger (the plugin server passes its own).
+func (g *Generator) SetLogger(l hclog.Logger) { g.log = l }
+
+// Info describes the plugin and its parameters with their defaults.
+func (g *Generator) Info(context.Context) (plugin.Info, error) {
+	d := DefaultConfig()
+	return plugin.Info{
+		Kind:    plugin.KindGenerator,
+		Name:    Name,
+		Version: Version,
+		Description: "SG-LoRA, Li et al., \"Semantic-guided LoRA Parameters Generation\" (arXiv 2509.10535): " +
+			"the top-K experts nearest the task description give a condition {μ*, σ*²}; a CVAE with a learned prior " +
+			"samples diverse LoRAs from it",
+		Params: params.Describe(&d),
+	}, nil
+}
+
+// Configure replaces the configuration (absent keys take their defaults) and discards
+// any fitted model.
+func (g *Generator) Configure(_ context.Context, p plugin.Params) error {
+	cfg := DefaultConfig()
+	if err := params.Decode(p, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", Name, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("%s: %w", Name, err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cfg, g.fitted = cfg, nil
+	return nil
+}
+
+// Fit loads the library's snapshots and trains the CVAE on them.
+func (g *Generator) Fit(ctx context.Context, lib plugin.Library, seed uint64) error {
+	l, err := library.Load(ctx, lib)
+	if err != nil {
+		return fmt.Errorf("%s: %w", Name, err)
+	}
+	return g.fitLibrary(ctx, l, seed)
+}
+
+// Random streams: the seed picks the sequence, the stream what it is used for.
+const (
+	streamFit      = 1
+	streamGenerate = 2
+)
+
+func (g *Generator) fitLibrary(ctx context.Context, lib *library.Library, seed uint64) error {
+	g.mu.Lock()
+	cfg := g.cfg
+	g.mu.Unlock()
+	f, err := train(ctx, cfg, lib, seed, g.log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", Name, err)
+	}
+	g.mu.Lock()
+	g.fitted = f
+	g.mu.Unlock()
+	return nil
+}
+
+// train fits the CVAE on every snapshot of lib (whose snapshots it then drops).
+func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
+	E, P := len(lib.Experts), lib.Schema.NumParams()
+	if cfg.LeaveOneOut && E < 2 {
+		return nil, fmt.Errorf("leave_one_out needs at least 2 experts, the library has %d", E)
+	}
+	z := library.Identity(lib.Schema)
+	if cfg.Normalize {
+		z = lib.ZScore()
+	}
+	f := &fitted{cfg: cfg, lib: lib, z: z, means: make([][]float32, E), vars: make([][]float32, E)}
+	for e, x := range lib.Experts {
+		f.means[e] = make([]float32, P)
+		f.vars[e] = make([]float32, P)
+		z.Normalize(f.means[e], x.Mean)
+		z.NormalizeVar(f.vars[e], x.Var)
+	}
+	conds, err := f.trainingConditions()
+	if err != nil {
+		return nil, err
+	}
+
+	r := rand.New(rand.NewPCG(seed, streamFit))
+	m := newCVAE(cfg, P, r)
+	opt := mlp.NewAdam(cfg.LR, m.params())
+	type pair struct{ e, s int }
+	var pairs []pair
+	for e, x := range lib.Experts {
+		for s := range x.Snapshots {
+			pairs = append(pairs, pair{e, s})
+		}
+	}
+	log.Info("training", "model", m.String(), "experts", E, "snapshots", len(pairs), "epochs", cfg.Epochs, "batch", cfg.BatchSize)
+	start := time.Now()
+	var b batch
+	for epoch := range cfg.Epochs {
+		r.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
+		var recon, kl float64
+		for lo := 0; lo < len(pairs); lo += cfg.BatchSize {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			chunk := pairs[lo:min(lo+cfg.BatchSize, len(pairs))]
+			b.resize(m, len(chunk))
+			b.experts = b.experts[:0]
+			for i, p := range chunk {
+				b.experts = append(b.experts, p.e)
+				z.Normalize(b.x[i*P:(i+1)*P], lib.Experts[p.e].Snapshots[p.s])
+			}
+			for i := range b.eps {
+				b.eps[i] = float32(r.NormFloat64())
+			}
+			m.zeroGrad()
+			rc, k := m.forward(&b, conds)
+			m.backward(&b)
+			opt.Step()
+			recon += rc * float64(len(chunk))
+			kl += k * float64(len(chunk))
+		}
+		recon /= float64(len(pairs))
+		kl /= float64(len(pairs))
+		f.losses = append(f.losses, recon+cfg.KLWeight*kl)
+		if epoch == 0 || (epoch+1)%max(1, cfg.Epochs/10) == 0 {
+			log.Debug("epoch", "epoch", epoch+1, "recon", recon, "kl", kl, "elapsed", time.Since(start))
+		}
+	}
+	log.Info("trained", "loss", f.losses[len(f.losses)-1], "elapsed", time.Since(start))
+	lib.DropSnapshots()
+	f.model = m
+	return f, nil
+}
+
+// trainingConditions returns each expert's condition, built from its own
+// description as the target (without the expert itself under leave-one-out).
+func (f *fitted) trainingConditions() ([][]float32, error) {
+	embs := f.lib.Embeddings()
+	conds := make([][]float32, len(embs))
+	for e := range embs {
+		exclude := -1
+		if f.cfg.LeaveOneOut {
+			exclude = e
+		}
+		ns, err := similarity.TopK(embs[e], embs, f.cfg.TopK, f.cfg.Tau, exclude)
+		if err != nil {
+			return nil, fmt.Errorf("condition of expert %q: %w", f.lib.Experts[e].ID, err)
+		}
+		conds[e] = f.condition(ns)
+	}
+	return conds, nil
+}
+
+// condition returns c = [μ*; σ*²] of the weighted neighbours, in normalised units.
+func (f *fitted) condition(ns []similarity.Neighbour) []float32 {
+	P := len(f.means[0])
+	c := make([]float32, 2*P)
+	similarity.Mixture(c[:P], c[P:], ns, f.means, f.vars)
+	return c
+}
+
+// Generate samples n adapters for the target embedding.
+func (g *Generator) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
+	g.mu.Lock()
+	f := g.fitted
+	g.mu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("%s: Generate called before Fit", Name)
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("%s: asked for %d samples", Name, n)
+	}
+	ns, err := f.lib.Neighbours(target, f.cfg.TopK, f.cfg.Tau)
+	if err != nil {
+		return nil, fmt.Errorf("%s: target: %w", Name, err)
+	}
+	g.log.Debug("neighbours", "experts", neighbourIDs(f.lib, ns))
+	P, L := f.model.P, f.model.L
+	s := f.model.newSampler(f.condition(ns))
+	var eps []float32
+	if f.cfg.Sample == "sample" {
+		r := rand.New(rand.NewPCG(seed, streamGenerate))
+		eps = make([]float32, n*L)
+		for i := range eps {
+			eps[i] = float32(r.NormFloat64())
+		}
+	}
+	out := make([]float32, n*P)
+	s.decode(out, eps, n)
+	adapters := make([]*lora.Adapter, n)
+	for i := range adapters {
+		v := out[i*P : (i+1)*P : (i+1)*P]
+		f.z.Denormalize(v, v)
+		adapters[i] = &lora.Adapter{Schema: f.lib.Schema, Params: v}
+		if err := adapters[i].CheckFinite(); err != nil {
+			return nil, fmt.Errorf("%s: sample %d: %w", Name, i, err)
+		}
+	}
+	return adapters, nil
+}
+
+func neighbourIDs(lib *library.Library, ns []similarity.Neighbour) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = fmt.Sprintf("%s:%.3f", lib.Experts[n.Index].ID, n.Weight)
+	}
+	return out
+}
