@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sglab/sglab/datasets/caption"
@@ -47,6 +48,27 @@ func shippedBytes(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+var (
+	loadMu  sync.Mutex
+	loadMem = map[string]*Set{}
+)
+
+// loaded returns a shipped set shared between tests that only read it.
+func loaded(t *testing.T, name string) *Set {
+	t.Helper()
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if s, ok := loadMem[name]; ok {
+		return s
+	}
+	s, err := Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadMem[name] = s
+	return s
 }
 
 func TestNames(t *testing.T) {
@@ -109,10 +131,7 @@ func TestLoadShipped(t *testing.T) {
 // test images of a class apart.
 func TestCaptionWordsAreFrequent(t *testing.T) {
 	for _, name := range Names() {
-		s, err := Load(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := loaded(t, name)
 		for c, cls := range s.Classes {
 			var counts [caption.NumAttrs][3]int
 			n := 0
@@ -162,10 +181,7 @@ func TestVocabularyCoversCaptions(t *testing.T) {
 		t.Error("Vocabulary not sorted")
 	}
 	for _, name := range Names() {
-		s, err := Load(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := loaded(t, name)
 		for _, e := range append(s.Train, s.Test...) {
 			for _, w := range strings.Fields(e.Caption) {
 				if _, ok := slices.BinarySearch(vocab, w); !ok {
@@ -205,10 +221,7 @@ func TestRebuildReproducesShipped(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			dir := sourceDir(t, name)
-			ref, err := Load(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ref := loaded(t, name)
 			s, err := Build(name, dir, 200, 50, ref.Seed)
 			if err != nil {
 				t.Fatal(err)
@@ -228,13 +241,10 @@ func TestRebuildReproducesShipped(t *testing.T) {
 }
 
 // TestLoadDirMatchesShipped: the full files with the shipped counts give the shipped
-// subset, and the full training set keeps the shipped captions for the shipped images.
+// subset, and the full test set keeps the shipped captions for the shipped images.
 func TestLoadDirMatchesShipped(t *testing.T) {
 	dir := sourceDir(t, "digits")
-	ref, err := Load("digits")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := loaded(t, "digits")
 	s, err := LoadDir("digits", dir, 200, 50)
 	if err != nil {
 		t.Fatal(err)
@@ -242,16 +252,16 @@ func TestLoadDirMatchesShipped(t *testing.T) {
 	if !reflect.DeepEqual(s, ref) {
 		t.Error("LoadDir(digits, 200, 50) differs from Load(digits)")
 	}
-	full, err := LoadDir("digits", dir, 0, 10)
+	full, err := LoadDir("digits", dir, 3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(full.Train) != 60000 || len(full.Test) != 100 {
-		t.Fatalf("full digits: %d train, %d test; want 60000 and 100", len(full.Train), len(full.Test))
+	if len(full.Train) != 30 || len(full.Test) != 10000 {
+		t.Fatalf("digits with 3 per class and the full test set: %d train, %d test; want 30 and 10000", len(full.Train), len(full.Test))
 	}
-	for _, e := range ref.Train {
-		if f := full.Train[e.Index]; f.Image != e.Image || f.Caption != e.Caption || f.Label != e.Label {
-			t.Fatalf("shipped train example %d differs in the full set", e.Index)
+	for _, e := range ref.Test {
+		if f := full.Test[e.Index]; f.Image != e.Image || f.Caption != e.Caption || f.Label != e.Label {
+			t.Fatalf("shipped test example %d differs in the full set", e.Index)
 		}
 	}
 }
@@ -449,10 +459,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestEncodeRejects(t *testing.T) {
-	s, err := Load("digits")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := loaded(t, "digits")
 	bad := *s
 	bad.Train = slices.Clone(s.Train)
 	bad.Train[3].Label = 10

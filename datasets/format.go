@@ -194,10 +194,15 @@ func decode(r io.Reader) (*Set, error) {
 	if ntrain > maxExamples || ntest > maxExamples {
 		return nil, fmt.Errorf("sgds: %d+%d examples, at most %d each", ntrain, ntest, maxExamples)
 	}
-	s.Train, s.Test = make([]Example, ntrain), make([]Example, ntest)
-	for _, part := range [][]Example{s.Train, s.Test} {
-		for i := range part {
-			e := &part[i]
+	// Grow as examples arrive rather than trusting the header's counts up front.
+	for _, part := range []struct {
+		n   int
+		dst *[]Example
+	}{{ntrain, &s.Train}, {ntest, &s.Test}} {
+		*part.dst = make([]Example, 0, min(part.n, 4096))
+		for i := range part.n {
+			*part.dst = append(*part.dst, Example{})
+			e := &(*part.dst)[i]
 			e.Index = d.u32()
 			e.Label = d.u8()
 			if d.err == nil {
