@@ -39,8 +39,8 @@ const maxErrorLen = 300
 func writeMarkdown(out io.Writer, rep *report, title string) error {
 	w := bufio.NewWriter(out)
 	fmt.Fprintf(w, "# %s\n\n", title)
-	fmt.Fprintf(w, "%d trials (%d failed) and %d diversity rows from `results.jsonl`.\n\n",
-		rep.Trials, countKind(rep, "trial"), rep.DiversityRows)
+	fmt.Fprintf(w, "%s (%d failed) and %s from `results.jsonl`.\n\n",
+		plural(rep.Trials, "trial"), countKind(rep, "trial"), plural(rep.DiversityRows, "diversity row"))
 	fmt.Fprintf(w, "Recall@K in %%. A generator's samples are first averaged per task and seed; a cell is "+
 		"the mean over (task, seed) units ± the sample standard deviation over seeds of the "+
 		"per-seed mean over tasks. **Bold**: best of the column (oracle excluded). "+
@@ -48,7 +48,7 @@ func writeMarkdown(out io.Writer, rep *report, title string) error {
 
 	for _, sp := range rep.Splits {
 		fmt.Fprintf(w, "\n## Split %s\n\n", mdEscape(sp.Name))
-		fmt.Fprintf(w, "%d novel tasks; seeds: %s.\n\n", len(sp.Tasks), orDash(seedsOf(sp)))
+		fmt.Fprintf(w, "%s; %s.\n\n", plural(len(sp.Tasks), "novel task"), seedList(sp))
 
 		fmt.Fprint(w, "### Retrieval (Recall@K, %)\n\n")
 		mdHeader(w, 1, append([]string{"Method"}, recallHeaders...)...)
@@ -100,6 +100,8 @@ func writeMarkdown(out io.Writer, rep *report, title string) error {
 			fmt.Fprintf(w, "\nNo paired comparison: reference method %s is not in this split.\n", mdEscape(rep.Reference))
 		case ref == "":
 			fmt.Fprintf(w, "\nNo paired comparison: default reference %s is not in this split.\n", mdEscape(DefaultReference))
+		case len(sp.Methods) == 1:
+			fmt.Fprintf(w, "\nNo paired comparison: %s is the only method.\n", mdEscape(ref))
 		default:
 			fmt.Fprintf(w, "\n### Paired comparison with %s\n\n", mdEscape(ref))
 			fmt.Fprintf(w, "Δ = method − %s on the (task, seed) units both have; 95%% CI by bootstrap over "+
@@ -143,9 +145,22 @@ func countKind(rep *report, kind string) int {
 	return n
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return dash
+// plural is "1 trial", "2 trials".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	return s
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// seedList is "seed 1", "seeds 1, 2" or "no seeds".
+func seedList(sp *split) string {
+	s := seedsOf(sp)
+	switch {
+	case s == "":
+		return "no successful trials"
+	case strings.Contains(s, ","):
+		return "seeds " + s
+	}
+	return "seed " + s
 }

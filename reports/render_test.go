@@ -303,3 +303,51 @@ func TestTable(t *testing.T) {
 		t.Error("bad rows accepted")
 	}
 }
+
+// TestRenderSparse renders journals with almost nothing in them: figures that have no
+// data are skipped, the rest must still draw.
+func TestRenderSparse(t *testing.T) {
+	one := trialRow("SG-LoRA", "a", 1, 0, 42)
+	failed := trialRow("G", "a", 1, 0, 0)
+	failed.Metrics, failed.Error = map[string]float64{}, "boom"
+	for _, c := range []struct {
+		name string
+		rows []results.Row
+		figs string
+	}{
+		{"one trial", []results.Row{one}, "recall diversity heatmap"},
+		{"all failed", []results.Row{failed}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := results.Create(filepath.Join(dir, results.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range c.rows {
+				w.Append(r)
+			}
+			w.Close()
+			if err := Render(dir, Options{Title: "t"}); err != nil {
+				t.Fatal(err)
+			}
+			rep, _ := aggregate(c.rows, "", stats.DefaultBootstrap)
+			figs, err := buildFigures(rep, "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, f := range figs {
+				names = append(names, f.name)
+				pw, ph := f.fig.PixelSize()
+				checkPNG(t, filepath.Join(dir, f.name+".png"), pw, ph)
+			}
+			if got := strings.Join(names, " "); got != c.figs {
+				t.Errorf("figures %q, want %q", got, c.figs)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "summary.md")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

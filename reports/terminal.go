@@ -29,8 +29,8 @@ func Table(w io.Writer, rows []results.Row) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Split %s: %d novel tasks, seeds %s (Recall@K in %%, mean ± std over seeds)\n",
-			sp.Name, len(sp.Tasks), orDash(seedsOf(sp)))
+		fmt.Fprintf(w, "Split %s: %s, %s (Recall@K in %%, mean ± std over seeds)\n",
+			sp.Name, plural(len(sp.Tasks), "novel task"), seedList(sp))
 		t := tablewriter.NewTable(w,
 			tablewriter.WithHeaderAutoFormat(tw.Off),
 			tablewriter.WithAlignment(align),
