@@ -140,7 +140,11 @@ func (f *Figure) draw(c draw.Canvas, ts text.Style) {
 		c.FillText(ts, vg.Point{X: c.Center().X, Y: top}, f.Title)
 		top -= titleH
 	}
-	left := c.Min.X + margin
+	content := vg.Length(cols) * tileW // centred under a title wider than it
+	if sideW > 0 {
+		content += gap + sideW
+	}
+	left := c.Min.X + max(margin, (c.Max.X-c.Min.X-content)/2)
 	if rows > 0 && cols > 0 {
 		grid := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
 			Min: vg.Point{X: left, Y: top - vg.Length(rows)*tileH},
