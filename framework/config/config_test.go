@@ -581,3 +581,35 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoad checks that no file makes Load panic, and that errors always come as sorted
+// Errors with a file and a message.
+func FuzzLoad(f *testing.F) {
+	for _, name := range []string{"testdata/full.toml", "testdata/five-mistakes.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add(valid + "[[sweep]]\nmethod = \"gen\"\nparams.top_k = [1, 2]\ntrain.epochs = [10, 20]\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		dir := writeFiles(t, map[string]string{"exp.toml": src})
+		_, err := Load(filepath.Join(dir, "exp.toml"))
+		if err == nil {
+			return
+		}
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) == 0 {
+			t.Fatalf("error %T %v, want non-empty Errors", err, err)
+		}
+		for i, e := range errs {
+			if e.File == "" || e.Msg == "" {
+				t.Errorf("incomplete error %#v", e)
+			}
+			if i > 0 && e.File == errs[i-1].File && e.Line < errs[i-1].Line {
+				t.Errorf("errors not sorted by line: %v", errs)
+			}
+		}
+	})
+}

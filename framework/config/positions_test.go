@@ -147,3 +147,43 @@ func TestParentPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScanPositions checks that on any document the toml package accepts, the scanner
+// ends and locates every key the decoder reports.
+func FuzzScanPositions(f *testing.F) {
+	for _, name := range []string{"testdata/full.toml", "testdata/tasks/catalog.toml", "testdata/five-mistakes.toml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Add(tricky)
+	f.Fuzz(func(t *testing.T, src string) {
+		md, err := toml.Decode(src, new(map[string]any))
+		if err != nil {
+			return
+		}
+		index := regexp.MustCompile(`\[\d+\]`)
+		found := map[string]bool{}
+		for p := range scanPositions(src) {
+			found[index.ReplaceAllString(string(p), "")] = true
+		}
+		for _, k := range md.Keys() {
+			if isBareKeyPath(k) && !found[k.String()] {
+				t.Errorf("key %s was not located", k)
+			}
+		}
+	})
+}
+
+// isBareKeyPath reports whether every part of k is a bare key, so that toml's and our
+// spelling of it agree.
+func isBareKeyPath(k toml.Key) bool {
+	for _, part := range k {
+		if !isBareKey(part) {
+			return false
+		}
+	}
+	return true
+}
