@@ -24,7 +24,7 @@ seeds = [1, 2]
 plugin = "glove"
 
 [evaluator]
-plugin = "mini-clip"
+plugin = "miniclip"
 `
 	tasks = `
 [[task]]
@@ -327,7 +327,7 @@ func TestFull(t *testing.T) {
 	if !reflect.DeepEqual(e.Encoder, wantEnc) {
 		t.Errorf("encoder = %+v, want %+v", e.Encoder, wantEnc)
 	}
-	wantEval := PluginRef{Name: "mini-clip", Params: map[string]any{"image_size": int64(28), "datasets": []any{"digits", "fashion"}}, File: file, Line: 13}
+	wantEval := PluginRef{Name: "miniclip", Params: map[string]any{"image_size": int64(28), "datasets": []any{"digits", "fashion"}}, File: file, Line: 13}
 	if !reflect.DeepEqual(e.Evaluator, wantEval) {
 		t.Errorf("evaluator = %+v, want %+v", e.Evaluator, wantEval)
 	}

@@ -28,7 +28,7 @@
 //	[encoder.params]                 # optional, free-form; handed to the plugin's Configure
 //
 //	[evaluator]                      # required: backbone, data, training and scoring; same keys as [encoder]
-//	plugin = "mini-clip"
+//	plugin = "miniclip"
 //
 //	[train]                          # optional: expert and oracle training
 //	epochs = 20                      # default 20; > 0
