@@ -4,6 +4,7 @@ package task
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -62,6 +63,9 @@ func ParseTransform(s string) (Transform, error) {
 	}
 	for _, f := range strings.Split(body, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = fmt.Errorf("not finite")
+		}
 		if err != nil {
 			return Transform{}, fmt.Errorf("transform %q: argument %q is not a number", s, strings.TrimSpace(f))
 		}

@@ -49,6 +49,8 @@ func TestParseTransformErrors(t *testing.T) {
 		{"rotate(a)", `argument "a" is not a number`},
 		{"rotate(1,,2)", `argument "" is not a number`},
 		{"rotate(1,)", `argument "" is not a number`},
+		{"rotate(nan)", `argument "nan" is not a number`},
+		{"rotate(-Inf)", `argument "-Inf" is not a number`},
 		{"rotate(1))", `argument "1)" is not a number`},
 	}
 	for _, c := range cases {
