@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sglab/sglab/plugins/builtin"
+)
+
+// The test binary stands in for the runner binary: when the runner starts a built-in
+// plugin it re-executes itself with `plugin serve KIND/NAME`, which lands here.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidateReportsEveryMistake(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.toml")
+	text := `name = "bad"
+seeds = [1, -2]
+[encoder]
+plugin = "glove"
+[evaluator]
+plugin = "miniclip"
+colour = "red"
+[[task]]
+id = "a"
+description = "task a"
+dataset = "digits"
+[[task]]
+id = "b"
+description = "task b"
+dataset = "digits"
+transforms = ["rotate(x)"]
+[[split]]
+name = "main"
+seen = ["a"]
+novel = ["a", "zz"]
+[[method]]
+name = "m"
+generator = "sglora"
+samples = -1
+`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "validate", path)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1\n%s", code, stderr)
+	}
+	want := []string{
+		"bad.toml:2: seeds[1]",               // negative seed
+		"bad.toml:7: evaluator.colour",       // unknown key
+		"bad.toml:16: task[1].transforms[0]", // bad transform
+		"bad.toml:20: split[0].novel",        // a task both seen and novel, and an unknown one
+		"bad.toml:24: method[0].samples",     // negative samples
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("validate output lacks %q:\n%s", w, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "problems") {
+		t.Errorf("validate must count the problems:\n%s", stderr)
+	}
+}
+
+func TestPluginsListsEveryBuiltin(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "plugins")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, e := range builtin.All() {
+		if !strings.Contains(stdout, e.Kind+"/"+e.Name+" ") {
+			t.Errorf("plugins does not list %s/%s:\n%s", e.Kind, e.Name, stdout)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"run"}, {"plugin", "serve", "encoder/nope"}} {
+		if code, _, _ := runCLI(t, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
