@@ -1,8 +1,9 @@
 // Package librarytest builds synthetic expert libraries for the generators' tests
 // and benchmarks. Its experts have the structure SG-LoRA relies on: an expert's
 // prototype is a smooth (linear) function of its description embedding, so that
-// semantic neighbours have similar LoRAs, and its snapshots scatter around the
-// prototype with an expert-specific spread. Tensors get different scales, as real B
+// semantic neighbours have similar LoRAs, and its snapshots spread around the
+// prototype like the last epochs of an SGD run: mostly along a few expert-specific
+// directions, plus a little isotropic noise. Tensors get different scales, as real B
 // and A tensors do.
 package librarytest
 
@@ -31,7 +32,7 @@ type Options struct {
 	Experts   int
 	Snapshots int
 	Dim       int     // embedding width
-	Spread    float64 // snapshot noise relative to the prototype scale; 0 means 0.1
+	Spread    float64 // snapshot spread relative to the prototype scale; 0 means 0.1
 	// Pool, when positive, makes every snapshot a window into one shared pool of
 	// Pool random floats instead of its own vector: the paper-scale benchmark's
 	// 100×100 snapshots of 110,592 floats would otherwise take 4.4 GB. Snapshots then
@@ -60,6 +61,7 @@ func New(o Options, seed uint64) (*library.Library, error) {
 			}
 		}
 	}
+	const drift = 2 // directions the snapshots of one expert vary along
 	var pool []float32
 	var mapping []float32
 	if o.Pool > 0 {
@@ -95,10 +97,25 @@ func New(o Options, seed uint64) (*library.Library, error) {
 				proto[j] = s / float32(o.Dim) * scale[j] * 3
 			}
 			noise := float32(spread) * float32(0.5+r.Float64())
+			dirs := make([][]float32, drift)
+			for d := range dirs {
+				dirs[d] = make([]float32, p)
+				for j := range dirs[d] {
+					dirs[d][j] = float32(r.NormFloat64())
+				}
+			}
 			for m := range snaps {
 				snaps[m] = make([]float32, p)
+				coef := make([]float32, drift)
+				for d := range coef {
+					coef[d] = float32(r.NormFloat64())
+				}
 				for j := range proto {
-					snaps[m][j] = proto[j] + noise*scale[j]*float32(r.NormFloat64())
+					x := 0.3 * float32(r.NormFloat64())
+					for d, c := range coef {
+						x += c * dirs[d][j]
+					}
+					snaps[m][j] = proto[j] + noise*scale[j]*x
 				}
 			}
 		}
