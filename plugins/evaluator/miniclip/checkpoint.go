@@ -1,0 +1,185 @@
+package miniclip
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/plugins/evaluator/miniclip/model"
+)
+
+// A checkpoint is a safetensors file (Hugging Face layout, so outside tools can read it)
+// with one F32 tensor per entry of model.Config.Layout, under the same names, and this
+// metadata: "format" = CheckpointFormat, "version" = CheckpointVersion, "config" (the
+// architecture, JSON) and "pretrain" (the PretrainOptions that made it, JSON).
+const (
+	CheckpointFormat  = "sglab-miniclip"
+	CheckpointVersion = 1
+)
+
+// ShippedCheckpoint is the backbone the default world uses, embedded in the binary.
+// It was made by
+//
+//	go run ./plugins/evaluator/miniclip/cmd/pretrain -out plugins/evaluator/miniclip/data/miniclip.safetensors
+//
+// with DefaultPretrainOptions(); the exact options are also stored in the file's
+// "pretrain" metadata and logged by Default.
+//
+//go:embed data/miniclip.safetensors
+var shippedCheckpoint []byte
+
+var loadShipped = sync.OnceValues(func() (*Model, error) {
+	m, err := Decode(shippedCheckpoint)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: shipped checkpoint: %w", err)
+	}
+	return m, nil
+})
+
+// Default returns the shipped backbone, decoded once and shared.
+func Default() (*Model, error) { return loadShipped() }
+
+// Save writes the model to path atomically.
+func (m *Model) Save(path string) error {
+	ts, meta, err := m.tensors()
+	if err != nil {
+		return err
+	}
+	return lora.WriteSafetensors(path, ts, meta)
+}
+
+// Encode writes the checkpoint bytes.
+func (m *Model) Encode() ([]byte, error) {
+	ts, meta, err := m.tensors()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := lora.EncodeSafetensors(&buf, ts, meta); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (m *Model) tensors() ([]lora.Tensor, map[string]string, error) {
+	c := m.Config()
+	cfg, err := json.Marshal(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := json.Marshal(m.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta := map[string]string{
+		"format":   CheckpointFormat,
+		"version":  strconv.Itoa(CheckpointVersion),
+		"config":   string(cfg),
+		"pretrain": string(opts),
+	}
+	var ts []lora.Tensor
+	for _, t := range c.Layout() {
+		ts = append(ts, lora.Tensor{Name: t.Name, Shape: t.Shape, Data: m.Net.Params[t.Offset : t.Offset+t.Size()]})
+	}
+	return ts, meta, nil
+}
+
+// Load reads a checkpoint file.
+func Load(path string) (*Model, error) {
+	ts, meta, err := lora.ReadSafetensors(path)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: checkpoint: %w", err)
+	}
+	m, err := fromTensors(ts, meta)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: checkpoint %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Decode reads a checkpoint held in memory.
+func Decode(data []byte) (*Model, error) {
+	ts, meta, err := lora.DecodeSafetensors(data)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: checkpoint: %w", err)
+	}
+	m, err := fromTensors(ts, meta)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: checkpoint: %w", err)
+	}
+	return m, nil
+}
+
+// fromTensors validates a decoded checkpoint: format and version, a valid architecture,
+// exactly the tensors of its layout with their shapes, and finite values.
+func fromTensors(ts []lora.Tensor, meta map[string]string) (*Model, error) {
+	if got := meta["format"]; got != CheckpointFormat {
+		return nil, fmt.Errorf("metadata format is %q, want %q", got, CheckpointFormat)
+	}
+	if got := meta["version"]; got != strconv.Itoa(CheckpointVersion) {
+		return nil, fmt.Errorf("format version %q is not supported (this build reads version %d)", got, CheckpointVersion)
+	}
+	var c model.Config
+	if err := strictJSON(meta["config"], &c); err != nil {
+		return nil, fmt.Errorf("metadata config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("metadata config: %w", err)
+	}
+	var opts PretrainOptions
+	if err := strictJSON(meta["pretrain"], &opts); err != nil {
+		return nil, fmt.Errorf("metadata pretrain: %w", err)
+	}
+	layout := c.Layout()
+	if len(ts) != len(layout) {
+		return nil, fmt.Errorf("%d tensors, the configured architecture has %d", len(ts), len(layout))
+	}
+	byName := make(map[string]lora.Tensor, len(ts))
+	for _, t := range ts {
+		byName[t.Name] = t
+	}
+	params := make([]float32, c.NumParams())
+	for _, want := range layout {
+		t, ok := byName[want.Name]
+		if !ok {
+			return nil, fmt.Errorf("tensor %q is missing", want.Name)
+		}
+		if !slices.Equal(t.Shape, want.Shape) {
+			return nil, fmt.Errorf("tensor %q has shape %v, want %v", want.Name, t.Shape, want.Shape)
+		}
+		if err := checkFinite(t.Data); err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", want.Name, err)
+		}
+		copy(params[want.Offset:want.Offset+want.Size()], t.Data)
+	}
+	net, err := model.FromParams(c, params)
+	if err != nil {
+		return nil, err
+	}
+	words, err := wordVectors(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Net: net, Options: opts, words: words}, nil
+}
+
+// strictJSON decodes s into dst, refusing unknown fields and trailing data.
+func strictJSON(s string, dst any) error {
+	if s == "" {
+		return fmt.Errorf("missing")
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,379 @@
+package miniclip
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/datasets"
+	"github.com/sglab/sglab/datasets/domain"
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/metrics"
+	"github.com/sglab/sglab/framework/params"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/task"
+	"github.com/sglab/sglab/plugins/evaluator/miniclip/model"
+)
+
+// Version is the evaluator's version; it changes whenever its numbers could.
+const Version = "0.1.0"
+
+// Config is the evaluator's TOML block. The defaults are sized so that one Train call
+// (20 epochs) takes a few seconds on one core and one Evaluate well under 0.1 s.
+type Config struct {
+	TrainPerClass int     `param:"train_per_class" doc:"training images per class of a task (10 classes per dataset)"`
+	TestPerClass  int     `param:"test_per_class" doc:"test images per class; the texts ranked are these images' captions"`
+	BatchSize     int     `param:"batch_size" doc:"image-caption pairs per LoRA training step"`
+	LR            float64 `param:"lr" doc:"Adam learning rate of LoRA training"`
+	Rank          int     `param:"rank" doc:"LoRA rank r of the adapters (the paper's 2); TrainOptions.Rank overrides it per run"`
+	Alpha         float64 `param:"alpha" doc:"lora_alpha; ΔW = (alpha/r)·B·A, so the default scale is 2"`
+	DataDir       string  `param:"data_dir" doc:"folder with the original MNIST / Fashion-MNIST idx files (subfolders digits/ and fashion/); empty uses the shipped subsets (200 train, 50 test images per class)"`
+	Checkpoint    string  `param:"checkpoint" doc:"backbone checkpoint file; empty uses the shipped one"`
+}
+
+// DefaultConfig is the configuration before Configure.
+func DefaultConfig() Config {
+	return Config{
+		TrainPerClass: 20,
+		TestPerClass:  10,
+		BatchSize:     32,
+		LR:            1e-2,
+		Rank:          2,
+		Alpha:         4,
+		DataDir:       "",
+		Checkpoint:    "",
+	}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.TrainPerClass < 1:
+		return fmt.Errorf("parameter %q = %d must be at least 1", "train_per_class", c.TrainPerClass)
+	case c.TestPerClass < 1:
+		return fmt.Errorf("parameter %q = %d must be at least 1", "test_per_class", c.TestPerClass)
+	case c.BatchSize < 2:
+		return fmt.Errorf("parameter %q = %d must be at least 2 (the loss contrasts pairs)", "batch_size", c.BatchSize)
+	case !(c.LR > 0):
+		return fmt.Errorf("parameter %q = %v must be positive", "lr", c.LR)
+	case c.Rank < 1:
+		return fmt.Errorf("parameter %q = %d must be at least 1", "rank", c.Rank)
+	case !(c.Alpha > 0):
+		return fmt.Errorf("parameter %q = %v must be positive", "alpha", c.Alpha)
+	}
+	return nil
+}
+
+// Evaluator is the miniclip evaluator plugin. It is safe for concurrent use: calls
+// share the read-only backbone and a cache of prepared test sets.
+type Evaluator struct {
+	// Logger receives progress; hclog.Default() when nil.
+	Logger hclog.Logger
+
+	mu    sync.Mutex
+	cfg   Config
+	model *Model
+	sets  map[string]*datasets.Set
+	tests *lru // prepared test data by (config, task, seed)
+}
+
+// New returns an evaluator with the default configuration.
+func New() *Evaluator {
+	return &Evaluator{cfg: DefaultConfig(), sets: map[string]*datasets.Set{}, tests: newLRU(64)}
+}
+
+var _ plugin.Evaluator = (*Evaluator)(nil)
+
+func (e *Evaluator) log() hclog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return hclog.Default().Named("miniclip")
+}
+
+// state returns the configuration and backbone for one call, loading the shipped
+// backbone on first use.
+func (e *Evaluator) state() (Config, *Model, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.model == nil {
+		m, err := Default()
+		if err != nil {
+			return Config{}, nil, err
+		}
+		e.model = m
+	}
+	return e.cfg, e.model, nil
+}
+
+// Info describes the evaluator with its current configuration.
+func (e *Evaluator) Info(ctx context.Context) (plugin.Info, error) {
+	cfg, m, err := e.state()
+	if err != nil {
+		return plugin.Info{}, err
+	}
+	return plugin.Info{
+		Kind:    plugin.KindEvaluator,
+		Name:    "miniclip",
+		Version: Version,
+		Description: "CLIP-like dual encoder pretrained in-project on MNIST and Fashion-MNIST with fine-grained captions; " +
+			"LoRA on W_q, W_k, W_v of every image-tower block; image-text retrieval Recall@1/5/10",
+		Params:     params.Describe(&cfg),
+		Schema:     model.Schema(m.Config(), cfg.Rank, cfg.Alpha),
+		Datasets:   datasets.Names(),
+		Transforms: domain.Names(),
+		Metrics:    metricNames(),
+	}, nil
+}
+
+// metricNames are the keys Evaluate returns.
+func metricNames() []string {
+	var out []string
+	for _, dir := range []string{"i2t", "t2i"} {
+		for _, k := range metrics.DefaultKs {
+			out = append(out, dir+"_r"+strconv.Itoa(k))
+		}
+	}
+	return out
+}
+
+// Configure applies the TOML block: unknown keys and bad values are errors naming the
+// key. A checkpoint is loaded and validated here, so a bad path fails early.
+func (e *Evaluator) Configure(ctx context.Context, p plugin.Params) error {
+	cfg := DefaultConfig()
+	if err := params.Decode(p, &cfg); err != nil {
+		return fmt.Errorf("miniclip: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("miniclip: %w", err)
+	}
+	var m *Model
+	var err error
+	if cfg.Checkpoint == "" {
+		m, err = Default()
+	} else {
+		m, err = Load(cfg.Checkpoint)
+	}
+	if err != nil {
+		return fmt.Errorf("miniclip: parameter %q: %w", "checkpoint", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg, e.model = cfg, m
+	e.sets = map[string]*datasets.Set{}
+	e.tests = newLRU(64)
+	e.log().Info("configured", "checkpoint", orShipped(cfg.Checkpoint), "train_per_class", cfg.TrainPerClass,
+		"test_per_class", cfg.TestPerClass, "rank", cfg.Rank, "alpha", cfg.Alpha)
+	return nil
+}
+
+func orShipped(path string) string {
+	if path == "" {
+		return "shipped"
+	}
+	return path
+}
+
+// dataset returns a dataset, loading it once.
+func (e *Evaluator) dataset(name string) (*datasets.Set, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s, ok := e.sets[name]; ok {
+		return s, nil
+	}
+	s, err := loadSet(name, e.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	e.sets[name] = s
+	return s, nil
+}
+
+// CheckTask reports whether the evaluator can serve t.
+func (e *Evaluator) CheckTask(ctx context.Context, t task.Task) error {
+	_, err := e.check(t)
+	return err
+}
+
+// check validates t and returns its compiled domain (nil for the clean domain).
+func (e *Evaluator) check(t task.Task) (*domain.Pipeline, error) {
+	if !slices.Contains(datasets.Names(), t.Dataset) {
+		return nil, fmt.Errorf("miniclip: task %q: unknown dataset %q (known: %v)", t.ID, t.Dataset, datasets.Names())
+	}
+	if len(t.Params) > 0 {
+		return nil, fmt.Errorf("miniclip: task %q: parameters %v are not supported (miniclip takes none per task)", t.ID, slices.Sorted(maps.Keys(t.Params)))
+	}
+	if len(t.Domain) == 0 {
+		return nil, nil
+	}
+	p, err := domain.Compile(t.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	return p, nil
+}
+
+// Train fine-tunes a LoRA on t's training images and writes its last opts.Snapshots
+// epochs' adapters to outPath.
+func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts plugin.TrainOptions, outPath string) (plugin.TrainResult, error) {
+	start := time.Now()
+	cfg, m, err := e.state()
+	if err != nil {
+		return plugin.TrainResult{}, err
+	}
+	pipe, err := e.check(t)
+	if err != nil {
+		return plugin.TrainResult{}, err
+	}
+	rank := cfg.Rank
+	if opts.Rank != 0 {
+		rank = opts.Rank
+	}
+	if rank < 1 {
+		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: rank %d must be positive", t.ID, rank)
+	}
+	set, err := e.dataset(t.Dataset)
+	if err != nil {
+		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	p, err := m.taskPairs(set, t, pipe, seed, splitTrain, cfg.TrainPerClass)
+	if err != nil {
+		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	schema := model.Schema(m.Config(), rank, cfg.Alpha)
+	lo := LoRAOptions{Schema: schema, LR: cfg.LR, BatchSize: cfg.BatchSize, Epochs: opts.Epochs, Snapshots: opts.Snapshots}
+	res, err := m.trainLoRA(ctx, m.encode(p), lo, derive(taskKey(t), seed, "lora"))
+	if err != nil {
+		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	last := res.losses[len(res.losses)-1]
+	meta := map[string]string{
+		"evaluator":       "miniclip " + Version,
+		"task":            t.ID,
+		"dataset":         t.Dataset,
+		"domain":          taskKey(t),
+		"seed":            strconv.FormatUint(seed, 10),
+		"epochs":          strconv.Itoa(opts.Epochs),
+		"train_per_class": strconv.Itoa(cfg.TrainPerClass),
+		"batch_size":      strconv.Itoa(cfg.BatchSize),
+		"lr":              strconv.FormatFloat(cfg.LR, 'g', -1, 64),
+		"checkpoint":      orShipped(cfg.Checkpoint),
+		"final_loss":      strconv.FormatFloat(last, 'g', -1, 64),
+	}
+	if err := lora.WriteSnapshots(outPath, schema, res.snaps, meta); err != nil {
+		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	secs := time.Since(start).Seconds()
+	e.log().Info("trained", "task", t.ID, "seed", seed, "pairs", p.n, "epochs", opts.Epochs,
+		"first_loss", res.losses[0], "final_loss", last, "seconds", secs)
+	return plugin.TrainResult{
+		Snapshots: len(res.snaps),
+		Metrics:   map[string]float64{"first_loss": res.losses[0], "final_loss": last, "train_pairs": float64(p.n)},
+	}, nil
+}
+
+// Evaluate scores adapter a (nil for the bare backbone) on t's test data: Recall@1/5/10
+// image→text and text→image, where the texts are the test images' captions and images
+// with identical captions are relevant to each other's texts.
+func (e *Evaluator) Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	cfg, m, err := e.state()
+	if err != nil {
+		return nil, err
+	}
+	var ad *model.LoRA[float32]
+	if a != nil {
+		if err := a.CheckFinite(); err != nil {
+			return nil, fmt.Errorf("miniclip: task %q: adapter: %w", t.ID, err)
+		}
+		if ad, err = model.BindLoRA(m.Config(), a.Schema, a.Params); err != nil {
+			return nil, fmt.Errorf("miniclip: task %q: adapter: %w", t.ID, err)
+		}
+	}
+	test, err := e.testData(cfg, m, t, seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	img := m.embedImages(test, ad)
+	sim := similarity(img, test.text, test.n, m.Config().Embed)
+	out, err := metrics.Retrieval(sim, test.groups, test.groups, metrics.DefaultKs)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	return out, nil
+}
+
+// testData returns t's encoded test pairs for seed, from the cache when possible.
+func (e *Evaluator) testData(cfg Config, m *Model, t task.Task, seed uint64) (*encoded, error) {
+	key := fmt.Sprintf("%p\x00%s\x00%d\x00%d", m, taskKey(t), seed, cfg.TestPerClass)
+	e.mu.Lock()
+	v, ok := e.tests.get(key)
+	e.mu.Unlock()
+	if ok {
+		return v.(*encoded), nil
+	}
+	pipe, err := e.check(t)
+	if err != nil {
+		return nil, err
+	}
+	set, err := e.dataset(t.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	p, err := m.taskPairs(set, t, pipe, seed, splitTest, cfg.TestPerClass)
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
+	enc := m.encode(p)
+	e.mu.Lock()
+	e.tests.put(key, enc)
+	e.mu.Unlock()
+	return enc, nil
+}
+
+// lru is a small least-recently-used cache.
+type lru struct {
+	max   int
+	order *list.List // front = most recent; values are *lruEntry
+	items map[string]*list.Element
+}
+
+type lruEntry struct {
+	key string
+	val any
+}
+
+func newLRU(max int) *lru {
+	return &lru{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *lru) get(key string) (any, bool) {
+	el, ok := c.items[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*lruEntry).val, true
+}
+
+func (c *lru) put(key string, val any) {
+	if el, ok := c.items[key]; ok {
+		el.Value.(*lruEntry).val = val
+		c.order.MoveToFront(el)
+		return
+	}
+	c.items[key] = c.order.PushFront(&lruEntry{key, val})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*lruEntry).key)
+	}
+}
