@@ -123,3 +123,13 @@ func New(o Options, seed uint64) (*library.Library, error) {
 	}
 	return library.New(o.Schema, experts)
 }
+
+// Fixed returns a library whose experts have the given embeddings and one snapshot
+// each, so that each prototype is exactly the vector given: for hand-worked tests.
+func Fixed(s lora.Schema, embeddings, prototypes [][]float32) (*library.Library, error) {
+	experts := make([]library.Expert, len(embeddings))
+	for i := range experts {
+		experts[i] = library.Expert{ID: fmt.Sprintf("e%d", i), Embedding: embeddings[i], Snapshots: [][]float32{append([]float32(nil), prototypes[i]...)}}
+	}
+	return library.New(s, experts)
+}

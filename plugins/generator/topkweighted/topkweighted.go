@@ -1,0 +1,50 @@
+// Package topkweighted is the "topk-weighted" baseline of the SG-LoRA paper (Li et
+// al., arXiv 2509.10535): the prototypes of the top-K experts merged with the very
+// weights SG-LoRA conditions on, α = softmax(sim/τ). It is SG-LoRA's condition mean
+// μ* used directly as the adapter, so the pair isolates what the CVAE adds.
+package topkweighted
+
+import (
+	"fmt"
+
+	"github.com/sglab/sglab/plugins/generator/baseline"
+	"github.com/sglab/sglab/plugins/generator/library"
+	"github.com/sglab/sglab/plugins/generator/merge"
+)
+
+// Config holds the method's parameters.
+type Config struct {
+	TopK int     `param:"top_k" doc:"experts merged; the paper's K = 4, as SG-LoRA"`
+	Tau  float64 `param:"tau" doc:"softmax temperature of α = softmax(sim/τ); 0.1, SG-LoRA's default, so both weigh experts alike"`
+}
+
+// Generator is the plugin.
+type Generator = baseline.Plugin[Config]
+
+// New returns the plugin.
+func New() *Generator {
+	return baseline.New(baseline.Method[Config]{
+		Name: "topk-weighted",
+		Description: "Top-K Weighted, the SG-LoRA paper's baseline (Li et al., arXiv 2509.10535): the top-K " +
+			"experts' prototypes merged in factor space with SG-LoRA's weights α = softmax(sim/τ)",
+		Defaults: func() Config { return Config{TopK: 4, Tau: 0.1} },
+		Check: func(c Config) error {
+			if c.TopK < 1 {
+				return fmt.Errorf("parameter %q: must be at least 1, got %d", "top_k", c.TopK)
+			}
+			if !(c.Tau > 0) {
+				return fmt.Errorf("parameter %q: must be positive, got %v", "tau", c.Tau)
+			}
+			return nil
+		},
+		Merge: func(c Config, lib *library.Library, target []float32, _ int, _ uint64) ([][]float32, error) {
+			ns, err := lib.Neighbours(target, c.TopK, c.Tau)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]float32, lib.Schema.NumParams())
+			merge.Weighted(out, baseline.Prototypes(lib, ns), baseline.Weights(ns))
+			return [][]float32{out}, nil
+		},
+	})
+}
