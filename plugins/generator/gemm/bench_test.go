@@ -13,15 +13,42 @@ func BenchmarkDecoderOutput(b *testing.B) {
 	const h, p = 512, 110592
 	r := rand.New(rand.NewPCG(1, 1))
 	w := randSlice(r, h*p)
+	packed := Pack(w, h, p, p)
 	for _, batch := range []int{1, 10} {
-		b.Run(fmt.Sprintf("batch=%d/kernel=%s", batch, Kernel()), func(b *testing.B) {
-			x := randSlice(r, batch*h)
-			y := make([]float32, batch*p)
+		x := randSlice(r, batch*h)
+		y := make([]float32, batch*p)
+		b.Run(fmt.Sprintf("batch=%d/kernel=%s/unpacked", batch, Kernel()), func(b *testing.B) {
 			b.SetBytes(int64(4 * h * p))
 			for b.Loop() {
 				Gemm(batch, p, h, x, h, 1, w, p, 0, y, p)
 			}
 		})
+		for _, cold := range []bool{false, true} {
+			b.Run(fmt.Sprintf("batch=%d/kernel=%s/packed/cold=%v", batch, Kernel(), cold), func(b *testing.B) {
+				b.SetBytes(int64(4 * h * p))
+				for i := 0; i < b.N; i++ {
+					if cold {
+						b.StopTimer()
+						Evict()
+						b.StartTimer()
+					}
+					GemmPacked(batch, x, h, 1, packed, 0, y, p)
+				}
+			})
+		}
+	}
+}
+
+var evictBuf []float32
+
+// Evict sweeps 1 GB through the caches, so that the next product reads its weights
+// from memory, as a generation that follows other work does.
+func Evict() {
+	if evictBuf == nil {
+		evictBuf = make([]float32, 1<<28)
+	}
+	for i := 0; i < len(evictBuf); i += 16 {
+		evictBuf[i]++
 	}
 }
 

@@ -83,6 +83,27 @@ func TestGemmAgainstNaive(t *testing.T) {
 	}
 }
 
+func TestGemmPackedAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range []struct{ m, n, k int }{{1, 1, 1}, {1, 100, 600}, {10, 37, 512}, {7, 16, 3}, {13, 300, 257}} {
+		for _, beta := range []float32{0, 1} {
+			ldb, ldc := s.n+2, s.n+5
+			a := randSlice(r, s.m*s.k)
+			b := randSlice(r, s.k*ldb)
+			c := randSlice(r, s.m*ldc)
+			want := naive(s.m, s.n, s.k, a, s.k, 1, b, ldb, beta, c, ldc)
+			GemmPacked(s.m, a, s.k, 1, Pack(b, s.k, s.n, ldb), beta, c, ldc)
+			for i := range s.m {
+				for j := range s.n {
+					if got, w := float64(c[i*ldc+j]), want[i*s.n+j]; math.Abs(got-w) > 1e-5*(1+math.Sqrt(float64(s.k)))*(1+math.Abs(w)) {
+						t.Fatalf("%+v beta=%g: C[%d][%d] = %v, want %v", s, beta, i, j, got, w)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestGemmPanicsOnShortSlices(t *testing.T) {
 	cases := map[string]func(){
 		"short A": func() { Gemm(2, 2, 2, make([]float32, 3), 2, 1, make([]float32, 4), 2, 0, make([]float32, 4), 2) },

@@ -219,6 +219,9 @@ func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, l
 	}
 	log.Info("trained", "loss", f.losses[len(f.losses)-1], "elapsed", time.Since(start))
 	lib.DropSnapshots()
+	for _, l := range f.layers {
+		l.Freeze()
+	}
 	return f, nil
 }
 

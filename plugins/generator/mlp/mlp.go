@@ -22,6 +22,8 @@ type Dense struct {
 	In, Out int
 	W, B    []float32
 	GW, GB  []float32
+
+	packed *gemm.Packed // set by Freeze
 }
 
 // NewDense returns a layer with weights drawn from N(0, gain/In) (He initialisation
@@ -52,7 +54,19 @@ func (d *Dense) Forward(y, x []float32, n int) {
 	for i := range n {
 		copy(y[i*d.Out:(i+1)*d.Out], d.B)
 	}
+	if d.packed != nil {
+		gemm.GemmPacked(n, x, d.In, 1, d.packed, 1, y, d.Out)
+		return
+	}
 	gemm.Gemm(n, d.Out, d.In, x, d.In, 1, d.W, d.Out, 1, y, d.Out)
+}
+
+// Freeze readies a trained layer for inference: W is repacked into the layout the
+// matrix kernel streams (gemm.Pack), which makes a thin forward pass read W once,
+// sequentially, and W and the gradients are released. Backward must not follow.
+func (d *Dense) Freeze() {
+	d.packed = gemm.Pack(d.W, d.In, d.Out, d.Out)
+	d.W, d.GW, d.GB = nil, nil, nil
 }
 
 // Backward accumulates GW += xᵀ·dy and GB += Σ dy over the n rows, and, when dx is

@@ -89,6 +89,28 @@ func TestBackwardAccumulates(t *testing.T) {
 	}
 }
 
+func TestFreezeKeepsForward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	d := NewDense(37, 50, 2, rng)
+	for i := range d.B {
+		d.B[i] = float32(rng.NormFloat64())
+	}
+	x := randVec(rng, 3*37)
+	before := make([]float32, 3*50)
+	d.Forward(before, x, 3)
+	d.Freeze()
+	after := make([]float32, 3*50)
+	d.Forward(after, x, 3)
+	for i := range before {
+		if math.Abs(float64(before[i]-after[i])) > 1e-5*(1+math.Abs(float64(before[i]))) {
+			t.Fatalf("output %d: %v before Freeze, %v after", i, before[i], after[i])
+		}
+	}
+	if d.W != nil || d.GW != nil {
+		t.Fatal("Freeze kept W or its gradient")
+	}
+}
+
 func TestReLU(t *testing.T) {
 	x := []float32{-1, 0, 2}
 	y := make([]float32, 3)

@@ -88,6 +88,20 @@ func (m *cvae) numParams() int {
 	return n
 }
 
+// freeze readies the trained model for generation: the layers the sampler runs
+// through Forward are packed for streaming and lose their gradients; the encoder is
+// not needed at all. The decoder's first layer stays as it is, since the sampler
+// splits its weights into the condition's part and z's part.
+func (m *cvae) freeze() {
+	for _, d := range []*mlp.Dense{m.proj, m.pri1, m.pri2, m.dec2, m.dec3} {
+		if d != nil {
+			d.Freeze()
+		}
+	}
+	m.dec1.GW, m.dec1.GB = nil, nil
+	m.enc1, m.enc2 = nil, nil
+}
+
 func (m *cvae) zeroGrad() {
 	for _, l := range m.layers() {
 		l.d.ZeroGrad()

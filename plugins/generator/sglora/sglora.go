@@ -185,13 +185,15 @@ func (g *Generator) fitLibrary(ctx context.Context, lib *library.Library, seed u
 	if err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
+	f.model.freeze()
 	g.mu.Lock()
 	g.fitted = f
 	g.mu.Unlock()
 	return nil
 }
 
-// train fits the CVAE on every snapshot of lib (whose snapshots it then drops).
+// train fits the CVAE on every snapshot of lib (whose snapshots it then drops); the
+// model is left trainable, with its encoder, for tests to inspect.
 func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
 	E, P := len(lib.Experts), lib.Schema.NumParams()
 	if cfg.LeaveOneOut && E < 2 {

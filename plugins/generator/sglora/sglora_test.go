@@ -65,8 +65,10 @@ func TestTrainingReconstructs(t *testing.T) {
 			}
 			cfg := smallConfig()
 			cfg.Condition = cond
-			g := fitWith(t, cfg, lib, 7)
-			f := g.fitted
+			f, err := train(context.Background(), cfg, lib, 7, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
 			if first, last := f.losses[0], f.losses[len(f.losses)-1]; !(last < 0.1*first) {
 				t.Fatalf("loss %v → %v, want a tenfold fall", first, last)
 			}
