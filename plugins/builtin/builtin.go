@@ -8,6 +8,17 @@ import (
 
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/plugins/encoder/glove"
+	"github.com/sglab/sglab/plugins/encoder/minicliptext"
+	"github.com/sglab/sglab/plugins/evaluator/miniclip"
+	"github.com/sglab/sglab/plugins/generator/adaptersoup"
+	"github.com/sglab/sglab/plugins/generator/dare"
+	"github.com/sglab/sglab/plugins/generator/hypernet"
+	"github.com/sglab/sglab/plugins/generator/meanlora"
+	"github.com/sglab/sglab/plugins/generator/nearest"
+	"github.com/sglab/sglab/plugins/generator/sglora"
+	"github.com/sglab/sglab/plugins/generator/taskarithmetic"
+	"github.com/sglab/sglab/plugins/generator/ties"
+	"github.com/sglab/sglab/plugins/generator/topkweighted"
 )
 
 // Entry is one built-in plugin.
@@ -20,6 +31,17 @@ type Entry struct {
 // registry lists every built-in; adding a plugin to the binary is one line here.
 var registry = []Entry{
 	{plugin.KindEncoder, "glove", func() plugin.Base { return glove.New() }},
+	{plugin.KindEncoder, "miniclip-text", func() plugin.Base { return minicliptext.New() }},
+	{plugin.KindEvaluator, "miniclip", func() plugin.Base { return miniclip.New() }},
+	{plugin.KindGenerator, "sglora", func() plugin.Base { return sglora.New() }},
+	{plugin.KindGenerator, "mean-lora", func() plugin.Base { return meanlora.New() }},
+	{plugin.KindGenerator, "adaptersoup", func() plugin.Base { return adaptersoup.New() }},
+	{plugin.KindGenerator, "topk-weighted", func() plugin.Base { return topkweighted.New() }},
+	{plugin.KindGenerator, "nearest", func() plugin.Base { return nearest.New() }},
+	{plugin.KindGenerator, "task-arithmetic", func() plugin.Base { return taskarithmetic.New() }},
+	{plugin.KindGenerator, "ties", func() plugin.Base { return ties.New() }},
+	{plugin.KindGenerator, "dare", func() plugin.Base { return dare.New() }},
+	{plugin.KindGenerator, "hypernet", func() plugin.Base { return hypernet.New() }},
 }
 
 // All returns the built-ins sorted by kind and name.
