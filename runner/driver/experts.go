@@ -2,6 +2,8 @@ package driver
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -56,7 +58,7 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 func (s *expertStore) train(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions, path string) error {
 	if sc, snaps, _, err := lora.ReadSnapshots(path); err == nil && sc.Compatible(r.schema) == nil && len(snaps) == opts.Snapshots {
 		return nil
-	} else if !os.IsNotExist(err) && err != nil {
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		r.log.Warn("expert file unreadable; training again", "task", t.ID, "path", path, "error", err)
 	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
