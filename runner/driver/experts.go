@@ -2,12 +2,12 @@ package driver
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
