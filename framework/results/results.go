@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -84,6 +85,38 @@ func (w *Writer) Append(r Row) error {
 
 // Close closes the journal.
 func (w *Writer) Close() error { return w.f.Close() }
+
+// Rewrite replaces the journal at path by rows, atomically: a crash leaves either the
+// old journal or the new one.
+func Rewrite(path string, rows []Row) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.jsonl")
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	for _, r := range rows {
+		b, err := json.Marshal(r)
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("results: %w", err)
+		}
+		if _, err := tmp.Write(append(b, '\n')); err != nil {
+			tmp.Close()
+			return fmt.Errorf("results: rewrite %s: %w", path, err)
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("results: rewrite %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("results: rewrite %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("results: rewrite %s: %w", path, err)
+	}
+	return nil
+}
 
 // Read returns every complete row of the journal at path. A final line without its
 // newline (a write cut short by a crash) is ignored; any other bad line is an error

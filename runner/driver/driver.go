@@ -85,13 +85,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	r := &runner{exp: exp, opt: opt, log: opt.Log, gens: map[string]*generator{}, done: map[string]bool{}}
 	r.summary.Out = out
 	journalPath := filepath.Join(out, results.FileName)
-	if prev, err := results.Read(journalPath); err == nil {
-		for _, row := range prev {
-			if row.Error == "" {
-				r.done[row.Key()] = true
-			}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if err := r.resume(journalPath); err != nil {
 		return nil, err
 	}
 	w, err := results.Create(journalPath)
@@ -118,6 +112,35 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 	r.summary.Rows = rows
 	return &r.summary, nil
+}
+
+// resume reads the journal of an earlier run of the experiment: its finished trials are
+// skipped. Failed trials, and a line torn by a crash, are dropped from the journal (by an
+// atomic rewrite) so that they run again without leaving duplicate rows.
+func (r *runner) resume(path string) error {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	prev, err := results.Read(path)
+	if err != nil {
+		return err
+	}
+	var keep []results.Row
+	for _, row := range prev {
+		if row.Error == "" && !r.done[row.Key()] {
+			r.done[row.Key()] = true
+			keep = append(keep, row)
+		}
+	}
+	if len(keep) == len(prev) && (len(raw) == 0 || raw[len(raw)-1] == '\n') {
+		return nil
+	}
+	r.log.Info("journal: dropping failed and torn rows before resuming", "kept", len(keep), "dropped", len(prev)-len(keep))
+	return results.Rewrite(path, keep)
 }
 
 // setUp starts the encoder and the evaluators, checks every task with the evaluator and

@@ -259,10 +259,27 @@ func TestRunJournalAndResume(t *testing.T) {
 	if odiv.Metrics["div_cos"] != 0 || odiv.Metrics["div_frob"] != 0 || odiv.Metrics["r1_std"] != 0 {
 		t.Fatalf("a single adapter has zero diversity: %+v", odiv)
 	}
-	// A rerun skips what finished and retries only what failed.
+	// A crash mid-write leaves a torn last line; a rerun drops it and the failed rows,
+	// skips what finished and retries only what failed, leaving no duplicate rows.
+	f, err := os.OpenFile(filepath.Join(out, results.FileName), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"kind":"trial","split":"main","ta`)
+	f.Close()
 	again := runToy(t, exp, out, 1)
 	if again.Skipped != 14 || again.Ran != 6 || again.Failed != 6 {
 		t.Fatalf("rerun: ran %d skipped %d failed %d, want 6, 14, 6", again.Ran, again.Skipped, again.Failed)
+	}
+	seen := map[string]bool{}
+	for _, r := range again.Rows {
+		if seen[r.Key()] {
+			t.Fatalf("duplicate row after resume: %+v", r)
+		}
+		seen[r.Key()] = true
+	}
+	if len(again.Rows) != len(sum.Rows) {
+		t.Fatalf("%d rows after resume, %d before", len(again.Rows), len(sum.Rows))
 	}
 }
 
