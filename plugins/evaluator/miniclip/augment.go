@@ -13,7 +13,9 @@ import (
 // blind to an inverted or rotated digit, and then no rank-2 LoRA can teach it much.
 // Pretraining therefore shows each image, with probability PretrainOptions.Augment,
 // through one random transform of moderate strength from the families below (domain
-// randomisation). Task domains are chains of transforms at fixed, often stronger
+// randomisation). Independently, an image is shown inverted with probability
+// PretrainOptions.Invert: dark ink on light paper is how handwriting and product photos
+// mostly look on the web, so a CLIP knows both polarities. Task domains are chains of transforms at fixed, often stronger
 // settings, so a task's exact domain stays unseen, and some styles (edge maps, fog,
 // blots, stripes, line clutter) are never shown, like the styles a web corpus lacks.
 

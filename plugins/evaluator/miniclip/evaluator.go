@@ -41,7 +41,7 @@ type Config struct {
 // DefaultConfig is the configuration before Configure.
 func DefaultConfig() Config {
 	return Config{
-		TrainPerClass: 20,
+		TrainPerClass: 50,
 		TestPerClass:  10,
 		BatchSize:     32,
 		LR:            1e-2,

@@ -16,7 +16,7 @@ import (
 	"github.com/sglab/sglab/plugins/evaluator/miniclip/model"
 )
 
-func mustTask(t *testing.T, id, dataset string, chain ...string) task.Task {
+func mustTask(t testing.TB, id, dataset string, chain ...string) task.Task {
 	t.Helper()
 	tk := task.Task{ID: id, Description: id, Dataset: dataset}
 	for _, s := range chain {

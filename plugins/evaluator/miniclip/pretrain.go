@@ -29,6 +29,7 @@ type PretrainOptions struct {
 	WeightDecay float64      `json:"weight_decay"` // decoupled, on weight matrices only
 	Augment     float64      `json:"augment"`      // probability that a pair's image is shown through random transforms (augment.go)
 	AugmentMax  int          `json:"augment_max"`  // an augmented image goes through 1 to AugmentMax random transforms
+	Invert      float64      `json:"invert"`       // probability, independent of Augment, of showing an image with dark ink on a light ground
 }
 
 // DefaultPretrainOptions are the options of the shipped checkpoint.
@@ -44,6 +45,7 @@ func DefaultPretrainOptions() PretrainOptions {
 		WeightDecay: 0.05,
 		Augment:     0.5,
 		AugmentMax:  2,
+		Invert:      0.25,
 	}
 }
 
@@ -65,6 +67,8 @@ func (o PretrainOptions) Validate() error {
 		return fmt.Errorf("miniclip: pretrain: warmup steps %d must not be negative", o.WarmupSteps)
 	case !(o.Augment >= 0 && o.Augment <= 1):
 		return fmt.Errorf("miniclip: pretrain: augment %v must be a probability", o.Augment)
+	case !(o.Invert >= 0 && o.Invert <= 1):
+		return fmt.Errorf("miniclip: pretrain: invert %v must be a probability", o.Invert)
 	case o.Augment > 0 && o.AugmentMax < 1:
 		return fmt.Errorf("miniclip: pretrain: augment_max %d must be at least 1 when augment is on", o.AugmentMax)
 	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
@@ -94,8 +98,8 @@ func selectPerClass(ex []datasets.Example, classes, perClass int, seed uint64) (
 
 // pairs is a set of captioned images in the model's input form.
 type pairs struct {
-	pixels []float32 // n × 784 in [0, 1]
-	feats  []float32 // n × WordDim: mean word vector of the caption
+	pixels   []float32 // n × 784 in [0, 1]
+	feats    []float32 // n × WordDim: mean word vector of the caption
 	captions []string
 	groups   []int // caption identity (metrics.GroupCaptions): equal captions share a group
 	n        int
@@ -213,6 +217,11 @@ func Pretrain(opts PretrainOptions, log hclog.Logger) (*Model, error) {
 			for k, i := range perm[s*B : (s+1)*B] {
 				img := bPix[k*c.Pixels() : (k+1)*c.Pixels()]
 				copy(img, data.pixels[i*c.Pixels():(i+1)*c.Pixels()])
+				if opts.Invert > 0 && rng.Float64() < opts.Invert {
+					for j, v := range img {
+						img[j] = 1 - v
+					}
+				}
 				if opts.Augment > 0 && rng.Float64() < opts.Augment {
 					if err := augment(img, opts.AugmentMax, rng); err != nil {
 						return nil, fmt.Errorf("miniclip: pretrain: %w", err)

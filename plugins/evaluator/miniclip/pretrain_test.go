@@ -128,6 +128,7 @@ func TestPretrainOptionsValidate(t *testing.T) {
 		{"lr", func(o *PretrainOptions) { o.LR = -1 }, "learning rate"},
 		{"augment", func(o *PretrainOptions) { o.Augment = 1.5 }, "augment"},
 		{"augment_max", func(o *PretrainOptions) { o.AugmentMax = 0 }, "augment_max"},
+		{"invert", func(o *PretrainOptions) { o.Invert = -0.1 }, "invert"},
 		{"model", func(o *PretrainOptions) { o.Model.Heads = 5 }, "heads"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

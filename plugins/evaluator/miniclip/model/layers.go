@@ -277,6 +277,8 @@ func exp32(x float32) float32 {
 
 // attentionForward runs multi-head self-attention over one sequence of l tokens: qkv is
 // l×3d (q | k | v per row), out is l×d, probs (heads×l×l) keeps the softmax weights.
+// The loops over a head's dh values are written out inline: with dh ≈ 8 a call per dot
+// product would cost as much as the arithmetic.
 func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
@@ -289,8 +291,14 @@ func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
 			qi := qkv[i*stride+qo : i*stride+qo+dh]
 			pi := p[i*l : (i+1)*l]
 			mx := T(math.Inf(-1))
-			for j := 0; j < l; j++ {
-				s := dot(qi, qkv[j*stride+ko:j*stride+ko+dh]) * scale
+			for j := range pi {
+				kj := qkv[j*stride+ko : j*stride+ko+dh]
+				kj = kj[:len(qi)]
+				var s T
+				for k, q := range qi {
+					s += q * kj[k]
+				}
+				s *= scale
 				pi[j] = s
 				if s > mx {
 					mx = s
@@ -308,7 +316,12 @@ func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
 			oi := out[i*d+h*dh : i*d+h*dh+dh]
 			for j := range pi {
 				pi[j] *= inv
-				axpy(pi[j], qkv[j*stride+vo:j*stride+vo+dh], oi)
+				w := pi[j]
+				vj := qkv[j*stride+vo : j*stride+vo+dh]
+				vj = vj[:len(oi)]
+				for k := range oi {
+					oi[k] += w * vj[k]
+				}
 			}
 		}
 	}
@@ -325,22 +338,37 @@ func attentionBackward[T Float](dqkv, dout, probs, qkv, tmp []T, l, d, heads int
 		for i := 0; i < l; i++ {
 			doi := dout[i*d+h*dh : i*d+h*dh+dh]
 			pi := p[i*l : (i+1)*l]
-			dp := tmp[:l]
+			dp := tmp[:len(pi)]
 			var s T
 			for j, pij := range pi {
-				dp[j] = dot(doi, qkv[j*stride+vo:j*stride+vo+dh])
-				s += pij * dp[j]
-				axpy(pij, doi, dqkv[j*stride+vo:j*stride+vo+dh])
+				vj := qkv[j*stride+vo : j*stride+vo+dh]
+				vj = vj[:len(doi)]
+				dvj := dqkv[j*stride+vo : j*stride+vo+dh]
+				dvj = dvj[:len(doi)]
+				var g T
+				for k, o := range doi {
+					g += o * vj[k]
+					dvj[k] += pij * o
+				}
+				dp[j] = g
+				s += pij * g
 			}
 			qi := qkv[i*stride+qo : i*stride+qo+dh]
 			dqi := dqkv[i*stride+qo : i*stride+qo+dh]
+			dqi = dqi[:len(qi)]
 			for j, pij := range pi {
 				ds := pij * (dp[j] - s) * scale
 				if ds == 0 {
 					continue
 				}
-				axpy(ds, qkv[j*stride+ko:j*stride+ko+dh], dqi)
-				axpy(ds, qi, dqkv[j*stride+ko:j*stride+ko+dh])
+				kj := qkv[j*stride+ko : j*stride+ko+dh]
+				kj = kj[:len(qi)]
+				dkj := dqkv[j*stride+ko : j*stride+ko+dh]
+				dkj = dkj[:len(qi)]
+				for k, q := range qi {
+					dqi[k] += ds * kj[k]
+					dkj[k] += ds * q
+				}
 			}
 		}
 	}

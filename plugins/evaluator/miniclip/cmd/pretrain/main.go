@@ -33,6 +33,7 @@ func main() {
 	perClass := flag.Int("per-class", 0, "training images per class with -data (0: all)")
 	aug := flag.Float64("augment", d.Augment, "probability of a random transform per image")
 	augMax := flag.Int("augment-max", d.AugmentMax, "most random transforms chained on an augmented image")
+	inv := flag.Float64("invert", d.Invert, "probability of showing an image inverted")
 	sets := flag.String("datasets", strings.Join(d.Datasets, ","), "comma-separated datasets")
 	flag.Parse()
 	log := hclog.New(&hclog.LoggerOptions{Name: "pretrain", Output: os.Stderr})
@@ -42,7 +43,7 @@ func main() {
 	}
 	d.Epochs, d.BatchSize, d.LR, d.Seed = *epochs, *batch, *lr, *seed
 	d.Model.Width, d.Model.Blocks, d.Model.Heads, d.Model.MLP, d.Model.Embed = *width, *blocks, *heads, *mlp, *embed
-	d.DataDir, d.PerClass, d.Augment, d.AugmentMax = *dataDir, *perClass, *aug, *augMax
+	d.DataDir, d.PerClass, d.Augment, d.AugmentMax, d.Invert = *dataDir, *perClass, *aug, *augMax, *inv
 	d.Datasets = strings.Split(*sets, ",")
 	if err := run(d, *out, log); err != nil {
 		log.Error("pretrain failed", "error", err)
