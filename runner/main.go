@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -126,7 +127,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "results folder (overrides the experiment's output)")
-	jobs := fs.Int("jobs", 2, "evaluator processes working at once")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)")
 	quiet := fs.Bool("quiet", false, "log only warnings and errors")
 	startTimeout := fs.Duration("start-timeout", time.Minute, "how long a plugin may take to start")
 	callTimeout := fs.Duration("call-timeout", time.Hour, "how long one plugin call may take before the plugin is killed (0: no limit)")

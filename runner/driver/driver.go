@@ -66,6 +66,7 @@ type runner struct {
 	embed   map[string][]float32 // task id -> description embedding
 	gens    map[string]*generator
 	experts *expertStore
+	man     *Manifest
 
 	mu      sync.Mutex
 	summary Summary
@@ -95,16 +96,27 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	defer w.Close()
 	r.journal = w
 	r.experts = &expertStore{dir: filepath.Join(out, "experts"), runs: map[string]*expertRun{}}
+	r.man = newManifest(exp, opt.Jobs)
+	if err := r.man.write(out); err != nil {
+		return nil, err
+	}
 
+	t0 := time.Now()
 	if err := r.setUp(ctx); err != nil {
 		return nil, err
 	}
+	r.man.addPhase("setup", time.Since(t0))
 	for _, seed := range exp.Seeds {
 		for _, split := range exp.Splits {
 			if err := r.runSplit(ctx, split, seed); err != nil {
 				return nil, err
 			}
 		}
+	}
+	end := time.Now().UTC()
+	r.man.End = &end
+	if err := r.man.write(out); err != nil {
+		return nil, err
 	}
 	rows, err := results.Read(journalPath)
 	if err != nil {
@@ -236,6 +248,9 @@ func (r *runner) startConfigured(ctx context.Context, kind string, ref config.Pl
 		c.Kill()
 		return nil, err
 	}
+	if r.man != nil {
+		r.man.addPlugin(ctx, kind, ref, spec, base)
+	}
 	if info.Kind != kind {
 		c.Kill()
 		return nil, fmt.Errorf("%s:%d: plugin %s says it is a %q plugin, not a %s", ref.File, ref.Line, spec.Label, info.Kind, kind)
@@ -327,11 +342,7 @@ func (r *runner) zeroShot(ctx context.Context, m config.Method, split task.Split
 		}
 		t, _ := r.exp.Task(id)
 		start := time.Now()
-		err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
-			mt, err := ev.Evaluate(ctx, t, nil, seed)
-			row.Metrics = mt
-			return err
-		})
+		err := r.evaluate(ctx, t, nil, seed, &row)
 		r.finish(ctx, &row, start, err)
 	})
 	return ctx.Err()
@@ -351,11 +362,7 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 			adapter, err = finalSnapshot(path, r.schema)
 		}
 		if err == nil {
-			err = r.pool.do(ctx, func(ev plugin.Evaluator) error {
-				mt, err := ev.Evaluate(ctx, t, adapter, seed)
-				row.Metrics = mt
-				return err
-			})
+			err = r.evaluate(ctx, t, adapter, seed, &row)
 		}
 		r.finish(ctx, &row, start, err)
 		if err == nil {
@@ -363,6 +370,17 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 		}
 	})
 	return ctx.Err()
+}
+
+// evaluate scores a (nil: the bare backbone) on t into row's metrics.
+func (r *runner) evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64, row *results.Row) error {
+	start := time.Now()
+	defer func() { r.man.addPhase("evaluate", time.Since(start)) }()
+	return r.pool.do(ctx, func(ev plugin.Evaluator) error {
+		mt, err := ev.Evaluate(ctx, t, a, seed)
+		row.Metrics = mt
+		return err
+	})
 }
 
 // finish stamps a trial row and records it, unless the run was interrupted, in which
@@ -466,6 +484,7 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 		genErr := err
 		if genErr == nil {
 			adapters, genErr = gen.Generator().Generate(ctx, r.embed[id], m.Samples, deriveSeed(seed, "generate", split.Name, id, m.Name))
+			r.man.addPhase("generate", time.Since(start))
 			if genErr == nil {
 				for i, a := range adapters {
 					if e := a.Schema.Compatible(r.schema); e != nil {
@@ -489,11 +508,7 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 				t0 := time.Now()
 				err := genErr
 				if err == nil {
-					err = r.pool.do(ctx, func(ev plugin.Evaluator) error {
-						mt, err := ev.Evaluate(ctx, t, adapters[s], seed)
-						row.Metrics = mt
-						return err
-					})
+					err = r.evaluate(ctx, t, adapters[s], seed, &row)
 				}
 				ms[s] = row.Metrics
 				r.finish(ctx, &row, t0.Add(-time.Duration(genSeconds*float64(time.Second))), err)
@@ -532,6 +547,7 @@ func (r *runner) fitted(ctx context.Context, m config.Method, lib plugin.Library
 			return nil, err
 		}
 		g.fitted = key
+		r.man.addPhase("fit", time.Since(start))
 		r.log.Info("fitted", "method", m.Name, "library", key, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
 	}
 	return g.client, nil

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -258,6 +259,19 @@ func TestRunJournalAndResume(t *testing.T) {
 	odiv := byKey[results.Row{Kind: "diversity", Split: "main", Task: "ccc", Method: "Oracle", Seed: 1}.Key()]
 	if odiv.Metrics["div_cos"] != 0 || odiv.Metrics["div_frob"] != 0 || odiv.Metrics["r1_std"] != 0 {
 		t.Fatalf("a single adapter has zero diversity: %+v", odiv)
+	}
+	var man Manifest
+	raw, err := os.ReadFile(filepath.Join(out, ManifestFile))
+	if err != nil || json.Unmarshal(raw, &man) != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	if man.ConfigHash != exp.Hash() || len(man.Plugins) != 3 || man.End == nil || man.Phases["train"] <= 0 || man.Phases["evaluate"] <= 0 || man.GoVersion == "" {
+		t.Fatalf("manifest incomplete: %s", raw)
+	}
+	for _, p := range man.Plugins {
+		if len(p.SHA256) != 64 || p.Version != "1" {
+			t.Fatalf("manifest plugin record %+v", p)
+		}
 	}
 	// A crash mid-write leaves a torn last line; a rerun drops it and the failed rows,
 	// skips what finished and retries only what failed, leaving no duplicate rows.

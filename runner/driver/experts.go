@@ -71,6 +71,7 @@ func (s *expertStore) train(ctx context.Context, r *runner, t task.Task, seed ui
 		res, err = ev.Train(ctx, t, deriveSeed(seed, "train", t.ID), opts, path)
 		return err
 	})
+	r.man.addPhase("train", time.Since(start))
 	if err != nil {
 		return err
 	}
