@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -27,7 +28,8 @@ import (
 
 const usage = `runner: zero-shot LoRA-generation experiments
 
-  runner run FILE [--out DIR] [--jobs N] [--quiet]   run an experiment
+  runner run FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--quiet]
+                                                     run an experiment
   runner validate FILE                               report every problem of an experiment file
   runner plugins                                     list the built-in plugins
   runner report DIR                                  render tables and figures of a results folder
@@ -129,6 +131,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "results folder (overrides the experiment's output)")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)")
 	quiet := fs.Bool("quiet", false, "log only warnings and errors")
+	cache := fs.String("cache", defaultCache(), "expert cache folder (or set SGLAB_CACHE)")
+	fresh := fs.Bool("fresh", false, "ignore the expert cache and train again")
 	startTimeout := fs.Duration("start-timeout", time.Minute, "how long a plugin may take to start")
 	callTimeout := fs.Duration("call-timeout", time.Hour, "how long one plugin call may take before the plugin is killed (0: no limit)")
 	pos, err := parse(fs, args)
@@ -150,7 +154,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := interruptible(host, log)
 	defer stop()
 	start := time.Now()
-	sum, err := driver.Run(ctx, exp, driver.Options{Out: *out, Jobs: *jobs, Host: host, Log: log,
+	sum, err := driver.Run(ctx, exp, driver.Options{Out: *out, Jobs: *jobs, Cache: *cache, Fresh: *fresh, Host: host, Log: log,
 		StartTimeout: *startTimeout, CallTimeout: *callTimeout, Spec: specFor})
 	host.KillAll()
 	if ctx.Err() != nil {
@@ -174,6 +178,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultCache is $SGLAB_CACHE, else the user's cache folder, so experiments share
+// experts trained with the same settings.
+func defaultCache() string {
+	if d := os.Getenv("SGLAB_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "sglab")
+	}
+	return ""
 }
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {

@@ -77,7 +77,7 @@ func TestThirdPartyPluginByPath(t *testing.T) {
 	dir := t.TempDir()
 	exe, sum := buildExample(t, dir)
 	ok := tinyExperiment(t, dir, fmt.Sprintf("[[method]]\nname = \"Example\"\ngenerator = %q\nsha256 = %q\n", exe, sum))
-	code, stdout, stderr := runCLI(t, "run", "--quiet", ok)
+	code, stdout, stderr := runCLI(t, "run", "--quiet", "--cache", filepath.Join(dir, "cache"), ok)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -105,7 +105,7 @@ func TestThirdPartyPluginByPath(t *testing.T) {
 	bad := strings.Repeat("ab", 32)
 	dir2 := t.TempDir()
 	refused := tinyExperiment(t, dir2, fmt.Sprintf("[[method]]\nname = \"Example\"\ngenerator = %q\nsha256 = %q\n", exe, bad))
-	code, _, stderr = runCLI(t, "run", "--quiet", refused)
+	code, _, stderr = runCLI(t, "run", "--quiet", "--cache", filepath.Join(dir2, "cache"), refused)
 	if code == 0 || !strings.Contains(stderr, "sha256 mismatch, not launched") || !strings.Contains(stderr, sum) {
 		t.Fatalf("exit %d; want a refusal naming both digests:\n%s", code, stderr)
 	}
@@ -126,7 +126,7 @@ func TestInterruptLeavesNoPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "run", exp)
+	cmd := exec.Command(exe, "run", "--cache", filepath.Join(dir, "cache"), exp)
 	cmd.Env = append(os.Environ(), "SGLAB_TEST_AS_RUNNER=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -28,6 +28,8 @@ import (
 type Options struct {
 	Out          string // results folder; the experiment's Output when empty
 	Jobs         int    // evaluator processes working at once
+	Cache        string // expert cache folder; <Out>/cache when empty
+	Fresh        bool   // ignore cached experts (and overwrite them)
 	Host         *plugin.Host
 	Log          hclog.Logger
 	StartTimeout time.Duration
@@ -56,17 +58,18 @@ type Summary struct {
 }
 
 type runner struct {
-	exp     *config.Experiment
-	opt     Options
-	log     hclog.Logger
-	journal *results.Writer
-	done    map[string]bool
-	pool    *evaluatorPool
-	schema  lora.Schema
-	embed   map[string][]float32 // task id -> description embedding
-	gens    map[string]*generator
-	experts *expertStore
-	man     *Manifest
+	exp      *config.Experiment
+	opt      Options
+	log      hclog.Logger
+	journal  *results.Writer
+	done     map[string]bool
+	pool     *evaluatorPool
+	schema   lora.Schema
+	evalInfo plugin.Info
+	embed    map[string][]float32 // task id -> description embedding
+	gens     map[string]*generator
+	experts  *expertStore
+	man      *Manifest
 
 	mu      sync.Mutex
 	summary Summary
@@ -95,7 +98,11 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 	defer w.Close()
 	r.journal = w
-	r.experts = &expertStore{dir: filepath.Join(out, "experts"), runs: map[string]*expertRun{}}
+	cache := opt.Cache
+	if cache == "" {
+		cache = filepath.Join(out, "cache")
+	}
+	r.experts = &expertStore{dir: filepath.Join(cache, "experts"), fresh: opt.Fresh, runs: map[string]*expertRun{}}
 	r.man = newManifest(exp, opt.Jobs)
 	if err := r.man.write(out); err != nil {
 		return nil, err
@@ -176,7 +183,7 @@ func (r *runner) setUp(ctx context.Context) error {
 		if err := info.Schema.Validate(); err != nil {
 			return fmt.Errorf("evaluator %s: its adapter schema: %w", r.exp.Evaluator, err)
 		}
-		r.schema = info.Schema
+		r.schema, r.evalInfo = info.Schema, info
 		var errs []error
 		for _, t := range r.usedTasks() {
 			if err := ev.CheckTask(ctx, t); err != nil {

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
@@ -294,6 +297,49 @@ func TestRunJournalAndResume(t *testing.T) {
 	}
 	if len(again.Rows) != len(sum.Rows) {
 		t.Fatalf("%d rows after resume, %d before", len(again.Rows), len(sum.Rows))
+	}
+}
+
+func TestCacheDetectsDamage(t *testing.T) {
+	exp := load(t, experiment)
+	cache := t.TempDir()
+	run := func() (*Summary, []byte) {
+		host := &plugin.Host{}
+		defer host.KillAll()
+		var logs bytes.Buffer
+		log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+		sum, err := Run(context.Background(), exp, Options{Out: t.TempDir(), Cache: cache, Host: host, Spec: testSpec, Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, logs.Bytes()
+	}
+	_, logs := run()
+	if n := bytes.Count(logs, []byte("trained:")); n != 8 {
+		t.Fatalf("cold cache: %d trainings, want 8 (2 seeds × 2 experts and 2 oracles)\n%s", n, logs)
+	}
+	_, logs = run()
+	if n := bytes.Count(logs, []byte("trained:")); n != 0 {
+		t.Fatalf("warm cache: %d trainings, want 0", n)
+	}
+	// Truncate one entry and alter another: both are detected and trained again.
+	entries, _ := filepath.Glob(filepath.Join(cache, "experts", "*.safetensors"))
+	if len(entries) != 8 {
+		t.Fatalf("%d cache entries, want 8", len(entries))
+	}
+	info, _ := os.Stat(entries[0])
+	os.Truncate(entries[0], info.Size()/2)
+	data, _ := os.ReadFile(entries[1])
+	data[len(data)-1] ^= 0x40
+	os.WriteFile(entries[1], data, 0o644)
+	_, logs = run()
+	if n := bytes.Count(logs, []byte("trained:")); n != 2 || bytes.Count(logs, []byte("damaged")) != 2 {
+		t.Fatalf("damaged cache: %d trainings, want 2\n%s", n, logs)
+	}
+	for _, e := range entries[:2] {
+		if err := (&expertStore{}).check(e, testSchema, plugin.TrainOptions{Snapshots: 2}); err != nil {
+			t.Fatalf("rebuilt entry %s: %v", e, err)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,13 +19,17 @@ import (
 	"github.com/sglab/sglab/framework/task"
 )
 
-// expertStore trains each (task, seed, training options) once per run and keeps the
-// snapshots file on disk, named by a hash of everything that determines it, so a rerun
-// finds it again. A file that does not read back whole is trained again.
+// expertStore is the on-disk cache of expert (and oracle) snapshots files. An entry is
+// named by a hash of everything that determines it: the evaluator's name, version and
+// parameters, the task's definition, the seed and the training options. Entries are
+// written atomically with a sha256 sidecar; one whose sidecar is missing or does not
+// match (a partial write, a truncated or altered file) is trained again, never used.
+// Within a run each entry is trained once however many splits and methods need it.
 type expertStore struct {
-	dir  string
-	mu   sync.Mutex
-	runs map[string]*expertRun
+	dir   string
+	fresh bool // ignore entries found on disk
+	mu    sync.Mutex
+	runs  map[string]*expertRun
 }
 
 type expertRun struct {
@@ -45,7 +50,7 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 		s.runs[key] = run
 	}
 	s.mu.Unlock()
-	run.once.Do(func() { run.err = s.train(ctx, r, t, seed, opts, run.path) })
+	run.once.Do(func() { run.err = s.build(ctx, r, t, seed, opts, run.path) })
 	if run.err != nil && ctx.Err() != nil {
 		// Interrupted, not failed: let nobody keep this outcome.
 		s.mu.Lock()
@@ -55,44 +60,98 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 	return run.path, run.err
 }
 
-func (s *expertStore) train(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions, path string) error {
-	if sc, snaps, _, err := lora.ReadSnapshots(path); err == nil && sc.Compatible(r.schema) == nil && len(snaps) == opts.Snapshots {
-		return nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		r.log.Warn("expert file unreadable; training again", "task", t.ID, "path", path, "error", err)
-	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+// check verifies a cache entry: its sidecar digest, then its content.
+func (s *expertStore) check(path string, schema lora.Schema, opts plugin.TrainOptions) error {
+	want, err := os.ReadFile(path + ".sha256")
+	if err != nil {
 		return err
 	}
+	got, err := fileDigest(path)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(want)) != got {
+		return fmt.Errorf("checksum mismatch: the file has sha256 %s, its sidecar says %s", got, strings.TrimSpace(string(want)))
+	}
+	return validSnapshots(path, schema, opts.Snapshots)
+}
+
+func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions, path string) error {
+	if !s.fresh {
+		err := s.check(path, r.schema, opts)
+		if err == nil {
+			r.log.Debug("expert from cache", "task", t.ID, "seed", seed, "path", path)
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			r.log.Warn("cache entry is damaged; training again", "task", t.ID, "path", path, "error", err)
+		}
+	}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("expert cache: %w", err)
+	}
+	// The plugin writes beside the entry; only a checked file is renamed into place.
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	defer os.Remove(tmp)
 	start := time.Now()
 	var res plugin.TrainResult
 	err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
 		var err error
-		res, err = ev.Train(ctx, t, deriveSeed(seed, "train", t.ID), opts, path)
+		res, err = ev.Train(ctx, t, deriveSeed(seed, "train", t.ID), opts, tmp)
 		return err
 	})
 	r.man.addPhase("train", time.Since(start))
 	if err != nil {
 		return err
 	}
+	if err := validSnapshots(tmp, r.schema, opts.Snapshots); err != nil {
+		return fmt.Errorf("the evaluator's snapshots for task %s: %w", t.ID, err)
+	}
+	if res.Snapshots != opts.Snapshots {
+		return fmt.Errorf("the evaluator says it wrote %d snapshots for task %s, %d were asked", res.Snapshots, t.ID, opts.Snapshots)
+	}
+	sum, err := fileDigest(tmp)
+	if err != nil {
+		return fmt.Errorf("expert cache: %w", err)
+	}
+	os.Remove(path + ".sha256") // an entry without its sidecar is never trusted
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("expert cache: %w", err)
+	}
+	if err := writeAtomic(path+".sha256", []byte(sum+"\n")); err != nil {
+		return fmt.Errorf("expert cache: %w", err)
+	}
+	r.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// validSnapshots checks a snapshots file against the evaluator's schema: n snapshots,
+// every value finite.
+func validSnapshots(path string, schema lora.Schema, n int) error {
 	sc, snaps, _, err := lora.ReadSnapshots(path)
 	if err != nil {
-		return fmt.Errorf("the evaluator's snapshots for task %s: %w", t.ID, err)
+		return err
 	}
-	if err := sc.Compatible(r.schema); err != nil {
-		return fmt.Errorf("the evaluator's snapshots for task %s: %w", t.ID, err)
+	if err := sc.Compatible(schema); err != nil {
+		return err
 	}
-	if len(snaps) != opts.Snapshots || res.Snapshots != opts.Snapshots {
-		return fmt.Errorf("the evaluator wrote %d snapshots for task %s (said %d), %d were asked", len(snaps), t.ID, res.Snapshots, opts.Snapshots)
+	if len(snaps) != n {
+		return fmt.Errorf("%d snapshots, %d were asked", len(snaps), n)
 	}
 	for i, v := range snaps {
-		a := &lora.Adapter{Schema: sc, Params: v}
-		if err := a.CheckFinite(); err != nil {
-			return fmt.Errorf("snapshot %d of task %s: %w", i, t.ID, err)
+		if err := (&lora.Adapter{Schema: sc, Params: v}).CheckFinite(); err != nil {
+			return fmt.Errorf("snapshot %d: %w", i, err)
 		}
 	}
-	r.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", len(snaps), "seconds", time.Since(start).Seconds())
 	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // expertKey hashes everything that determines an expert.
@@ -104,9 +163,9 @@ func expertKey(r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (s
 		Train     plugin.TrainOptions
 	}{
 		Evaluator: struct {
-			Name, Path string
-			Params     map[string]any
-		}{r.exp.Evaluator.Name, r.exp.Evaluator.Path, r.exp.Evaluator.Params},
+			Name, Version, Path string
+			Params              map[string]any
+		}{r.evalInfo.Name, r.evalInfo.Version, r.exp.Evaluator.Path, r.exp.Evaluator.Params},
 		Task: t, Seed: seed, Train: opts,
 	})
 	if err != nil {
