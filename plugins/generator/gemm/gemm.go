@@ -30,6 +30,10 @@ const (
 // are ldb and ldc floats apart. The assembly version replaces it when the CPU allows.
 var kernel = kernelGo
 
+// kernel1 computes c[0:nr] += Σ_p a[p]·b[nr·p : nr·p+nr] for one contiguous row of A
+// against a packed panel.
+var kernel1 = kernel1Go
+
 var kernelName = "go"
 
 // Kernel names the micro-kernel in use ("avx2-fma" or "go"), for benchmark reports.
@@ -242,6 +246,24 @@ func kernelGo(kc int, a, b *float32, ldb int, c *float32, ldc int) {
 		for j := range row {
 			row[j] += acc[i][j]
 		}
+	}
+}
+
+func kernel1Go(kc int, a, b, c *float32) {
+	var acc [nr]float32
+	if kc > 0 {
+		as := unsafe.Slice(a, kc)
+		bs := unsafe.Slice(b, kc*nr)
+		for p, av := range as {
+			brow := (*[nr]float32)(bs[p*nr : p*nr+nr])
+			for j, bv := range brow {
+				acc[j] += av * bv
+			}
+		}
+	}
+	cs := (*[nr]float32)(unsafe.Slice(c, nr))
+	for j := range cs {
+		cs[j] += acc[j]
 	}
 }
 

@@ -84,8 +84,17 @@ func TestGemmAgainstNaive(t *testing.T) {
 }
 
 func TestGemmPackedAgainstNaive(t *testing.T) {
+	for name, kern := range map[string]func(int, *float32, *float32, *float32){"go": kernel1Go, kernelName: kernel1} {
+		saved := kernel1
+		kernel1 = kern
+		t.Run(name, testGemmPacked)
+		kernel1 = saved
+	}
+}
+
+func testGemmPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, s := range []struct{ m, n, k int }{{1, 1, 1}, {1, 100, 600}, {10, 37, 512}, {7, 16, 3}, {13, 300, 257}} {
+	for _, s := range []struct{ m, n, k int }{{1, 1, 1}, {1, 100, 600}, {1, 33, 1}, {1, 50, 2}, {1, 700, 3001}, {10, 37, 512}, {7, 16, 3}, {13, 300, 257}} {
 		for _, beta := range []float32{0, 1} {
 			ldb, ldc := s.n+2, s.n+5
 			a := randSlice(r, s.m*s.k)

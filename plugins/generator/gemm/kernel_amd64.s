@@ -92,3 +92,52 @@ store:
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
+
+// func kernel1AVX2(kc int, a *float32, b *float32, c *float32)
+//
+// c[0:16] += Σ_p a[p]·b[16p : 16p+16]: one row of A (contiguous, unpacked) against a
+// packed panel. A thin generation batch of one is this product; it is bound by
+// streaming b, so the loop takes two k steps with four accumulators and prefetches
+// both cache lines it advances over, 2 KB ahead.
+TEXT ·kernel1AVX2(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+pair:
+	CMPQ CX, $2
+	JLT single
+	PREFETCHT0 2048(DI)
+	PREFETCHT0 2112(DI)
+	VBROADCASTSS (SI), Y4
+	VBROADCASTSS 4(SI), Y5
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y4, Y1
+	VFMADD231PS 64(DI), Y5, Y2
+	VFMADD231PS 96(DI), Y5, Y3
+	ADDQ $8, SI
+	ADDQ $128, DI
+	SUBQ $2, CX
+	JMP pair
+
+single:
+	TESTQ CX, CX
+	JLE done
+	VBROADCASTSS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y4, Y1
+
+done:
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	VZEROUPPER
+	RET

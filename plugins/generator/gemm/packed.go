@@ -45,6 +45,21 @@ func GemmPacked(m int, a []float32, ai, ap int, b *Packed, beta float32, c []flo
 	if k == 0 {
 		return
 	}
+	np := (n + nr - 1) / nr
+	workers := min(runtime.GOMAXPROCS(0), np)
+	if m*n*k < serialWork {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	if m == 1 && ap == 1 {
+		// One contiguous row: no packing, and no padding to a 6-row tile.
+		for w := range workers {
+			j0, j1 := w*np/workers, (w+1)*np/workers
+			wg.Go(func() { packedRow(k, a, b, j0, j1, c) })
+		}
+		wg.Wait()
+		return
+	}
 	// Pack all of A once: it is thin (a batch of activations).
 	mp := (m + mr - 1) / mr
 	apack := make([]float32, mp*mr*k)
@@ -56,17 +71,29 @@ func GemmPacked(m int, a []float32, ai, ap int, b *Packed, beta float32, c []flo
 			packA(apack[q*mr*k+pc*mr:], rows, kb, a, q*mr*ai+pc*ap, ai, ap)
 		}
 	}
-	np := (n + nr - 1) / nr
-	workers := min(runtime.GOMAXPROCS(0), np)
-	if m*n*k < serialWork {
-		workers = 1
-	}
-	var wg sync.WaitGroup
 	for w := range workers {
 		j0, j1 := w*np/workers, (w+1)*np/workers
 		wg.Go(func() { packedPanels(m, k, apack, b, j0, j1, c, ldc) })
 	}
 	wg.Wait()
+}
+
+// packedRow runs panels [j0, j1) of B against the single row a.
+func packedRow(k int, a []float32, b *Packed, j0, j1 int, c []float32) {
+	var tile [nr]float32
+	for jp := j0; jp < j1; jp++ {
+		jr := jp * nr
+		panel := &b.data[jr*k]
+		if cols := b.N - jr; cols < nr {
+			clear(tile[:])
+			kernel1(k, &a[0], panel, &tile[0])
+			for j := range cols {
+				c[jr+j] += tile[j]
+			}
+			continue
+		}
+		kernel1(k, &a[0], panel, &c[jr])
+	}
 }
 
 // packedPanels runs panels [j0, j1) of B against every row tile of the packed A.

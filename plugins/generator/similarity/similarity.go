@@ -109,15 +109,22 @@ func Uniform(ns []Neighbour) {
 // distribution with element-wise mean means[i] and variance vars[i]. Weights must sum
 // to 1. Sums run in float64.
 func Mixture(mu, variance []float32, ns []Neighbour, means, vars [][]float32) {
+	P := len(mu)
+	ms, vs := make([][]float32, len(ns)), make([][]float32, len(ns))
+	w := make([]float64, len(ns))
+	for k, n := range ns {
+		ms[k], vs[k], w[k] = means[n.Index][:P], vars[n.Index][:P], n.Weight
+	}
+	variance = variance[:P]
 	for j := range mu {
 		m := 0.0
-		for _, n := range ns {
-			m += n.Weight * float64(means[n.Index][j])
+		for k, x := range ms {
+			m += w[k] * float64(x[j])
 		}
 		v := 0.0
-		for _, n := range ns {
-			d := float64(means[n.Index][j]) - m
-			v += n.Weight * (float64(vars[n.Index][j]) + d*d)
+		for k, x := range ms {
+			d := float64(x[j]) - m
+			v += w[k] * (float64(vs[k][j]) + d*d)
 		}
 		mu[j], variance[j] = float32(m), float32(v)
 	}

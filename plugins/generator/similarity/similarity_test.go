@@ -176,3 +176,20 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkMixture is SG-LoRA's per-task condition at paper scale: K = 4 experts of
+// 110,592 parameters.
+func BenchmarkMixture(b *testing.B) {
+	const p, k = 110592, 4
+	r := rand.New(rand.NewPCG(1, 1))
+	means, vars := make([][]float32, k), make([][]float32, k)
+	ns := make([]Neighbour, k)
+	for i := range k {
+		means[i], vars[i] = randVec(r, p), randVec(r, p)
+		ns[i] = Neighbour{Index: i, Weight: 0.25}
+	}
+	mu, v := make([]float32, p), make([]float32, p)
+	for b.Loop() {
+		Mixture(mu, v, ns, means, vars)
+	}
+}
