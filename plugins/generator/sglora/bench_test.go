@@ -17,14 +17,13 @@ import (
 
 // scale is one benchmark setting: a library shape and the nets sized for it.
 type scale struct {
-	name                       string
-	modules, in, out, rank     int
-	experts, snapshots, dim    int
-	hidden, latent, batch      int
-	condition                  string
-	pool                       int // librarytest.Options.Pool
-	genSnapshots               int // snapshots per expert when only generating
-	paperEpoch, paperBatchOnly bool
+	name                    string
+	modules, in, out, rank  int
+	experts, snapshots, dim int
+	hidden, latent, batch   int
+	condition               string
+	pool                    int // librarytest.Options.Pool
+	genSnapshots            int // snapshots per expert when only generating
 }
 
 var (
@@ -55,7 +54,6 @@ func (s scale) library(b *testing.B, snapshots int) *library.Library {
 	}
 	return lib
 }
-
 
 // BenchmarkGenerate times Generate (top-K, condition, projection, prior, decoder,
 // denormalisation) for batches of 1 and 10. The model is untrained, which does not
@@ -97,7 +95,7 @@ func BenchmarkGenerate(b *testing.B) {
 						}
 					}
 					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n)/1000, "ms/sample")
-							})
+				})
 			}
 		}
 	}
