@@ -191,6 +191,14 @@ func packA(dst []float32, mb, kb int, a []float32, off, ai, ap int) {
 		if rows < mr {
 			clear(panel)
 		}
+		if ai == 1 {
+			// A transposed: the rows of one k step are adjacent.
+			for p := range kb {
+				base := off + q*mr + p*ap
+				copy(panel[p*mr:p*mr+rows], a[base:base+rows])
+			}
+			continue
+		}
 		for i := range rows {
 			base := off + (q*mr+i)*ai
 			if ap == 1 {

@@ -194,7 +194,15 @@ func (a *Adam) Step() {
 }
 
 func (a *Adam) update(w, g, m, v []float32, step, inv2 float32) {
-	b1, b2, eps := float32(a.Beta1), float32(a.Beta2), float32(a.Eps)
+	w, m, v = w[:len(g)], m[:len(g)], v[:len(g)]
+	adamUpdate(w, g, m, v, float32(a.Beta1), float32(a.Beta2), step, inv2, float32(a.Eps))
+}
+
+// adamUpdate applies the update to one segment; an AVX2 version replaces it when the
+// CPU allows.
+var adamUpdate = adamGo
+
+func adamGo(w, g, m, v []float32, b1, b2, step, inv2, eps float32) {
 	for j, gj := range g {
 		mj := b1*m[j] + (1-b1)*gj
 		vj := b2*v[j] + (1-b2)*gj*gj

@@ -111,6 +111,24 @@ func TestFreezeKeepsForward(t *testing.T) {
 	}
 }
 
+func TestAdamKernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const n = 1003 // not a multiple of 8: the tail runs in Go
+	w, g := randVec(rng, n), randVec(rng, n)
+	m, v := randVec(rng, n), randVec(rng, n)
+	for i := range v {
+		v[i] *= v[i]
+	}
+	w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+	adamUpdate(w, g, m, v, 0.9, 0.999, 0.01, 1.5, 1e-8)
+	adamGo(w2, g, m2, v2, 0.9, 0.999, 0.01, 1.5, 1e-8)
+	for i := range w {
+		if math.Abs(float64(w[i]-w2[i])) > 1e-6*(1+math.Abs(float64(w2[i]))) || math.Abs(float64(m[i]-m2[i])) > 1e-6*(1+math.Abs(float64(m2[i]))) || math.Abs(float64(v[i]-v2[i])) > 1e-7*(1+float64(v2[i])) {
+			t.Fatalf("element %d: (%v %v %v) vs Go (%v %v %v)", i, w[i], m[i], v[i], w2[i], m2[i], v2[i])
+		}
+	}
+}
+
 func TestReLU(t *testing.T) {
 	x := []float32{-1, 0, 2}
 	y := make([]float32, 3)
