@@ -16,7 +16,8 @@ import (
 // A checkpoint is a safetensors file (Hugging Face layout, so outside tools can read it)
 // with one F32 tensor per entry of model.Config.Layout, under the same names, and this
 // metadata: "format" = CheckpointFormat, "version" = CheckpointVersion, "config" (the
-// architecture, JSON) and "pretrain" (the PretrainOptions that made it, JSON).
+// architecture, JSON), "pretrain" (the PretrainOptions that made it, JSON) and "made_by"
+// (the code version, which fixes the augmentation families).
 const (
 	CheckpointFormat  = "sglab-miniclip"
 	CheckpointVersion = 1
@@ -81,6 +82,7 @@ func (m *Model) tensors() ([]lora.Tensor, map[string]string, error) {
 		"version":  strconv.Itoa(CheckpointVersion),
 		"config":   string(cfg),
 		"pretrain": string(opts),
+		"made_by":  "sglab miniclip " + Version, // the augmentation families are code (augment.go), versioned with it
 	}
 	var ts []lora.Tensor
 	for _, t := range c.Layout() {

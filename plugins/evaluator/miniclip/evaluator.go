@@ -302,8 +302,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	img := m.embedImages(test, ad)
-	sim := similarity(img, test.text, test.n, m.Config().Embed)
+	e2 := m.Config().Embed
+	sim, err := metrics.Similarity(rows(m.embedImages(test, ad), test.n, e2), rows(test.text, test.n, e2))
+	if err != nil {
+		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	}
 	out, err := metrics.Retrieval(sim, test.groups, test.groups, metrics.DefaultKs)
 	if err != nil {
 		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)

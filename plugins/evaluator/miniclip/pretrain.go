@@ -27,9 +27,9 @@ type PretrainOptions struct {
 	LR          float64      `json:"lr"`           // peak Adam learning rate
 	WarmupSteps int          `json:"warmup_steps"` // linear warm-up, then cosine decay to LR/10
 	WeightDecay float64      `json:"weight_decay"` // decoupled, on weight matrices only
-	Augment     float64      `json:"augment"`      // probability that a pair's image is shown through random transforms (augment.go)
-	AugmentMax  int          `json:"augment_max"`  // an augmented image goes through 1 to AugmentMax random transforms
-	Invert      float64      `json:"invert"`       // probability, independent of Augment, of showing an image with dark ink on a light ground
+	Invert      float64      `json:"invert"`       // probability of showing an image inverted (augment.go)
+	Rotate      float64      `json:"rotate"`       // probability of showing an image at a random angle
+	Augment     float64      `json:"augment"`      // probability of one mild random geometric or photometric change
 }
 
 // DefaultPretrainOptions are the options of the shipped checkpoint.
@@ -38,14 +38,14 @@ func DefaultPretrainOptions() PretrainOptions {
 		Model:       model.DefaultConfig(),
 		Datasets:    []string{"digits", "fashion"},
 		Seed:        1,
-		Epochs:      60,
+		Epochs:      100,
 		BatchSize:   128,
 		LR:          2e-3,
 		WarmupSteps: 100,
 		WeightDecay: 0.05,
-		Augment:     0.5,
-		AugmentMax:  2,
-		Invert:      0.25,
+		Invert:      0.3,
+		Rotate:      0.3,
+		Augment:     0.4,
 	}
 }
 
@@ -65,12 +65,12 @@ func (o PretrainOptions) Validate() error {
 		return fmt.Errorf("miniclip: pretrain: learning rate %v must be positive", o.LR)
 	case o.WarmupSteps < 0:
 		return fmt.Errorf("miniclip: pretrain: warmup steps %d must not be negative", o.WarmupSteps)
-	case !(o.Augment >= 0 && o.Augment <= 1):
-		return fmt.Errorf("miniclip: pretrain: augment %v must be a probability", o.Augment)
 	case !(o.Invert >= 0 && o.Invert <= 1):
 		return fmt.Errorf("miniclip: pretrain: invert %v must be a probability", o.Invert)
-	case o.Augment > 0 && o.AugmentMax < 1:
-		return fmt.Errorf("miniclip: pretrain: augment_max %d must be at least 1 when augment is on", o.AugmentMax)
+	case !(o.Rotate >= 0 && o.Rotate <= 1):
+		return fmt.Errorf("miniclip: pretrain: rotate %v must be a probability", o.Rotate)
+	case !(o.Augment >= 0 && o.Augment <= 1):
+		return fmt.Errorf("miniclip: pretrain: augment %v must be a probability", o.Augment)
 	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
 		return fmt.Errorf("miniclip: pretrain: weight decay %v must be finite and not negative", o.WeightDecay)
 	}
@@ -144,7 +144,7 @@ func (p *pairs) add(ci *captionIndex, pix []float32, caption string) error {
 func (p *pairs) group() { p.groups = metrics.GroupCaptions(p.captions) }
 
 // Pretrain trains a backbone from scratch on the training images and captions of
-// opts.Datasets (clean, or with probability opts.Augment through a random transform)
+// opts.Datasets (clean, or inverted, rotated or mildly changed at random: augment.go)
 // with the symmetric InfoNCE loss, Adam and a warm-up + cosine schedule.
 // It runs on one goroutine and is deterministic for opts. Progress goes to log (nil
 // for none).
@@ -217,15 +217,8 @@ func Pretrain(opts PretrainOptions, log hclog.Logger) (*Model, error) {
 			for k, i := range perm[s*B : (s+1)*B] {
 				img := bPix[k*c.Pixels() : (k+1)*c.Pixels()]
 				copy(img, data.pixels[i*c.Pixels():(i+1)*c.Pixels()])
-				if opts.Invert > 0 && rng.Float64() < opts.Invert {
-					for j, v := range img {
-						img[j] = 1 - v
-					}
-				}
-				if opts.Augment > 0 && rng.Float64() < opts.Augment {
-					if err := augment(img, opts.AugmentMax, rng); err != nil {
-						return nil, fmt.Errorf("miniclip: pretrain: %w", err)
-					}
+				if err := augment(img, opts, rng); err != nil {
+					return nil, fmt.Errorf("miniclip: pretrain: %w", err)
 				}
 				copy(bFeat[k*c.WordDim:(k+1)*c.WordDim], data.feats[i*c.WordDim:(i+1)*c.WordDim])
 				bGroup[k] = data.groups[i]

@@ -61,7 +61,7 @@ func TestPretrainLearns(t *testing.T) {
 	o.PerClass = 10
 	o.Epochs = 100
 	o.BatchSize = 50
-	o.Augment = 0
+	o.Augment, o.Invert, o.Rotate = 0, 0, 0
 	o.LR = 1e-2
 	m, err := Pretrain(o, nil)
 	if err != nil {
@@ -127,8 +127,8 @@ func TestPretrainOptionsValidate(t *testing.T) {
 		{"batch", func(o *PretrainOptions) { o.BatchSize = 1 }, "batch size"},
 		{"lr", func(o *PretrainOptions) { o.LR = -1 }, "learning rate"},
 		{"augment", func(o *PretrainOptions) { o.Augment = 1.5 }, "augment"},
-		{"augment_max", func(o *PretrainOptions) { o.AugmentMax = 0 }, "augment_max"},
 		{"invert", func(o *PretrainOptions) { o.Invert = -0.1 }, "invert"},
+		{"rotate", func(o *PretrainOptions) { o.Rotate = 2 }, "rotate"},
 		{"model", func(o *PretrainOptions) { o.Model.Heads = 5 }, "heads"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

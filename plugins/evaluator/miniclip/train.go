@@ -148,21 +148,11 @@ func (m *Model) embedImages(data *encoded, ad *model.LoRA[float32]) []float32 {
 	return out
 }
 
-// similarity returns the n × n cosine similarities of unit image rows and text rows.
-func similarity(img, txt []float32, n, e int) [][]float64 {
-	sim := make([][]float64, n)
-	for i := range sim {
-		row := make([]float64, n)
-		a := img[i*e : (i+1)*e]
-		for j := range row {
-			b := txt[j*e : (j+1)*e]
-			var s float32
-			for k, v := range a {
-				s += v * b[k]
-			}
-			row[j] = float64(s)
-		}
-		sim[i] = row
+// rows returns views of the n rows (width e) of flat.
+func rows(flat []float32, n, e int) [][]float32 {
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*e : (i+1)*e : (i+1)*e]
 	}
-	return sim
+	return out
 }

@@ -31,9 +31,9 @@ func main() {
 	embed := flag.Int("embed", d.Model.Embed, "joint embedding size")
 	dataDir := flag.String("data", "", "folder with the original idx files (default: shipped subsets)")
 	perClass := flag.Int("per-class", 0, "training images per class with -data (0: all)")
-	aug := flag.Float64("augment", d.Augment, "probability of a random transform per image")
-	augMax := flag.Int("augment-max", d.AugmentMax, "most random transforms chained on an augmented image")
 	inv := flag.Float64("invert", d.Invert, "probability of showing an image inverted")
+	rot := flag.Float64("rotate", d.Rotate, "probability of showing an image at a random angle")
+	aug := flag.Float64("augment", d.Augment, "probability of one mild random change per image")
 	sets := flag.String("datasets", strings.Join(d.Datasets, ","), "comma-separated datasets")
 	flag.Parse()
 	log := hclog.New(&hclog.LoggerOptions{Name: "pretrain", Output: os.Stderr})
@@ -43,7 +43,7 @@ func main() {
 	}
 	d.Epochs, d.BatchSize, d.LR, d.Seed = *epochs, *batch, *lr, *seed
 	d.Model.Width, d.Model.Blocks, d.Model.Heads, d.Model.MLP, d.Model.Embed = *width, *blocks, *heads, *mlp, *embed
-	d.DataDir, d.PerClass, d.Augment, d.AugmentMax, d.Invert = *dataDir, *perClass, *aug, *augMax, *inv
+	d.DataDir, d.PerClass, d.Invert, d.Rotate, d.Augment = *dataDir, *perClass, *inv, *rot, *aug
 	d.Datasets = strings.Split(*sets, ",")
 	if err := run(d, *out, log); err != nil {
 		log.Error("pretrain failed", "error", err)
