@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 )
 
 // Float is the element type of the vectors merged: float32 factors or float64 ΔW.
@@ -32,9 +31,15 @@ func Weighted[T Float](dst []T, vs [][]T, w []float64) {
 
 // Threshold returns the magnitude a TIES trim keeps at or above: the k-th largest |v|
 // with k = round(density·len(v)), +Inf when k is 0. The magnitudes are visited in
-// parts so that callers can pass the ΔW of several modules as one task vector.
+// parts so that callers can pass the ΔW of several modules as one task vector; the
+// k-th largest is found by selection in linear time (a paper-scale ΔW task vector has
+// 21 million entries).
 func Threshold[T Float](density float64, parts ...[]T) float64 {
-	var mags []float64
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	mags := make([]float64, 0, n)
 	for _, p := range parts {
 		for _, v := range p {
 			mags = append(mags, math.Abs(float64(v)))
@@ -44,9 +49,43 @@ func Threshold[T Float](density float64, parts ...[]T) float64 {
 	if k <= 0 {
 		return math.Inf(1)
 	}
-	k = min(k, len(mags))
-	sort.Sort(sort.Reverse(sort.Float64Slice(mags)))
-	return mags[k-1]
+	return kthLargest(mags, min(k, len(mags)))
+}
+
+// kthLargest returns the k-th largest element (1-based) of x, reordering x:
+// quickselect with a median-of-three pivot and three-way partitioning, so that runs
+// of equal values (zeros in trimmed vectors) cost nothing.
+func kthLargest(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1 // x[lo..hi] holds the answer at index k−1 (descending)
+	want := k - 1
+	for lo < hi {
+		a, b, c := x[lo], x[(lo+hi)/2], x[hi]
+		pivot := max(min(a, b), min(max(a, b), c))
+		// Partition descending: [lo, lt) > pivot, [lt, gt] == pivot, (gt, hi] < pivot.
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch {
+			case x[i] > pivot:
+				x[lt], x[i] = x[i], x[lt]
+				lt++
+				i++
+			case x[i] < pivot:
+				x[i], x[gt] = x[gt], x[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case want < lt:
+			hi = lt - 1
+		case want > gt:
+			lo = gt + 1
+		default:
+			return pivot
+		}
+	}
+	return x[want]
 }
 
 // Trim writes v with every entry of magnitude below thr (and every zero) set to zero:

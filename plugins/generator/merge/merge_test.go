@@ -3,6 +3,7 @@ package merge
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -253,4 +254,79 @@ func singularValues(d []float64, rows, cols int) []float64 {
 	var svd mat.SVD
 	svd.Factorize(mat.NewDense(rows, cols, append([]float64(nil), d...)), mat.SVDNone)
 	return svd.Values(nil)
+}
+
+func TestKthLargest(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, n := range []int{1, 2, 7, 100, 1001} {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(r.IntN(5)) // many ties
+			if n > 100 {
+				x[i] = r.NormFloat64()
+			}
+		}
+		sorted := append([]float64(nil), x...)
+		slices.Sort(sorted)
+		for _, k := range []int{1, n / 2, n} {
+			if k < 1 {
+				continue
+			}
+			if got, want := kthLargest(append([]float64(nil), x...), k), sorted[n-k]; got != want {
+				t.Fatalf("n=%d k=%d: %v, want %v", n, k, got, want)
+			}
+		}
+	}
+}
+
+// TestTopSVD checks the randomized truncated SVD against gonum's full SVD: exact for
+// a matrix of low rank (task arithmetic of a few experts), and within rounding for a
+// full-rank matrix with a decaying spectrum.
+func TestTopSVD(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	const rows, cols, rank = 80, 60, 2
+	randMat := func(n, m int) *mat.Dense {
+		d := mat.NewDense(n, m, nil)
+		for i := range n {
+			for j := range m {
+				d.Set(i, j, r.NormFloat64())
+			}
+		}
+		return d
+	}
+	var lowRank mat.Dense // rank 8
+	lowRank.Mul(randMat(rows, 8), randMat(8, cols))
+	// Full rank, singular values 2^-i.
+	var decay mat.Dense
+	var svd mat.SVD
+	svd.Factorize(randMat(rows, cols), mat.SVDThin)
+	var u, v mat.Dense
+	svd.UTo(&u)
+	svd.VTo(&v)
+	s := mat.NewDiagDense(cols, nil)
+	for i := range cols {
+		s.SetDiag(i, math.Pow(2, -float64(i)))
+	}
+	decay.Product(&u, s, v.T())
+	for name, d := range map[string]*mat.Dense{"low rank": &lowRank, "decaying": &decay} {
+		fu, fvals, fvt, err := fullSVD(d, rank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ru, rvals, rvt, err := topSVD(d, rank, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got mat.Dense
+		want.Product(fu, mat.NewDiagDense(rank, fvals), fvt)
+		got.Product(ru, mat.NewDiagDense(rank, rvals), rvt)
+		for k := range rank {
+			if math.Abs(rvals[k]-fvals[k]) > 1e-9*fvals[0] {
+				t.Errorf("%s: σ_%d = %v, full SVD %v", name, k, rvals[k], fvals[k])
+			}
+		}
+		if !mat.EqualApprox(&got, &want, 1e-8*fvals[0]) {
+			t.Errorf("%s: rank-%d approximations differ", name, rank)
+		}
+	}
 }
