@@ -40,16 +40,16 @@ const (
 // Config is the plugin's parameter block.
 type Config struct {
 	TopK          int     `param:"top_k" doc:"experts whose statistics form the condition; the paper's K = 4"`
-	Tau           float64 `param:"tau" doc:"softmax temperature of α = softmax(sim/τ) (not given in the paper); 0.1 weighs two experts whose cosine similarities differ by 0.1 e ≈ 2.7× apart, so the nearest leads without silencing the rest"`
+	Tau           float64 `param:"tau" doc:"softmax temperature of α = softmax(sim/τ) (not given in the paper); with 0.1, two experts whose cosine similarities differ by 0.1 get weights e ≈ 2.7× apart, so the nearest leads without silencing the rest"`
 	Latent        int     `param:"latent" doc:"width of z (not given in the paper); 16 is ample for the within-task spread of a small library; use ~64 at paper scale"`
 	EncoderHidden int     `param:"encoder_hidden" doc:"hidden width of the 2-layer encoder q(z|X,c) (not given in the paper); 256 at the default world's P ≈ 1–3k, ~512 at paper scale"`
 	PriorHidden   int     `param:"prior_hidden" doc:"hidden width of the 2-layer learned prior p(z|c) (not given in the paper)"`
 	DecoderHidden int     `param:"decoder_hidden" doc:"width of both hidden layers of the 3-layer decoder p(X|z,c) (not given in the paper); generation cost is P × this per sample"`
-	Condition     string  `param:"condition" doc:"how c = [μ*; σ*²] (2P numbers) enters the nets (not given in the paper): \"concat\" appends it to every net's input; \"projection\" first maps it linearly to condition_dim numbers shared by the three nets, a low-rank factorisation of concat's condition weights. Projection is the default because it works at every scale: paper scale (P = 110,592) needs it (concat would give each net 2P×hidden condition weights), and on the default world it trains ~2× faster to a lower loss"`
+	Condition     string  `param:"condition" doc:"how c = [μ*; σ*²] (2P numbers) enters the nets (not given in the paper): \"concat\" appends it to every net's input; \"projection\" first maps it linearly to condition_dim numbers shared by the three nets, a low-rank factorisation of concat's condition weights. Projection is the default because it works at every scale: paper scale (P = 110,592) needs it (concat would give each net 2P×hidden condition weights), and on a synthetic library of the default world's size (P = 1,536, 8 experts × 10 snapshots) it trained ~2× faster to a lower loss"`
 	ConditionDim  int     `param:"condition_dim" doc:"width of the learned projection of c when condition = \"projection\""`
 	Prior         string  `param:"prior" doc:"\"learned\" p(z|c), as the paper, or \"standard\" N(0, I), the plain CVAE (ablation)"`
 	KLWeight      float64 `param:"kl_weight" doc:"λ in ‖X − X̂‖² + λ·KL(q‖p); the paper's λ = 1"`
-	Epochs        int     `param:"epochs" doc:"passes over all snapshots (not given in the paper); on an 8-expert × 10-snapshot library the loss is still falling at 100 and near its floor by 300"`
+	Epochs        int     `param:"epochs" doc:"passes over all snapshots (not given in the paper); on a synthetic 8-expert × 10-snapshot library of P = 1,536 the loss was still falling at 100 and near its floor by 300"`
 	LR            float64 `param:"lr" doc:"Adam learning rate (not given in the paper); the common 1e-3"`
 	BatchSize     int     `param:"batch_size" doc:"snapshots per Adam step (not given in the paper)"`
 	LeaveOneOut   bool    `param:"leave_one_out" doc:"build a training snapshot's condition from its expert's top-K neighbours without the expert itself (not given in the paper). false, the default, applies the paper's top-K rule unchanged, which ranks the task's own expert first, so the CVAE learns condition → that expert's snapshot distribution; true (ablation) trains on neighbours' statistics only, like test time, but with a small library it learns to map one expert's statistics to another's LoRA"`
