@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/plugins/builtin"
 )
 
@@ -94,6 +96,40 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"run"}, {"plugin", "serve", "encoder/nope"}} {
 		if code, _, _ := runCLI(t, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// Every experiment the repo ships loads cleanly and names only built-in plugins.
+func TestShippedExperimentsLoad(t *testing.T) {
+	files, _ := filepath.Glob("../experiments/*.toml")
+	more, _ := filepath.Glob("../experiments/ablations/*.toml")
+	files = append(files, more...)
+	if len(files) < 3 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		exp, err := config.Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		refs := []struct {
+			kind string
+			ref  config.PluginRef
+		}{{plugin.KindEncoder, exp.Encoder}, {plugin.KindEvaluator, exp.Evaluator}}
+		for _, m := range exp.Methods {
+			if m.Generator != nil {
+				refs = append(refs, struct {
+					kind string
+					ref  config.PluginRef
+				}{plugin.KindGenerator, *m.Generator})
+			}
+		}
+		for _, r := range refs {
+			if _, err := specFor(r.kind, r.ref); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
 		}
 	}
 }
