@@ -23,13 +23,22 @@ const (
 	CheckpointVersion = 1
 )
 
-// ShippedCheckpoint is the backbone the default world uses, embedded in the binary.
-// It was made by
+// shippedCheckpoint is the backbone the default world uses, embedded in the binary
+// (data/miniclip.safetensors, 120 kB). It was made by
 //
 //	go run ./plugins/evaluator/miniclip/cmd/pretrain -out plugins/evaluator/miniclip/data/miniclip.safetensors
 //
-// with DefaultPretrainOptions(); the exact options are also stored in the file's
-// "pretrain" metadata and logged by Default.
+// that is, Pretrain(DefaultPretrainOptions()), whose options are stored in the file's
+// "pretrain" metadata and are exactly:
+//
+//	model: image 28, patch 7 (16 patches + CLS), width 32, 4 heads, 2 blocks, MLP 64,
+//	       joint space 32, word vectors 100-d, text MLP 64, pixels (x − 0.25)/0.35
+//	data:  digits and fashion, shipped subsets, all 200 training images per class
+//	       (4,000 pairs, 1,854 distinct captions)
+//	seed 1, 100 epochs, batch 128, Adam lr 2e-3 (100 warm-up steps, cosine to 2e-4),
+//	weight decay 0.05, invert 0.3, rotate 0.3, augment 0.4
+//
+// It takes about 3.5 minutes on one core and is bit-for-bit reproducible.
 //
 //go:embed data/miniclip.safetensors
 var shippedCheckpoint []byte

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -152,6 +153,11 @@ func (e *Evaluator) Configure(ctx context.Context, p plugin.Params) error {
 	}
 	if err := cfg.validate(); err != nil {
 		return fmt.Errorf("miniclip: %w", err)
+	}
+	if cfg.DataDir != "" {
+		if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("miniclip: parameter %q: %q is not a readable folder", "data_dir", cfg.DataDir)
+		}
 	}
 	var m *Model
 	var err error

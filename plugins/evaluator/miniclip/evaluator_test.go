@@ -95,6 +95,7 @@ func TestConfigureRejects(t *testing.T) {
 		{"rank", plugin.Params{"rank": int64(0)}, "rank"},
 		{"alpha", plugin.Params{"alpha": -1.0}, "alpha"},
 		{"checkpoint", plugin.Params{"checkpoint": "/nonexistent/x.safetensors"}, "checkpoint"},
+		{"data_dir", plugin.Params{"data_dir": "/nonexistent/mnist"}, "data_dir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := New().Configure(context.Background(), tc.p)
