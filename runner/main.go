@@ -148,13 +148,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log := newLogger(stderr, *quiet)
+	// On a terminal a redrawn progress line replaces the info logs.
+	var progress io.Writer
+	if f, ok := stderr.(*os.File); ok && !*quiet && isTerminal(f) {
+		progress = stderr
+	}
+	log := newLogger(stderr, *quiet || progress != nil)
 	host := &plugin.Host{}
 	defer host.KillAll()
 	ctx, stop := interruptible(host, log)
 	defer stop()
 	start := time.Now()
-	sum, err := driver.Run(ctx, exp, driver.Options{Out: *out, Jobs: *jobs, Cache: *cache, Fresh: *fresh, Host: host, Log: log,
+	sum, err := driver.Run(ctx, exp, driver.Options{Out: *out, Jobs: *jobs, Cache: *cache, Fresh: *fresh, Host: host, Log: log, Progress: progress,
 		StartTimeout: *startTimeout, CallTimeout: *callTimeout, Spec: specFor})
 	host.KillAll()
 	if ctx.Err() != nil {
@@ -178,6 +183,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // defaultCache is $SGLAB_CACHE, else the user's cache folder, so experiments share

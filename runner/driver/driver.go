@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,10 +27,13 @@ import (
 
 // Options control a run.
 type Options struct {
-	Out          string // results folder; the experiment's Output when empty
-	Jobs         int    // evaluator processes working at once
-	Cache        string // expert cache folder; <Out>/cache when empty
-	Fresh        bool   // ignore cached experts (and overwrite them)
+	Out   string // results folder; the experiment's Output when empty
+	Jobs  int    // evaluator processes working at once
+	Cache string // expert cache folder; <Out>/cache when empty
+	Fresh bool   // ignore cached experts (and overwrite them)
+	// Progress, when set (a terminal), shows a redrawn status line; otherwise progress
+	// goes to the log.
+	Progress     io.Writer
 	Host         *plugin.Host
 	Log          hclog.Logger
 	StartTimeout time.Duration
@@ -70,6 +74,7 @@ type runner struct {
 	gens     map[string]*generator
 	experts  *expertStore
 	man      *Manifest
+	prog     *progress
 
 	mu      sync.Mutex
 	summary Summary
@@ -108,6 +113,8 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 		return nil, err
 	}
 
+	r.prog = newProgress(opt.Progress, r.log, r.totals(), "experts", "fits", "trials")
+	defer r.prog.finish()
 	t0 := time.Now()
 	if err := r.setUp(ctx); err != nil {
 		return nil, err
@@ -131,6 +138,32 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 	r.summary.Rows = rows
 	return &r.summary, nil
+}
+
+// totals counts the work of the run: distinct experts (seen tasks for each training
+// set-up, and oracles), generator fits, and trials.
+func (r *runner) totals() map[string]int {
+	experts := map[string]bool{}
+	fits, trials := 0, 0
+	for _, m := range r.exp.Methods {
+		for _, sp := range r.exp.Splits {
+			for _, seed := range r.exp.Seeds {
+				var tasks []string
+				switch {
+				case m.Reference == config.Oracle:
+					tasks = sp.Novel
+				case m.Generator != nil:
+					tasks = sp.Seen
+					fits++
+				}
+				for _, id := range tasks {
+					experts[fmt.Sprint(id, seed, m.Train)] = true
+				}
+				trials += len(sp.Novel) * m.Samples
+			}
+		}
+	}
+	return map[string]int{"experts": len(experts), "fits": fits, "trials": trials}
 }
 
 // resume reads the journal of an earlier run of the experiment: its finished trials are
@@ -281,6 +314,7 @@ func (r *runner) record(row results.Row) {
 		if row.Error != "" {
 			r.summary.Failed++
 		}
+		r.prog.add("trials", 1)
 	}
 }
 
@@ -294,6 +328,9 @@ func (r *runner) finished(row results.Row) bool {
 			r.summary.Skipped++
 		}
 		r.mu.Unlock()
+		if row.Kind == results.KindTrial {
+			r.prog.add("trials", 1)
+		}
 		return true
 	}
 	return false
@@ -555,6 +592,7 @@ func (r *runner) fitted(ctx context.Context, m config.Method, lib plugin.Library
 		}
 		g.fitted = key
 		r.man.addPhase("fit", time.Since(start))
+		r.prog.add("fits", 1)
 		r.log.Info("fitted", "method", m.Name, "library", key, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
 	}
 	return g.client, nil

@@ -50,7 +50,10 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 		s.runs[key] = run
 	}
 	s.mu.Unlock()
-	run.once.Do(func() { run.err = s.build(ctx, r, t, seed, opts, run.path) })
+	run.once.Do(func() {
+		run.err = s.build(ctx, r, t, seed, opts, run.path)
+		r.prog.add("experts", 1)
+	})
 	if run.err != nil && ctx.Err() != nil {
 		// Interrupted, not failed: let nobody keep this outcome.
 		s.mu.Lock()
