@@ -13,8 +13,9 @@ import (
 // backbone pretrained on upright, bright-on-dark digits only is blind to those, and then
 // no rank-2 LoRA can teach it much. Pretraining therefore shows each image, independently,
 //
-//   - inverted with probability PretrainOptions.Invert (dark ink on light paper is how
-//     handwriting and product photos mostly look on the web),
+//   - inverted with probability PretrainOptions.Invert (a web corpus shows both dark
+//     ink on light paper and light on dark; kept rare so that inversion remains a
+//     real shift for the experiments),
 //   - rotated by a uniform random angle with probability PretrainOptions.Rotate,
 //   - through one mild random geometric or photometric change (below) with probability
 //     PretrainOptions.Augment.

@@ -43,7 +43,7 @@ func DefaultPretrainOptions() PretrainOptions {
 		LR:          2e-3,
 		WarmupSteps: 100,
 		WeightDecay: 0.05,
-		Invert:      0.3,
+		Invert:      0.1,
 		Rotate:      0.3,
 		Augment:     0.4,
 	}

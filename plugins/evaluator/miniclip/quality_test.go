@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 )
@@ -20,6 +21,9 @@ import (
 // MINICLIP_QUALITY is set (to a comma-separated list of seeds, e.g. "1,2,3"):
 //
 //	MINICLIP_QUALITY=1,2,3 go test -run Quality -v ./plugins/evaluator/miniclip/
+//
+// MINICLIP_QUALITY_TASKS, a comma-separated list of catalog task ids
+// (experiments/tasks/catalog.toml), measures those instead, without targets.
 //
 // It fails when a strong-shift task misses the targets: oracle ≥ zero-shot + 10 points,
 // zero-shot between 3× chance and 80. Edge maps are measured but not held to the +10
@@ -54,6 +58,28 @@ func TestQuality(t *testing.T) {
 		{"fashion-blur-noise", "fashion", []string{"gaussian_blur(1.5)", "gaussian_noise(0.3)"}, true},
 		{"digits-edges", "digits", []string{"canny_edges"}, false},
 		{"fashion-edges", "fashion", []string{"canny_edges"}, false},
+	}
+	if ids := os.Getenv("MINICLIP_QUALITY_TASKS"); ids != "" {
+		exp, err := config.Load("../../../experiments/quickstart.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = tasks[:0]
+		for _, id := range strings.Split(ids, ",") {
+			tk, ok := exp.Task(id)
+			if !ok {
+				t.Fatalf("no catalog task %q", id)
+			}
+			var chain []string
+			for _, tr := range tk.Domain {
+				chain = append(chain, tr.String())
+			}
+			tasks = append(tasks, struct {
+				id, dataset string
+				chain       []string
+				strong      bool
+			}{tk.ID, tk.Dataset, chain, false})
+		}
 	}
 	e := New()
 	ctx := context.Background()
