@@ -360,8 +360,8 @@ type lruEntry struct {
 	val any
 }
 
-func newLRU(max int) *lru {
-	return &lru{max: max, order: list.New(), items: map[string]*list.Element{}}
+func newLRU(size int) *lru {
+	return &lru{max: size, order: list.New(), items: map[string]*list.Element{}}
 }
 
 func (c *lru) get(key string) (any, bool) {
