@@ -2,9 +2,12 @@ package miniclip
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -102,13 +105,13 @@ func (m *Model) tensors() ([]lora.Tensor, map[string]string, error) {
 
 // Load reads a checkpoint file.
 func Load(path string) (*Model, error) {
-	ts, meta, err := lora.ReadSafetensors(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("miniclip: checkpoint: %w", err)
 	}
-	m, err := fromTensors(ts, meta)
+	m, err := Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("miniclip: checkpoint %s: %w", path, err)
+		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	return m, nil
 }
@@ -123,6 +126,8 @@ func Decode(data []byte) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("miniclip: checkpoint: %w", err)
 	}
+	sum := sha256.Sum256(data)
+	m.Digest = hex.EncodeToString(sum[:])
 	return m, nil
 }
 

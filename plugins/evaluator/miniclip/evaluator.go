@@ -174,7 +174,7 @@ func (e *Evaluator) Configure(ctx context.Context, p plugin.Params) error {
 	e.cfg, e.model = cfg, m
 	e.sets = map[string]*datasets.Set{}
 	e.tests = newLRU(64)
-	e.log().Info("configured", "checkpoint", orShipped(cfg.Checkpoint), "train_per_class", cfg.TrainPerClass,
+	e.log().Info("configured", "checkpoint", orShipped(cfg.Checkpoint), "sha256", m.Digest, "train_per_class", cfg.TrainPerClass,
 		"test_per_class", cfg.TestPerClass, "rank", cfg.Rank, "alpha", cfg.Alpha)
 	return nil
 }
@@ -260,17 +260,18 @@ func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts pl
 	}
 	last := res.losses[len(res.losses)-1]
 	meta := map[string]string{
-		"evaluator":       "miniclip " + Version,
-		"task":            t.ID,
-		"dataset":         t.Dataset,
-		"domain":          taskKey(t),
-		"seed":            strconv.FormatUint(seed, 10),
-		"epochs":          strconv.Itoa(opts.Epochs),
-		"train_per_class": strconv.Itoa(cfg.TrainPerClass),
-		"batch_size":      strconv.Itoa(cfg.BatchSize),
-		"lr":              strconv.FormatFloat(cfg.LR, 'g', -1, 64),
-		"checkpoint":      orShipped(cfg.Checkpoint),
-		"final_loss":      strconv.FormatFloat(last, 'g', -1, 64),
+		"evaluator":         "miniclip " + Version,
+		"task":              t.ID,
+		"dataset":           t.Dataset,
+		"domain":            taskKey(t),
+		"seed":              strconv.FormatUint(seed, 10),
+		"epochs":            strconv.Itoa(opts.Epochs),
+		"train_per_class":   strconv.Itoa(cfg.TrainPerClass),
+		"batch_size":        strconv.Itoa(cfg.BatchSize),
+		"lr":                strconv.FormatFloat(cfg.LR, 'g', -1, 64),
+		"checkpoint":        orShipped(cfg.Checkpoint),
+		"checkpoint_sha256": m.Digest,
+		"final_loss":        strconv.FormatFloat(last, 'g', -1, 64),
 	}
 	if err := lora.WriteSnapshots(outPath, schema, res.snaps, meta); err != nil {
 		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)

@@ -161,7 +161,7 @@ func TestTrainWritesSnapshots(t *testing.T) {
 	if len(snaps) != 2 || slices.Equal(snaps[0], snaps[1]) {
 		t.Errorf("%d snapshots; consecutive epochs must differ", len(snaps))
 	}
-	if meta["task"] != tk.ID || meta["seed"] != "7" {
+	if meta["task"] != tk.ID || meta["seed"] != "7" || len(meta["checkpoint_sha256"]) != 64 {
 		t.Errorf("metadata %v", meta)
 	}
 	// Same seed, same bits; TrainOptions.Rank overrides the configured rank.

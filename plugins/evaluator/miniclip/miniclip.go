@@ -23,6 +23,7 @@ import (
 type Model struct {
 	Net     *model.Model[float32]
 	Options PretrainOptions // the options Pretrain ran with
+	Digest  string          // sha256 of the checkpoint it was read from; "" if not read from one
 	words   *glove.Vectors
 }
 
