@@ -3,6 +3,7 @@ package miniclip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"path/filepath"
@@ -307,5 +308,37 @@ func TestTestDataDependsOnTaskAndSeed(t *testing.T) {
 	}
 	if a.n != 30 || len(a.groups) != 30 {
 		t.Errorf("%d test pairs, want 3 per class", a.n)
+	}
+}
+
+// TestConcurrentCalls runs training and evaluations at once, as a runner training two
+// experts in parallel does; run with -race.
+func TestConcurrentCalls(t *testing.T) {
+	e := smallEvaluator(t)
+	ctx := context.Background()
+	tk := mustTask(t, "c", "digits", "rotate(45)")
+	want, err := e.Evaluate(ctx, tk, nil, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	errs := make(chan error, 6)
+	for i := range 3 {
+		go func() {
+			_, err := e.Train(ctx, tk, uint64(i), plugin.TrainOptions{Epochs: 1, Snapshots: 1}, filepath.Join(dir, fmt.Sprint(i)))
+			errs <- err
+		}()
+		go func() {
+			got, err := e.Evaluate(ctx, tk, nil, 9)
+			if err == nil && !maps.Equal(got, want) {
+				err = fmt.Errorf("concurrent Evaluate gave %v, alone %v", got, want)
+			}
+			errs <- err
+		}()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
