@@ -29,7 +29,7 @@ const (
 // shippedCheckpoint is the backbone the default world uses, embedded in the binary
 // (data/miniclip.safetensors, 120 kB). It was made by
 //
-//	go run ./plugins/evaluator/miniclip/cmd/pretrain -out plugins/evaluator/miniclip/data/miniclip.safetensors
+//	go run ./runner pretrain -out plugins/evaluator/miniclip/data/miniclip.safetensors
 //
 // that is, Pretrain(DefaultPretrainOptions()), whose options are stored in the file's
 // "pretrain" metadata and are exactly:
