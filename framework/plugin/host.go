@@ -69,7 +69,7 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		return nil, fail("cannot start: %s is not an executable file", s.Path)
 	}
 	if s.SHA256 != "" {
-		sum, err := fileSHA256(s.Path)
+		sum, err := FileSHA256(s.Path)
 		if err != nil {
 			return nil, fail("cannot verify checksum: %v", err)
 		}
@@ -160,7 +160,8 @@ func explainStart(err error) string {
 	return msg
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 is the hex sha256 digest of a file's content.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

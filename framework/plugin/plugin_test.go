@@ -333,7 +333,7 @@ func TestStdoutBeforeHandshake(t *testing.T) {
 
 func TestChecksum(t *testing.T) {
 	exe, _ := os.Executable()
-	sum, err := fileSHA256(exe)
+	sum, err := FileSHA256(exe)
 	if err != nil {
 		t.Fatal(err)
 	}

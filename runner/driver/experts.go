@@ -69,7 +69,7 @@ func (s *expertStore) check(path string, schema lora.Schema, opts plugin.TrainOp
 	if err != nil {
 		return err
 	}
-	got, err := fileDigest(path)
+	got, err := plugin.FileSHA256(path)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	if res.Snapshots != opts.Snapshots {
 		return fmt.Errorf("the evaluator says it wrote %d snapshots for task %s, %d were asked", res.Snapshots, t.ID, opts.Snapshots)
 	}
-	sum, err := fileDigest(tmp)
+	sum, err := plugin.FileSHA256(tmp)
 	if err != nil {
 		return fmt.Errorf("expert cache: %w", err)
 	}

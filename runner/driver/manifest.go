@@ -3,11 +3,8 @@ package driver
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -96,7 +93,7 @@ func (m *Manifest) addPlugin(ctx context.Context, kind string, ref config.Plugin
 	if info, err := b.Info(ctx); err == nil {
 		rec.Name, rec.Version = info.Name, info.Version
 	}
-	if sum, err := fileDigest(spec.Path); err == nil {
+	if sum, err := plugin.FileSHA256(spec.Path); err == nil {
 		rec.SHA256 = sum
 	}
 	m.mu.Lock()
@@ -117,19 +114,6 @@ func (m *Manifest) write(dir string) error {
 		return fmt.Errorf("manifest: %w", err)
 	}
 	return os.Rename(tmp, filepath.Join(dir, ManifestFile))
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func cpuModel() string {
