@@ -39,10 +39,16 @@ test_per_class = 3
 [train]
 epochs = 2
 snapshots = 2
+# A task written only here, with a chain of transforms no catalog task has.
+[[task]]
+id = "digits-custom"
+description = "handwritten digits slightly rotated, pixelated and faded"
+dataset = "digits"
+transforms = ["rotate(20)", "pixelate(2)", "contrast(0.5)"]
 [[split]]
 name = "main"
 seen = ["digits-clean", "digits-blur", "digits-rotate-left"]
-novel = ["digits-inverted", "digits-heavy-blur"]
+novel = ["digits-inverted", "digits-custom"]
 [[method]]
 name = "Zero-shot"
 reference = "zero-shot"
