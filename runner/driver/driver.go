@@ -66,7 +66,7 @@ type runner struct {
 	opt      Options
 	log      hclog.Logger
 	journal  *results.Writer
-	done     map[string]bool
+	prev     map[string]results.Row // finished rows of earlier runs, by key
 	pool     *evaluatorPool
 	schema   lora.Schema
 	evalInfo plugin.Info
@@ -91,7 +91,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("output folder: %w", err)
 	}
-	r := &runner{exp: exp, opt: opt, log: opt.Log, gens: map[string]*generator{}, done: map[string]bool{}}
+	r := &runner{exp: exp, opt: opt, log: opt.Log, gens: map[string]*generator{}, prev: map[string]results.Row{}}
 	r.summary.Out = out
 	journalPath := filepath.Join(out, results.FileName)
 	if err := r.resume(journalPath); err != nil {
@@ -183,8 +183,8 @@ func (r *runner) resume(path string) error {
 	}
 	var keep []results.Row
 	for _, row := range prev {
-		if row.Error == "" && !r.done[row.Key()] {
-			r.done[row.Key()] = true
+		if _, dup := r.prev[row.Key()]; row.Error == "" && !dup {
+			r.prev[row.Key()] = row
 			keep = append(keep, row)
 		}
 	}
@@ -318,22 +318,18 @@ func (r *runner) record(row results.Row) {
 	}
 }
 
-func (r *runner) finished(row results.Row) bool {
+func (r *runner) finished(row results.Row) (results.Row, bool) {
 	if row.Kind == "" {
 		row.Kind = results.KindTrial
 	}
-	if r.done[row.Key()] {
+	prev, ok := r.prev[row.Key()]
+	if ok && row.Kind == results.KindTrial {
 		r.mu.Lock()
-		if row.Kind == results.KindTrial {
-			r.summary.Skipped++
-		}
+		r.summary.Skipped++
 		r.mu.Unlock()
-		if row.Kind == results.KindTrial {
-			r.prog.add("trials", 1)
-		}
-		return true
+		r.prog.add("trials", 1)
 	}
-	return false
+	return prev, ok
 }
 
 func methodRow(m config.Method, split, taskID string, seed uint64, sample int) results.Row {
@@ -381,7 +377,7 @@ func parallel(items []string, f func(string)) {
 func (r *runner) zeroShot(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
 	parallel(split.Novel, func(id string) {
 		row := methodRow(m, split.Name, id, seed, 0)
-		if r.finished(row) {
+		if _, done := r.finished(row); done {
 			return
 		}
 		t, _ := r.exp.Task(id)
@@ -395,7 +391,11 @@ func (r *runner) zeroShot(ctx context.Context, m config.Method, split task.Split
 func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
 	parallel(split.Novel, func(id string) {
 		row := methodRow(m, split.Name, id, seed, 0)
-		if r.finished(row) {
+		div := row
+		div.Kind = results.KindDiversity
+		_, trialDone := r.prev[row.Key()]
+		if _, divDone := r.prev[div.Key()]; trialDone && divDone {
+			r.finished(row) // counts it as skipped
 			return
 		}
 		t, _ := r.exp.Task(id)
@@ -405,11 +405,15 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 		if err == nil {
 			adapter, err = finalSnapshot(path, r.schema)
 		}
-		if err == nil {
-			err = r.evaluate(ctx, t, adapter, seed, &row)
+		if prev, done := r.finished(row); done {
+			row = prev
+		} else {
+			if err == nil {
+				err = r.evaluate(ctx, t, adapter, seed, &row)
+			}
+			r.finish(ctx, &row, start, err)
 		}
-		r.finish(ctx, &row, start, err)
-		if err == nil {
+		if err == nil && row.Error == "" {
 			r.diversity(m, split.Name, id, seed, []*lora.Adapter{adapter}, []map[string]float64{row.Metrics})
 		}
 	})
@@ -442,18 +446,26 @@ func (r *runner) finish(ctx context.Context, row *results.Row, start time.Time, 
 	r.record(*row)
 }
 
-// diversity records the parameter diversity of one method's samples for a task and seed.
+// diversity records the parameter diversity of one method's samples for a task and
+// seed, over the samples whose trial succeeded (ms[i] nil marks a failed one).
 func (r *runner) diversity(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
 	row := methodRow(m, split, taskID, seed, 0)
 	row.Kind = results.KindDiversity
-	if r.finished(row) {
+	if _, done := r.finished(row); done {
 		return
 	}
-	r1 := make([]float64, len(ms))
+	var ok []*lora.Adapter
+	var r1 []float64
 	for i, mt := range ms {
-		r1[i] = mt["i2t_r1"]
+		if mt != nil {
+			ok = append(ok, adapters[i])
+			r1 = append(r1, mt["i2t_r1"])
+		}
 	}
-	d, err := metrics.Diversity(adapters, r1)
+	if len(ok) == 0 {
+		return
+	}
+	d, err := metrics.Diversity(ok, r1)
 	if err != nil {
 		row.Error = err.Error()
 	} else {
@@ -485,11 +497,18 @@ type generator struct {
 func (r *runner) generated(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
 	var pending []string
 	for _, id := range split.Novel {
+		all := true
 		for s := 0; s < m.Samples; s++ {
-			if !r.finished(methodRow(m, split.Name, id, seed, s)) {
-				pending = append(pending, id)
-				break
+			if _, done := r.prev[methodRow(m, split.Name, id, seed, s).Key()]; !done {
+				all = false
 			}
+		}
+		if !all {
+			pending = append(pending, id)
+			continue
+		}
+		for s := 0; s < m.Samples; s++ {
+			r.finished(methodRow(m, split.Name, id, seed, s)) // counts them as skipped
 		}
 	}
 	if len(pending) == 0 {
@@ -539,11 +558,12 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 			}
 		}
 		genSeconds := time.Since(start).Seconds() / float64(m.Samples)
-		ms := make([]map[string]float64, m.Samples)
+		ms := make([]map[string]float64, m.Samples) // nil where the trial failed
 		var wg sync.WaitGroup
 		for s := 0; s < m.Samples; s++ {
 			row := methodRow(m, split.Name, id, seed, s)
-			if r.finished(row) {
+			if prev, done := r.finished(row); done {
+				ms[s] = prev.Metrics // from the earlier run, for the diversity row
 				continue
 			}
 			wg.Add(1)
@@ -554,7 +574,9 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 				if err == nil {
 					err = r.evaluate(ctx, t, adapters[s], seed, &row)
 				}
-				ms[s] = row.Metrics
+				if err == nil {
+					ms[s] = row.Metrics
+				}
 				r.finish(ctx, &row, t0.Add(-time.Duration(genSeconds*float64(time.Second))), err)
 			}()
 		}
