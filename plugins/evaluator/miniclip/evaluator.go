@@ -276,8 +276,8 @@ func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts pl
 	if err := lora.WriteSnapshots(outPath, schema, res.snaps, meta); err != nil {
 		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
 	}
-	// As a string: the host re-reads plugin logs as JSON, where a uint64 would lose digits.
 	secs := time.Since(start).Seconds()
+	// The seed as a string: the host re-reads plugin logs as JSON, where a uint64 would lose digits.
 	e.log().Info("trained", "task", t.ID, "seed", strconv.FormatUint(seed, 10), "pairs", p.n, "epochs", opts.Epochs,
 		"first_loss", res.losses[0], "final_loss", last, "seconds", secs)
 	return plugin.TrainResult{
