@@ -2,10 +2,12 @@ package driver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -69,7 +71,22 @@ func newManifest(exp *config.Experiment, jobs int) *Manifest {
 			}
 		}
 	}
+	if m.GitCommit == "" {
+		// Built without VCS stamps (-buildvcs=false): ask git about the experiment's folder.
+		m.GitCommit, m.GitDirty = gitState(filepath.Dir(exp.File))
+	}
 	return m
+}
+
+// gitState returns the commit checked out in dir and whether the work tree has changes,
+// or "" when dir is not in a git work tree or git is missing.
+func gitState(dir string) (string, bool) {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	status, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+	return strings.TrimSpace(string(out)), err == nil && len(bytes.TrimSpace(status)) > 0
 }
 
 // addPhase adds d to a phase's total.
