@@ -18,11 +18,14 @@ import (
 //
 // where ĉ is c itself ("concat") or a learned linear projection of it shared by the
 // three nets ("projection"). The loss per snapshot is ‖X − X̂‖² + λ·KL(q‖p) with
-// z = m_q + σ_q·ε; a batch's loss is the mean over its snapshots.
+// z = m_q + σ_q·ε; a batch's loss is the mean over its snapshots. The residual
+// decoder (an ablation) adds the condition's mean to the decoder's output, X̂ = μ* +
+// dec(z, c); μ* is data, so the gradient with respect to the output is unchanged.
 type cvae struct {
 	P, L       int // parameters, latent width
 	CRaw, CDim int // raw condition width (2P) and the width the nets see
 	learned    bool
+	residual   bool // X̂ = μ* + dec(z, c)
 	klWeight   float64
 
 	proj             *mlp.Dense // nil with concatenated conditions
@@ -32,7 +35,7 @@ type cvae struct {
 }
 
 func newCVAE(cfg Config, p int, r *rand.Rand) *cvae {
-	m := &cvae{P: p, L: cfg.Latent, CRaw: 2 * p, CDim: 2 * p, learned: cfg.Prior == "learned", klWeight: cfg.KLWeight}
+	m := &cvae{P: p, L: cfg.Latent, CRaw: 2 * p, CDim: 2 * p, learned: cfg.Prior == "learned", residual: cfg.Decoder == "residual", klWeight: cfg.KLWeight}
 	if cfg.Condition == "projection" {
 		m.CDim = cfg.ConditionDim
 		m.proj = mlp.NewDense(m.CRaw, m.CDim, 1, r)
@@ -246,12 +249,27 @@ func (m *cvae) forward(b *batch, conds [][]float32) (recon, kl float64) {
 	m.dec2.Forward(b.h2, b.h1, n)
 	mlp.ReLU(b.h2, b.h2)
 	m.dec3.Forward(b.xhat, b.h2, n)
+	if m.residual {
+		for s, e := range b.experts[:n] {
+			addTo(b.xhat[s*P:(s+1)*P], conds[e][:P])
+		}
+	}
 
 	for i, v := range b.xhat[:n*P] {
 		d := float64(v - b.x[i])
 		recon += d * d
 	}
 	return recon / float64(n), kl / float64(n)
+}
+
+// addTo adds x to dst element by element; it panics unless their lengths match.
+func addTo(dst, x []float32) {
+	if len(dst) != len(x) {
+		panic(fmt.Sprintf("sglora: adding %d numbers to %d", len(x), len(dst)))
+	}
+	for i, v := range x {
+		dst[i] += v
+	}
 }
 
 // klDiag is KL(N(mq, e^lvq) ‖ N(mp, e^lvp)) for diagonal Gaussians:
@@ -347,6 +365,7 @@ func (m *cvae) backward(b *batch) {
 // computed once, then every sample costs one pass of the decoder over the batch.
 type sampler struct {
 	m     *cvae
+	mu    []float32 // μ* added to every sample by the residual decoder (P), else nil
 	mp    []float32 // prior mean (L)
 	sp    []float32 // prior standard deviation (L)
 	u     []float32 // ĉ·W1[:C] + b1, the decoder's first layer without z (decH)
@@ -362,6 +381,9 @@ func (m *cvae) newSampler(cond []float32) *sampler {
 		m.proj.Forward(cf, cond, 1)
 	}
 	s := &sampler{m: m, mp: make([]float32, L), sp: make([]float32, L)}
+	if m.residual {
+		s.mu = cond[:m.P:m.P]
+	}
 	for j := range s.sp {
 		s.sp[j] = 1
 	}
@@ -407,6 +429,11 @@ func (s *sampler) decode(out, eps []float32, n int) {
 	m.dec2.Forward(s.h2, s.h1, n)
 	mlp.ReLU(s.h2, s.h2)
 	m.dec3.Forward(out, s.h2, n)
+	if s.mu != nil {
+		for i := range n {
+			addTo(out[i*m.P:(i+1)*m.P], s.mu)
+		}
+	}
 }
 
 func (m *cvae) String() string {

@@ -9,7 +9,8 @@
 // What the paper fixes is fixed here: top-K = 4 by cosine similarity, α =
 // softmax(sim/τ), the law-of-total-variance condition, a 2-layer ReLU encoder, a
 // 2-layer ReLU learned prior, a 3-layer ReLU decoder, loss ‖X − X̂‖² + λ·KL with
-// λ = 1, Adam. What it leaves open is a parameter with a documented default (Config).
+// λ = 1, Adam. What it leaves open is a parameter with a documented default (Config);
+// what it does not do at all (Config.Decoder = "residual") is an ablation off by default.
 package sglora
 
 import (
@@ -55,6 +56,7 @@ type Config struct {
 	LeaveOneOut   bool    `param:"leave_one_out" doc:"build a training snapshot's condition from its expert's top-K neighbours without the expert itself (not given in the paper). false, the default, applies the paper's top-K rule unchanged, which ranks the task's own expert first, so the CVAE learns condition → that expert's snapshot distribution; true (ablation) trains on neighbours' statistics only, like test time, but with a small library it learns to map one expert's statistics to another's LoRA"`
 	Normalize     bool    `param:"normalize" doc:"z-score each LoRA tensor (every module's A and B) by its mean and std over the library before training, invert after generation (not given in the paper; keeps small tensors from vanishing in the squared error)"`
 	Sample        string  `param:"sample" doc:"\"sample\" draws z ~ p(z|c*), as the paper, giving diverse LoRAs; \"mean\" decodes the prior mean, one deterministic LoRA repeated"`
+	Decoder       string  `param:"decoder" doc:"what the decoder's output is: \"direct\", as the paper, X̂ = dec(z, c); \"residual\" (ablation, not in the paper) X̂ = μ* + dec(z, c), the deviation from the condition's mean μ* (the α-weighted mean of the top-K prototypes, in normalised units when normalize is on), in training's reconstruction loss and in every generated sample alike"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -64,6 +66,7 @@ func DefaultConfig() Config {
 		EncoderHidden: 256, PriorHidden: 256, DecoderHidden: 256,
 		Condition: "projection", ConditionDim: 64, Prior: "learned", KLWeight: 1,
 		Epochs: 300, LR: 1e-3, BatchSize: 16, LeaveOneOut: false, Normalize: true, Sample: "sample",
+		Decoder: "direct",
 	}
 }
 
@@ -96,6 +99,7 @@ func (c Config) validate() error {
 		{"condition", c.Condition, []string{"concat", "projection"}},
 		{"prior", c.Prior, []string{"learned", "standard"}},
 		{"sample", c.Sample, []string{"sample", "mean"}},
+		{"decoder", c.Decoder, []string{"direct", "residual"}},
 	}
 	for _, e := range enums {
 		if !slices.Contains(e.ok, e.v) {

@@ -56,15 +56,17 @@ func dist(a, b []float32) float64 {
 // TestTrainingReconstructs: the loss falls, and each training snapshot passed through
 // the encoder's mean and the decoder comes back with little of its variance lost.
 func TestTrainingReconstructs(t *testing.T) {
-	for _, cond := range []string{"concat", "projection"} {
-		t.Run(cond, func(t *testing.T) {
+	for _, tc := range []struct{ cond, decoder string }{
+		{"concat", "direct"}, {"projection", "direct"}, {"projection", "residual"},
+	} {
+		t.Run(tc.cond+"/"+tc.decoder, func(t *testing.T) {
 			lib := small(t, 1)
 			snaps := make([][][]float32, len(lib.Experts))
 			for e, x := range lib.Experts {
 				snaps[e] = x.Snapshots
 			}
 			cfg := smallConfig()
-			cfg.Condition = cond
+			cfg.Condition, cfg.Decoder = tc.cond, tc.decoder
 			f, err := train(context.Background(), cfg, lib, 7, hclog.NewNullLogger())
 			if err != nil {
 				t.Fatal(err)
@@ -117,24 +119,40 @@ func TestTrainingReconstructs(t *testing.T) {
 }
 
 // TestTargetAtAnExpert: a target whose embedding equals an expert's yields adapters
-// closer to that expert's prototype than to any other expert's.
+// closer to that expert's prototype than to any other expert's, and within a quarter
+// of the distance from that prototype to the nearest other one, with either decoder.
 func TestTargetAtAnExpert(t *testing.T) {
-	lib := small(t, 2)
-	means := lib.Means()
-	g := fitWith(t, smallConfig(), lib, 3)
-	for k, e := range lib.Experts {
-		ads, err := g.Generate(context.Background(), e.Embedding, 4, uint64(k))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, a := range ads {
-			own := dist(a.Params, means[k])
-			for j := range means {
-				if j != k && dist(a.Params, means[j]) <= own {
-					t.Fatalf("expert %d sample %d: distance to own prototype %v, to expert %d's %v", k, i, own, j, dist(a.Params, means[j]))
+	for _, decoder := range []string{"direct", "residual"} {
+		t.Run(decoder, func(t *testing.T) {
+			lib := small(t, 2)
+			means := lib.Means()
+			cfg := smallConfig()
+			cfg.Decoder = decoder
+			g := fitWith(t, cfg, lib, 3)
+			for k, e := range lib.Experts {
+				ads, err := g.Generate(context.Background(), e.Embedding, 4, uint64(k))
+				if err != nil {
+					t.Fatal(err)
+				}
+				gap := math.Inf(1)
+				for j := range means {
+					if j != k {
+						gap = min(gap, dist(means[j], means[k]))
+					}
+				}
+				for i, a := range ads {
+					own := dist(a.Params, means[k])
+					if own > gap/4 {
+						t.Fatalf("expert %d sample %d: distance to own prototype %v, to the nearest other prototype %v", k, i, own, gap)
+					}
+					for j := range means {
+						if j != k && dist(a.Params, means[j]) <= own {
+							t.Fatalf("expert %d sample %d: distance to own prototype %v, to expert %d's %v", k, i, own, j, dist(a.Params, means[j]))
+						}
+					}
 				}
 			}
-		}
+		})
 	}
 }
 
@@ -215,7 +233,7 @@ func TestConfigure(t *testing.T) {
 		want string // "" means accepted
 	}{
 		{"defaults", nil, ""},
-		{"all options", plugin.Params{"top_k": int64(2), "tau": 0.5, "condition": "concat", "prior": "standard", "sample": "mean", "leave_one_out": true}, ""},
+		{"all options", plugin.Params{"top_k": int64(2), "tau": 0.5, "condition": "concat", "prior": "standard", "sample": "mean", "leave_one_out": true, "decoder": "residual"}, ""},
 		{"unknown", plugin.Params{"topk": int64(3)}, `"topk"`},
 		{"top_k", plugin.Params{"top_k": int64(0)}, `"top_k"`},
 		{"tau", plugin.Params{"tau": -1.0}, `"tau"`},
@@ -224,6 +242,7 @@ func TestConfigure(t *testing.T) {
 		{"prior", plugin.Params{"prior": "gaussian"}, `"prior"`},
 		{"condition", plugin.Params{"condition": "film"}, `"condition"`},
 		{"sample", plugin.Params{"sample": "max"}, `"sample"`},
+		{"decoder", plugin.Params{"decoder": "delta"}, `"decoder"`},
 		{"type", plugin.Params{"epochs": "ten"}, `"epochs"`},
 		{"latent", plugin.Params{"latent": int64(0)}, `"latent"`},
 	} {
@@ -251,7 +270,7 @@ func TestConfigure(t *testing.T) {
 			t.Errorf("parameter %s undocumented", p.Name)
 		}
 	}
-	if names["top_k"] != "4" || names["kl_weight"] != "1" || names["prior"] != `"learned"` || len(names) != 16 {
+	if names["top_k"] != "4" || names["kl_weight"] != "1" || names["prior"] != `"learned"` || names["decoder"] != `"direct"` || len(names) != 17 {
 		t.Fatalf("params %v", names)
 	}
 }
