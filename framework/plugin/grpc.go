@@ -213,7 +213,7 @@ func (s *evaluatorServer) Train(ctx context.Context, req *pb.TrainRequest) (*pb.
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	opts := TrainOptions{Epochs: int(req.GetEpochs()), Snapshots: int(req.GetSnapshots()), Rank: int(req.GetRank())}
+	opts := TrainOptions{Epochs: int(req.GetEpochs()), Snapshots: int(req.GetSnapshots()), Rank: int(req.GetRank()), InitSeed: req.GetInitSeed()}
 	res, err := s.impl.Train(ctx, t, req.GetSeed(), opts, req.GetOutputPath())
 	if err != nil {
 		return nil, toStatus(err)
@@ -266,7 +266,7 @@ func (c *evaluatorClient) Train(ctx context.Context, t task.Task, seed uint64, o
 		return TrainResult{}, err
 	}
 	resp, err := c.c.Train(ctx, &pb.TrainRequest{Task: pt, Seed: seed, Epochs: int64(opts.Epochs),
-		Snapshots: int64(opts.Snapshots), Rank: int64(opts.Rank), OutputPath: outPath})
+		Snapshots: int64(opts.Snapshots), Rank: int64(opts.Rank), OutputPath: outPath, InitSeed: opts.InitSeed})
 	if err != nil {
 		return TrainResult{}, fromStatus(err)
 	}

@@ -64,6 +64,10 @@ type TrainOptions struct {
 	Epochs    int // training epochs
 	Snapshots int // keep the last M epochs' adapters (M ≤ Epochs)
 	Rank      int // LoRA rank; 0 means the evaluator's default
+	// InitSeed seeds the adapter's initialization, apart from the training seed (batch
+	// order, data): the runner gives every expert and oracle of an experiment seed the
+	// same InitSeed, so the library lives in one aligned parameter space.
+	InitSeed uint64
 }
 
 // TrainResult describes a finished training run.

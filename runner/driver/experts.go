@@ -39,6 +39,8 @@ type expertRun struct {
 }
 
 func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
+	// One init per experiment seed, never per task: the library shares a parameter space.
+	opts.InitSeed = deriveSeed(seed, "lora-init")
 	key, err := expertKey(r, t, seed, opts)
 	if err != nil {
 		return "", err

@@ -719,7 +719,11 @@ type TrainRequest struct {
 	Snapshots int64                  `protobuf:"varint,4,opt,name=snapshots,proto3" json:"snapshots,omitempty"`
 	Rank      int64                  `protobuf:"varint,5,opt,name=rank,proto3" json:"rank,omitempty"`
 	// Where the plugin writes the snapshots file; named by the runner.
-	OutputPath    string `protobuf:"bytes,6,opt,name=output_path,json=outputPath,proto3" json:"output_path,omitempty"`
+	OutputPath string `protobuf:"bytes,6,opt,name=output_path,json=outputPath,proto3" json:"output_path,omitempty"`
+	// Seeds the adapter's initialization. The runner derives it from the experiment seed
+	// only, so every expert and oracle of a seed starts from the same LoRA init (one
+	// aligned parameter space, where merging factors merges what the experts learned).
+	InitSeed      uint64 `protobuf:"varint,7,opt,name=init_seed,json=initSeed,proto3" json:"init_seed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -794,6 +798,13 @@ func (x *TrainRequest) GetOutputPath() string {
 		return x.OutputPath
 	}
 	return ""
+}
+
+func (x *TrainRequest) GetInitSeed() uint64 {
+	if x != nil {
+		return x.InitSeed
+	}
+	return 0
 }
 
 type TrainResponse struct {
@@ -1152,7 +1163,7 @@ const file_sglab_proto_rawDesc = "" +
 	"\x06Vector\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x02R\x06values\"B\n" +
 	"\rEmbedResponse\x121\n" +
-	"\avectors\x18\x01 \x03(\v2\x17.sglab.plugin.v1.VectorR\avectors\"\xb8\x01\n" +
+	"\avectors\x18\x01 \x03(\v2\x17.sglab.plugin.v1.VectorR\avectors\"\xd5\x01\n" +
 	"\fTrainRequest\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.sglab.plugin.v1.TaskR\x04task\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x16\n" +
@@ -1160,7 +1171,8 @@ const file_sglab_proto_rawDesc = "" +
 	"\tsnapshots\x18\x04 \x01(\x03R\tsnapshots\x12\x12\n" +
 	"\x04rank\x18\x05 \x01(\x03R\x04rank\x12\x1f\n" +
 	"\voutput_path\x18\x06 \x01(\tR\n" +
-	"outputPath\"\xb0\x01\n" +
+	"outputPath\x12\x1b\n" +
+	"\tinit_seed\x18\a \x01(\x04R\binitSeed\"\xb0\x01\n" +
 	"\rTrainResponse\x12\x1c\n" +
 	"\tsnapshots\x18\x01 \x01(\x03R\tsnapshots\x12E\n" +
 	"\ametrics\x18\x02 \x03(\v2+.sglab.plugin.v1.TrainResponse.MetricsEntryR\ametrics\x1a:\n" +

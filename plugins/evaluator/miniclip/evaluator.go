@@ -24,7 +24,7 @@ import (
 )
 
 // Version is the evaluator's version; it changes whenever its numbers could.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // Config is the evaluator's TOML block. The defaults are sized so that one Train call
 // (20 epochs) takes a few seconds on one core and one Evaluate well under 0.1 s.
@@ -33,6 +33,7 @@ type Config struct {
 	TestPerClass  int     `param:"test_per_class" doc:"test images per class; the texts ranked are these images' captions"`
 	BatchSize     int     `param:"batch_size" doc:"image-caption pairs per LoRA training step"`
 	LR            float64 `param:"lr" doc:"Adam learning rate of LoRA training"`
+	TrainA        bool    `param:"train_a" doc:"train both LoRA factors; false freezes A at the shared initialization and trains B only (as LoRA-FA), so every expert's ΔW = B·A_0 is linear in B and merging factors is exactly merging ΔW"`
 	Rank          int     `param:"rank" doc:"LoRA rank r of the adapters (the paper's 2); TrainOptions.Rank overrides it per run"`
 	Alpha         float64 `param:"alpha" doc:"lora_alpha; ΔW = (alpha/r)·B·A, so the default scale is 2"`
 	DataDir       string  `param:"data_dir" doc:"folder with the original MNIST / Fashion-MNIST idx files (subfolders digits/ and fashion/); empty uses the shipped subsets (200 train, 50 test images per class)"`
@@ -46,6 +47,7 @@ func DefaultConfig() Config {
 		TestPerClass:  10,
 		BatchSize:     32,
 		LR:            1e-2,
+		TrainA:        true,
 		Rank:          2,
 		Alpha:         4,
 		DataDir:       "",
@@ -253,7 +255,8 @@ func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts pl
 		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
 	}
 	schema := model.Schema(m.Config(), rank, cfg.Alpha)
-	lo := LoRAOptions{Schema: schema, LR: cfg.LR, BatchSize: cfg.BatchSize, Epochs: opts.Epochs, Snapshots: opts.Snapshots}
+	lo := LoRAOptions{Schema: schema, LR: cfg.LR, BatchSize: cfg.BatchSize, Epochs: opts.Epochs, Snapshots: opts.Snapshots,
+		FreezeA: !cfg.TrainA, InitSeed: initSeed(m, opts.InitSeed)}
 	res, err := m.trainLoRA(ctx, m.encode(p), lo, derive(taskKey(t), seed, "lora"))
 	if err != nil {
 		return plugin.TrainResult{}, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
@@ -269,6 +272,9 @@ func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts pl
 		"train_per_class":   strconv.Itoa(cfg.TrainPerClass),
 		"batch_size":        strconv.Itoa(cfg.BatchSize),
 		"lr":                strconv.FormatFloat(cfg.LR, 'g', -1, 64),
+		"train_a":           strconv.FormatBool(cfg.TrainA),
+		"init_seed":         strconv.FormatUint(opts.InitSeed, 10),
+		"init":              "shared: A ~ U(±1/sqrt(in)) from init_seed and checkpoint_sha256, B = 0",
 		"checkpoint":        orShipped(cfg.Checkpoint),
 		"checkpoint_sha256": m.Digest,
 		"final_loss":        strconv.FormatFloat(last, 'g', -1, 64),
@@ -284,6 +290,13 @@ func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts pl
 		Snapshots: len(res.snaps),
 		Metrics:   map[string]float64{"first_loss": res.losses[0], "final_loss": last, "train_pairs": float64(p.n)},
 	}, nil
+}
+
+// initSeed is the seed of a LoRA's initialization: the runner's init seed mixed with the
+// backbone's digest, never the task, so every adapter trained on one backbone for one
+// experiment seed starts from the same point.
+func initSeed(m *Model, seed uint64) uint64 {
+	return derive(m.Digest, seed, "lora-init")
 }
 
 // Evaluate scores adapter a (nil for the bare backbone) on t's test data: Recall@1/5/10

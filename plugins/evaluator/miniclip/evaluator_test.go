@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -340,5 +342,67 @@ func TestConcurrentCalls(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestSharedInit checks the aligned expert space: adapters trained on different tasks
+// with one InitSeed start from the same A (and B = 0), a different InitSeed gives a
+// different A, and with train_a = false A stays exactly at that init while B moves.
+func TestSharedInit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	train := func(e *Evaluator, tk task.Task, seed, initSeed uint64) *lora.Adapter {
+		t.Helper()
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d-%d.safetensors", tk.ID, seed, initSeed))
+		if _, err := e.Train(ctx, tk, seed, plugin.TrainOptions{Epochs: 2, Snapshots: 1, InitSeed: initSeed}, path); err != nil {
+			t.Fatal(err)
+		}
+		s, snaps, meta, err := lora.ReadSnapshots(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if meta["init_seed"] != strconv.FormatUint(initSeed, 10) {
+			t.Errorf("metadata init_seed = %q, want %d", meta["init_seed"], initSeed)
+		}
+		a, err := lora.FromFlat(s, snaps[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	frozen := New()
+	if err := frozen.Configure(ctx, plugin.Params{
+		"train_per_class": int64(3), "test_per_class": int64(4), "batch_size": int64(10), "train_a": false,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rot := mustTask(t, "rot", "digits", "rotate(60)")
+	blur := mustTask(t, "blur", "fashion", "gaussian_blur(2)")
+	a1, a2, a3 := train(frozen, rot, 1, 5), train(frozen, blur, 2, 5), train(frozen, rot, 1, 6)
+	// The init itself, for comparison: what trainLoRA starts from.
+	_, m, err := frozen.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, err := model.BindLoRA(m.Config(), a1.Schema, make([]float32, a1.Schema.NumParams()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.InitLoRA(init, rand.New(rand.NewPCG(initSeed(m, 5), 0x696e6974)))
+	for i := range a1.Schema {
+		if !slices.Equal(a1.A(i), init.Mods[i].A) || !slices.Equal(a2.A(i), init.Mods[i].A) {
+			t.Fatalf("module %d: with A frozen, experts of two tasks must keep the shared init's A", i)
+		}
+		if slices.Equal(a1.A(i), a3.A(i)) {
+			t.Fatalf("module %d: init seeds 5 and 6 gave the same A", i)
+		}
+	}
+	if slices.Equal(a1.B(0), a2.B(0)) || !slices.ContainsFunc(a1.B(0), func(x float32) bool { return x != 0 }) {
+		t.Error("B must move from 0, differently for different tasks")
+	}
+	// Trained A moves away from the same start.
+	a4 := train(smallEvaluator(t), rot, 1, 5)
+	if slices.Equal(a4.A(0), init.Mods[0].A) {
+		t.Error("with train_a = true A did not move")
 	}
 }

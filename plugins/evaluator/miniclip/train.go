@@ -17,6 +17,8 @@ type LoRAOptions struct {
 	BatchSize int         // pairs per step
 	Epochs    int         // passes over the training pairs
 	Snapshots int         // keep the adapters after each of the last Snapshots epochs
+	InitSeed  uint64      // seeds the adapter's initialization (shared across tasks)
+	FreezeA   bool        // keep A at its initialization, train B only (LoRA-FA)
 }
 
 // encoded is a set of pairs in the form LoRA training and evaluation consume: the
@@ -48,9 +50,10 @@ type trainResult struct {
 	losses []float64   // mean training loss per epoch
 }
 
-// trainLoRA fine-tunes a fresh adapter (PEFT init from seed) on data with the backbone's
-// contrastive loss; only the adapter moves, the logit scale stays at its pretrained
-// value. The batch order comes from seed. It checks ctx between batches.
+// trainLoRA fine-tunes a fresh adapter (PEFT init from opts.InitSeed: B = 0, A uniform)
+// on data with the backbone's contrastive loss; only the adapter moves, the logit scale
+// stays at its pretrained value. The batch order comes from seed. It checks ctx between
+// batches.
 func (m *Model) trainLoRA(ctx context.Context, data *encoded, opts LoRAOptions, seed uint64) (*trainResult, error) {
 	c := m.Config()
 	switch {
@@ -68,7 +71,7 @@ func (m *Model) trainLoRA(ctx context.Context, data *encoded, opts LoRAOptions, 
 	if err != nil {
 		return nil, err
 	}
-	model.InitLoRA(ad, rng)
+	model.InitLoRA(ad, rand.New(rand.NewPCG(opts.InitSeed, 0x696e6974))) // "init"
 	g, err := model.BindLoRA(c, opts.Schema, make([]float32, opts.Schema.NumParams()))
 	if err != nil {
 		return nil, err
@@ -118,6 +121,11 @@ func (m *Model) trainLoRA(ctx context.Context, data *encoded, opts LoRAOptions, 
 			loss, _ := model.InfoNCE(emb, bTxt[:n*c.Embed], bGroup[:n], n, c.Embed, logScale, dImg, nil)
 			clear(g.Flat)
 			tape.Backward(dImg[:n*c.Embed], nil, g)
+			if opts.FreezeA {
+				for i := range g.Mods {
+					clear(g.Mods[i].A)
+				}
+			}
 			model.Step(adam, ad.Flat, g.Flat)
 			sum += loss * float64(n)
 		}
