@@ -46,7 +46,7 @@ func TestInfo(t *testing.T) {
 	if info.Kind != plugin.KindEncoder || info.Name != "glove" || info.Version == "" || info.Description == "" {
 		t.Errorf("info %+v", info)
 	}
-	want := map[string]string{"normalize": "true", "drop_stopwords": "true", "vectors_path": `""`}
+	want := map[string]string{"normalize": "true", "drop_stopwords": "true", "lexical": "0.5", "vectors_path": `""`}
 	if len(info.Params) != len(want) {
 		t.Fatalf("params %+v", info.Params)
 	}
@@ -86,7 +86,7 @@ func TestEmbedShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || len(got[0]) != 100 {
+	if len(got) != 3 || len(got[0]) != 100+lexicalBuckets {
 		t.Fatalf("shape %d×%d", len(got), len(got[0]))
 	}
 	for i, v := range got {
@@ -104,7 +104,7 @@ func TestEmbedShipped(t *testing.T) {
 	}
 }
 
-// With stopwords kept and no normalisation, the plugin returns exactly the dataset's
+// With stopwords kept, no normalisation and no lexical channel, the plugin returns exactly the dataset's
 // mean vector; dropping stopwords spreads descriptions apart.
 func TestEmbedOptions(t *testing.T) {
 	ctx := context.Background()
@@ -114,7 +114,7 @@ func TestEmbedOptions(t *testing.T) {
 	}
 	texts := []string{"the rotation of the digit", "the blur of the sandal"}
 	raw := New()
-	if err := raw.Configure(ctx, plugin.Params{"normalize": false, "drop_stopwords": false}); err != nil {
+	if err := raw.Configure(ctx, plugin.Params{"normalize": false, "drop_stopwords": false, "lexical": 0.0}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := raw.Embed(ctx, texts)
@@ -133,7 +133,7 @@ func TestEmbedOptions(t *testing.T) {
 		}
 	}
 	dropped := New()
-	if err := dropped.Configure(ctx, plugin.Params{"normalize": false}); err != nil {
+	if err := dropped.Configure(ctx, plugin.Params{"normalize": false, "lexical": 0.0}); err != nil {
 		t.Fatal(err)
 	}
 	got2, err := dropped.Embed(ctx, texts)
@@ -171,7 +171,7 @@ func TestVectorsPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := newLogged(t)
-	if err := e.Configure(ctx, plugin.Params{"vectors_path": p}); err != nil {
+	if err := e.Configure(ctx, plugin.Params{"vectors_path": p, "lexical": 0.0}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.Embed(ctx, []string{"Red!", "red shoe"})
@@ -190,7 +190,7 @@ func TestVectorsPath(t *testing.T) {
 	if err := e.Configure(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.Embed(ctx, []string{"shoe"}); err != nil || len(got[0]) != 100 {
+	if got, err := e.Embed(ctx, []string{"shoe"}); err != nil || len(got[0]) != 100+lexicalBuckets {
 		t.Errorf("after reconfigure: %v, %v", got, err)
 	}
 }
@@ -213,5 +213,69 @@ func TestNoStdout(t *testing.T) {
 	}
 	if len(out) > 0 {
 		t.Errorf("wrote to stdout: %q", out)
+	}
+}
+
+// TestLexical checks the lexical channel: unit embeddings of 100 + 256 numbers whose
+// cosine is (1−β)·(GloVe cosine) + β·(bag-of-words cosine), which tells apart
+// descriptions that differ in antonyms GloVe puts together.
+func TestLexical(t *testing.T) {
+	ctx := context.Background()
+	left := "handwritten digits rotated to the left"
+	right := "handwritten digits rotated to the right"
+	embed := func(beta float64) [][]float32 {
+		t.Helper()
+		e := NewWithLogger(hclog.NewNullLogger())
+		if err := e.Configure(ctx, plugin.Params{"lexical": beta}); err != nil {
+			t.Fatal(err)
+		}
+		v, err := e.Embed(ctx, []string{left, right})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	g := embed(0)
+	if len(g[0]) != 100 {
+		t.Fatalf("lexical = 0: %d numbers, want GloVe's 100", len(g[0]))
+	}
+	cosG := cos(g[0], g[1])
+	// Bag of words after stopwords: {handwritten, digits, rotated, left} and
+	// {handwritten, digits, rotated, right}: cosine 3/4 (no bucket collision among them).
+	const cosH = 0.75
+	for _, beta := range []float64{0.3, 0.5, 1} {
+		v := embed(beta)
+		if len(v[0]) != 100+lexicalBuckets {
+			t.Fatalf("lexical = %v: %d numbers", beta, len(v[0]))
+		}
+		for _, x := range v {
+			if math.Abs(norm(x)-1) > 1e-6 {
+				t.Errorf("lexical = %v: norm %v", beta, norm(x))
+			}
+		}
+		want := (1-beta)*cosG + beta*cosH
+		if got := cos(v[0], v[1]); math.Abs(got-want) > 1e-5 {
+			t.Errorf("lexical = %v: cosine %v, want %v", beta, got, want)
+		}
+	}
+	if cosG < 0.95 {
+		t.Errorf("GloVe alone gives left/right cosine %v; the premise of this channel is that it is high", cosG)
+	}
+	// Words GloVe does not know still count lexically.
+	e := NewWithLogger(hclog.NewNullLogger())
+	if err := e.Configure(ctx, plugin.Params{"lexical": 1.0}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.Embed(ctx, []string{"digits rotated by 45 degrees", "digits rotated by 90 degrees"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cos(v[0], v[1]); math.Abs(c-0.75) > 1e-6 {
+		t.Errorf("numbers: lexical cosine %v, want 3/4", c)
+	}
+	for _, p := range []plugin.Params{{"lexical": -0.1}, {"lexical": 1.5}, {"lexical": 0.5, "normalize": false}} {
+		if err := NewWithLogger(hclog.NewNullLogger()).Configure(ctx, p); err == nil || !strings.Contains(err.Error(), `"lexical"`) {
+			t.Errorf("Configure(%v) = %v, want an error naming lexical", p, err)
+		}
 	}
 }
