@@ -2,7 +2,9 @@
 // into what goes into a paper: summary.md, table.tex (booktabs), results.csv and figures
 // (recall, diversity, ablation_<param>, heatmap as PNG and SVG), and prints the same
 // numbers as a terminal table. It reads only the journal, so it can render a run that is
-// still going or was merged from a cluster.
+// still going or was merged from a cluster. WriteTransfer renders the transfer diagnostic
+// (transfer.json, transfer.csv, transfer_gain, transfer_scatter) from what the driver
+// measured; see TransferReport for its statistics.
 //
 // # Aggregation
 //

@@ -400,21 +400,23 @@ func heatmapFigure(rep *report, title string) ([]namedFigure, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	p, w, h, err := figures.HeatPlot(figures.Heat{
+	heat := figures.Heat{
 		XLabel: "Novel task",
 		Rows:   rows,
 		Cols:   cols,
 		Values: vals,
 		Min:    lo,
 		Max:    hi,
-	})
+	}
+	p, w, h, err := figures.HeatPlot(heat)
 	if err != nil {
 		return nil, fmt.Errorf("heatmap: %w", err)
 	}
-	cb, err := figures.ColorBar(lo, hi, "I2T R@1 (%)")
+	cm, err := heat.ColorMap()
 	if err != nil {
 		return nil, fmt.Errorf("heatmap: %w", err)
 	}
+	cb := figures.ColorBar(cm, "I2T R@1 (%)")
 	fig := &figures.Figure{
 		Title:  title + ": I2T R@1 per novel task (%, mean over seeds)",
 		Panels: [][]*plot.Plot{{p}},

@@ -30,6 +30,8 @@ const usage = `runner: zero-shot LoRA-generation experiments
 
   runner run FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--quiet]
                                                      run an experiment
+  runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric i2t_r1] [--quiet]
+                                                     does a similar description mean a helpful expert?
   runner validate FILE                               report every problem of an experiment file
   runner plugins                                     list the built-in plugins
   runner report DIR                                  render tables and figures of a results folder
@@ -49,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stdout, stderr)
+	case "transfer":
+		return cmdTransfer(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "plugins":
@@ -125,42 +129,73 @@ func interruptible(host *plugin.Host, log hclog.Logger) (context.Context, func()
 	return ctx, func() { signal.Stop(sig); cancel() }
 }
 
-func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "results folder (overrides the experiment's output)")
-	jobs := fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)")
-	quiet := fs.Bool("quiet", false, "log only warnings and errors")
-	cache := fs.String("cache", defaultCache(), "expert cache folder (or set SGLAB_CACHE)")
-	fresh := fs.Bool("fresh", false, "ignore the expert cache and train again")
-	startTimeout := fs.Duration("start-timeout", time.Minute, "how long a plugin may take to start")
-	callTimeout := fs.Duration("call-timeout", time.Hour, "how long one plugin call may take before the plugin is killed (0: no limit)")
+// driverFlags are the flags of the commands that drive an experiment's plugins.
+type driverFlags struct {
+	out, cache                *string
+	jobs                      *int
+	quiet, fresh              *bool
+	startTimeout, callTimeout *time.Duration
+}
+
+func addDriverFlags(fs *flag.FlagSet) driverFlags {
+	return driverFlags{
+		out:          fs.String("out", "", "output folder (overrides the experiment's output)"),
+		jobs:         fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)"),
+		quiet:        fs.Bool("quiet", false, "log only warnings and errors"),
+		cache:        fs.String("cache", defaultCache(), "expert cache folder (or set SGLAB_CACHE)"),
+		fresh:        fs.Bool("fresh", false, "ignore the expert cache and train again"),
+		startTimeout: fs.Duration("start-timeout", time.Minute, "how long a plugin may take to start"),
+		callTimeout:  fs.Duration("call-timeout", time.Hour, "how long one plugin call may take before the plugin is killed (0: no limit)"),
+	}
+}
+
+// loadExperiment parses the command line of cmd (its flags and one experiment file) and
+// loads the file; a nil experiment comes with the exit code.
+func loadExperiment(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer) (*config.Experiment, int) {
 	pos, err := parse(fs, args)
 	if err != nil {
-		return 2
+		return nil, 2
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "runner run: want exactly one experiment file")
-		return 2
+		fmt.Fprintf(stderr, "runner %s: want exactly one experiment file\n", cmd)
+		return nil, 2
 	}
 	exp, err := config.Load(pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, 1
 	}
-	// On a terminal a redrawn progress line replaces the info logs.
+	return exp, 0
+}
+
+// options are the driver options of the flags, with a logger that goes to stderr and, on
+// a terminal, a redrawn progress line in place of the info logs.
+func (f driverFlags) options(stderr io.Writer, host *plugin.Host) driver.Options {
 	var progress io.Writer
-	if f, ok := stderr.(*os.File); ok && !*quiet && isTerminal(f) {
+	if file, ok := stderr.(*os.File); ok && !*f.quiet && isTerminal(file) {
 		progress = stderr
 	}
-	log := newLogger(stderr, *quiet || progress != nil)
+	return driver.Options{Out: *f.out, Jobs: *f.jobs, Cache: *f.cache, Fresh: *f.fresh, Host: host,
+		Log: newLogger(stderr, *f.quiet || progress != nil), Progress: progress,
+		StartTimeout: *f.startTimeout, CallTimeout: *f.callTimeout, Spec: specFor}
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := addDriverFlags(fs)
+	exp, code := loadExperiment("run", fs, args, stderr)
+	if exp == nil {
+		return code
+	}
 	host := &plugin.Host{}
 	defer host.KillAll()
+	opt := flags.options(stderr, host)
+	log := opt.Log
 	ctx, stop := interruptible(host, log)
 	defer stop()
 	start := time.Now()
-	sum, err := driver.Run(ctx, exp, driver.Options{Out: *out, Jobs: *jobs, Cache: *cache, Fresh: *fresh, Host: host, Log: log, Progress: progress,
-		StartTimeout: *startTimeout, CallTimeout: *callTimeout, Spec: specFor})
+	sum, err := driver.Run(ctx, exp, opt)
 	host.KillAll()
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "runner: interrupted; finished trials are in the journal and a rerun goes on from there")
@@ -182,6 +217,46 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "runner: %d trials failed; their errors are in %s/results.jsonl\n", sum.Failed, sum.Out)
 		return 1
 	}
+	return 0
+}
+
+// cmdTransfer runs the transfer diagnostic: does an expert whose description is near a
+// task's help that task, before any method is compared?
+func cmdTransfer(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("transfer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := addDriverFlags(fs)
+	metric := fs.String("metric", "i2t_r1", "the evaluator metric whose gain over zero-shot is compared")
+	exp, code := loadExperiment("transfer", fs, args, stderr)
+	if exp == nil {
+		return code
+	}
+	host := &plugin.Host{}
+	defer host.KillAll()
+	opt := flags.options(stderr, host)
+	if opt.Out == "" {
+		opt.Out = exp.Output
+	}
+	ctx, stop := interruptible(host, opt.Log)
+	defer stop()
+	m, err := driver.Transfer(ctx, exp, driver.TransferOptions{Options: opt, Metric: *metric})
+	host.KillAll()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "runner: interrupted; trained experts are in the cache and a rerun reuses them")
+		return 130
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "runner transfer:", err)
+		return 1
+	}
+	rep, err := reports.WriteTransfer(opt.Out, m)
+	if err != nil {
+		fmt.Fprintln(stderr, "runner transfer:", err)
+		return 1
+	}
+	rep.Summary(stdout)
+	fmt.Fprintf(stdout, "wrote %s, %s and the figures %s and %s (png, svg) into %s\n",
+		reports.TransferJSON, reports.TransferCSV, reports.TransferGain, reports.TransferScatter, opt.Out)
 	return 0
 }
 

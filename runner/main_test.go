@@ -93,10 +93,30 @@ func TestPluginsListsEveryBuiltin(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"frobnicate"}, {"run"}, {"plugin", "serve", "encoder/nope"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"run"}, {"transfer"}, {"transfer", "a.toml", "b.toml"}, {"plugin", "serve", "encoder/nope"}} {
 		if code, _, _ := runCLI(t, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestTransferBadFile checks that `runner transfer` on a file it cannot use fails before
+// starting anything, naming the file.
+func TestTransferBadFile(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope.toml")
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("name = \"bad\"\nseeds = [1]\ncolour = \"red\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{missing, bad} {
+		code, stdout, stderr := runCLI(t, "transfer", path, "--out", filepath.Join(dir, "out"))
+		if code != 1 || !strings.Contains(stderr, path) || stdout != "" {
+			t.Errorf("transfer %s: exit %d, stdout %q, stderr:\n%s", path, code, stdout, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Error("a failed transfer created its output folder")
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package results is the journal of an experiment: results.jsonl, one JSON object per
-// finished trial, appended at once. Reports and outside tools read only this file.
+// finished trial, appended at once. Reports and outside tools read only this file. It
+// also holds what the transfer diagnostic measures (Transfer), which reports renders.
 package results
 
 import (

@@ -3,6 +3,7 @@ package figures
 import (
 	"bytes"
 	"encoding/xml"
+	"image/color"
 	"image/png"
 	"math"
 	"strings"
@@ -127,13 +128,43 @@ func TestHeatPlot(t *testing.T) {
 	if w <= 0 || hgt <= 0 {
 		t.Fatalf("size %v × %v", w, hgt)
 	}
-	cb, err := ColorBar(10, 30, "I2T R@1 (%)")
+	cm, err := h.ColorMap()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cb := ColorBar(cm, "I2T R@1 (%)")
 	f := &Figure{Panels: [][]*plot.Plot{{p}}, PanelW: w, PanelH: hgt, Side: cb, SideW: 60}
 	var buf bytes.Buffer
 	if err := f.Write(&buf, "png"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDivergingColorMap checks that gains are coloured by sign around a white-grey zero
+// over a range symmetric about zero.
+func TestDivergingColorMap(t *testing.T) {
+	cm := DivergingColorMap(-2, 5)
+	if cm.Min() != -5 || cm.Max() != 5 {
+		t.Fatalf("range [%v, %v], want [-5, 5]", cm.Min(), cm.Max())
+	}
+	rgb := func(v float64) (r, g, b uint32) {
+		c, err := cm.At(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, g, b, _ = c.RGBA()
+		return r, g, b
+	}
+	if r, _, b := rgb(-4); r <= b {
+		t.Errorf("a loss is not red: r %d b %d", r, b)
+	}
+	if r, _, b := rgb(4); b <= r {
+		t.Errorf("a gain is not blue: r %d b %d", r, b)
+	}
+	if r, g, b := rgb(0); luminance(color.RGBA64{uint16(r), uint16(g), uint16(b), 0xffff}) < 0.7 {
+		t.Errorf("zero is not light: %d %d %d", r, g, b)
+	}
+	if c := DivergingColorMap(0, 0); c.Min() >= c.Max() {
+		t.Errorf("all-zero range [%v, %v]", c.Min(), c.Max())
 	}
 }

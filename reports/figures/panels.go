@@ -390,6 +390,16 @@ type Heat struct {
 	Values                [][]float64 // [row][col]
 	Min, Max              float64     // colour range; shared across panels for one colour bar
 	Format                string      // cell label format, e.g. "%.1f"
+	// Diverging colours by sign, for differences such as gains: see DivergingColorMap.
+	Diverging bool
+}
+
+// ColorMap is the panel's colour map: HeatColorMap, or DivergingColorMap when Diverging.
+func (h Heat) ColorMap() (palette.ColorMap, error) {
+	if h.Diverging {
+		return DivergingColorMap(h.Min, h.Max), nil
+	}
+	return HeatColorMap(h.Min, h.Max)
 }
 
 // HeatColorMap is the colour map of heat panels: YlGnBu, light yellow for low values to
@@ -408,6 +418,21 @@ func HeatColorMap(min, max float64) (palette.ColorMap, error) {
 	cm.SetMin(min)
 	cm.SetMax(max)
 	return palette.Reverse(cm), nil
+}
+
+// DivergingColorMap is the colour map of signed differences: red below zero, white-grey
+// at zero, blue above (Moreland's smooth diverging map, in the RdBu orientation), over a
+// range symmetric about zero that holds both min and max, so equal colours mean equal
+// magnitudes on either side.
+func DivergingColorMap(min, max float64) palette.ColorMap {
+	lim := math.Max(math.Abs(min), math.Abs(max))
+	if !(lim > 0) || math.IsInf(lim, 0) {
+		lim = 1
+	}
+	cm := moreland.SmoothBlueRed()
+	cm.SetMin(-lim)
+	cm.SetMax(lim)
+	return palette.Reverse(cm)
 }
 
 type heatGrid struct {
@@ -431,7 +456,7 @@ func HeatPlot(h Heat) (p *plot.Plot, w, hgt vg.Length, err error) {
 	if nr == 0 || nc == 0 {
 		return p, 200, 120, nil
 	}
-	cm, err := HeatColorMap(h.Min, h.Max)
+	cm, err := h.ColorMap()
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -514,12 +539,9 @@ func HeatPlot(h Heat) (p *plot.Plot, w, hgt vg.Length, err error) {
 	return p, w, hgt, nil
 }
 
-// ColorBar is a vertical colour bar plot for heat panels, labelled label.
-func ColorBar(min, max float64, label string) (*plot.Plot, error) {
-	cm, err := HeatColorMap(min, max)
-	if err != nil {
-		return nil, err
-	}
+// ColorBar is a vertical colour bar plot for heat panels of colour map cm (see
+// Heat.ColorMap), labelled label.
+func ColorBar(cm palette.ColorMap, label string) *plot.Plot {
 	p := plot.New()
 	cb := &plotter.ColorBar{ColorMap: cm, Vertical: true}
 	p.Add(cb)
@@ -528,7 +550,7 @@ func ColorBar(min, max float64, label string) (*plot.Plot, error) {
 	p.Y.Tick.Marker = niceTicks{}
 	p.Y.Label.Text = label
 	p.Y.Label.TextStyle.Font.Size = 11
-	return p, nil
+	return p
 }
 
 func luminance(c color.Color) float64 {

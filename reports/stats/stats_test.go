@@ -1,7 +1,9 @@
 package stats
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
@@ -143,5 +145,77 @@ func TestCompare(t *testing.T) {
 	p = b.Compare(nil, nil)
 	if p.N != 0 || !math.IsNaN(p.MeanDiff) || !math.IsNaN(p.WinRate) {
 		t.Fatalf("empty comparison: %+v", p)
+	}
+}
+
+func TestSpearmanTiesByHand(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		name string
+		x, y []float64
+		want float64
+	}{
+		// Ranks x: 1 2.5 2.5 4, y: 1 3 2 4; centred on 2.5: Σdxdy = 4.5, Σdx² = 4.5,
+		// Σdy² = 5, so ρ = 4.5/√22.5 = 3/√10.
+		{"ties in x", []float64{1, 2, 2, 3}, []float64{1, 3, 2, 4}, 3 / math.Sqrt(10)},
+		{"ties reversed", []float64{1, 2, 2, 3}, []float64{30, 20, 20, 10}, -1},
+		// Ranks x: 1 2 3.5 3.5 5, y: 2 2 2 4.5 4.5; centred on 3: dx = −2 −1 .5 .5 2,
+		// dy = −1 −1 −1 1.5 1.5, so Σdxdy = 6.25, Σdx² = 9.5, Σdy² = 7.5.
+		{"ties in both", []float64{1, 2, 4, 4, 9}, []float64{5, 5, 5, 8, 8}, 6.25 / math.Sqrt(9.5*7.5)},
+		{"one pair", []float64{1}, []float64{2}, nan},
+		{"constant x", []float64{3, 3, 3}, []float64{1, 2, 3}, nan},
+		{"constant y", []float64{1, 2, 3}, []float64{0, 0, 0}, nan},
+	} {
+		near(t, c.name, Spearman(c.x, c.y), c.want)
+	}
+	r := make([]float64, 6)
+	Ranks(r, []float64{0.5, -1, 0.5, 7, 0.5, -1})
+	want := []float64{4, 1.5, 4, 6, 4, 1.5}
+	for i := range r {
+		near(t, "Ranks", r[i], want[i])
+	}
+}
+
+// TestSpearmanBruteForce checks Spearman on tie-heavy random data against ranks counted
+// pair by pair and a textbook Pearson correlation.
+func TestSpearmanBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rank := func(x []float64) []float64 {
+		r := make([]float64, len(x))
+		for i := range x {
+			r[i] = 1
+			for j := range x {
+				switch {
+				case x[j] < x[i]:
+					r[i]++
+				case j != i && x[j] == x[i]:
+					r[i] += 0.5
+				}
+			}
+		}
+		return r
+	}
+	pearson := func(a, b []float64) float64 {
+		ma, mb := Mean(a), Mean(b)
+		var s, sa, sb float64
+		for i := range a {
+			s += (a[i] - ma) * (b[i] - mb)
+			sa += (a[i] - ma) * (a[i] - ma)
+			sb += (b[i] - mb) * (b[i] - mb)
+		}
+		return s / math.Sqrt(sa*sb)
+	}
+	for trial := range 50 {
+		n := 2 + rng.IntN(30)
+		x, y := make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i] = float64(rng.IntN(5)) // few values: many ties
+			y[i] = x[i] + float64(rng.IntN(4))
+		}
+		want := pearson(rank(x), rank(y))
+		if math.IsNaN(want) || math.IsInf(want, 0) {
+			want = math.NaN()
+		}
+		near(t, fmt.Sprintf("trial %d", trial), Spearman(x, y), want)
 	}
 }

@@ -1,7 +1,8 @@
 // Package driver runs an experiment (DESIGN.md §2): per seed and split it trains the
 // seen tasks' experts, embeds every description, fits each method's generator on the
 // library, generates and scores samples on each novel task, runs the references, and
-// appends every finished trial to results.jsonl at once.
+// appends every finished trial to results.jsonl at once. Transfer measures, with the
+// same plugins and expert cache, whether a world supports zero-shot adaptation at all.
 package driver
 
 import (
@@ -65,6 +66,7 @@ type runner struct {
 	exp      *config.Experiment
 	opt      Options
 	log      hclog.Logger
+	out      string // the output folder
 	journal  *results.Writer
 	prev     map[string]results.Row // finished rows of earlier runs, by key
 	pool     *evaluatorPool
@@ -83,15 +85,11 @@ type runner struct {
 // Run executes exp. Trials that fail are recorded with their error and the run goes on;
 // an error return means the run could not go on (bad plugin set-up, interrupted, I/O).
 func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, error) {
-	opt = opt.withDefaults()
-	out := opt.Out
-	if out == "" {
-		out = exp.Output
+	r, err := newRunner(exp, opt)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
-	}
-	r := &runner{exp: exp, opt: opt, log: opt.Log, gens: map[string]*generator{}, prev: map[string]results.Row{}}
+	out := r.out
 	r.summary.Out = out
 	journalPath := filepath.Join(out, results.FileName)
 	if err := r.resume(journalPath); err != nil {
@@ -103,13 +101,8 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 	defer w.Close()
 	r.journal = w
-	cache := opt.Cache
-	if cache == "" {
-		cache = filepath.Join(out, "cache")
-	}
-	r.experts = &expertStore{dir: filepath.Join(cache, "experts"), fresh: opt.Fresh, runs: map[string]*expertRun{}}
-	r.man = newManifest(exp, opt.Jobs)
-	if err := r.man.write(out); err != nil {
+	manifestPath := filepath.Join(out, ManifestFile)
+	if err := r.man.write(manifestPath); err != nil {
 		return nil, err
 	}
 
@@ -129,7 +122,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 	end := time.Now().UTC()
 	r.man.End = &end
-	if err := r.man.write(out); err != nil {
+	if err := r.man.write(manifestPath); err != nil {
 		return nil, err
 	}
 	rows, err := results.Read(journalPath)
@@ -138,6 +131,27 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 	r.summary.Rows = rows
 	return &r.summary, nil
+}
+
+// newRunner prepares what Run and Transfer share: the output folder (the experiment's
+// when opt.Out is empty), the expert cache (<out>/cache when opt.Cache is empty) and the
+// manifest. The plugins start in setUp.
+func newRunner(exp *config.Experiment, opt Options) (*runner, error) {
+	opt = opt.withDefaults()
+	out := opt.Out
+	if out == "" {
+		out = exp.Output
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	cache := opt.Cache
+	if cache == "" {
+		cache = filepath.Join(out, "cache")
+	}
+	return &runner{exp: exp, opt: opt, log: opt.Log, out: out, gens: map[string]*generator{}, prev: map[string]results.Row{},
+		experts: &expertStore{dir: filepath.Join(cache, "experts"), fresh: opt.Fresh, runs: map[string]*expertRun{}},
+		man:     newManifest(exp, opt.Jobs)}, nil
 }
 
 // totals counts the work of the run: distinct experts (seen tasks for each training
@@ -382,7 +396,8 @@ func (r *runner) zeroShot(ctx context.Context, m config.Method, split task.Split
 		}
 		t, _ := r.exp.Task(id)
 		start := time.Now()
-		err := r.evaluate(ctx, t, nil, seed, &row)
+		var err error
+		row.Metrics, err = r.evaluate(ctx, t, nil, seed)
 		r.finish(ctx, &row, start, err)
 	})
 	return ctx.Err()
@@ -409,7 +424,7 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 			row = prev
 		} else {
 			if err == nil {
-				err = r.evaluate(ctx, t, adapter, seed, &row)
+				row.Metrics, err = r.evaluate(ctx, t, adapter, seed)
 			}
 			r.finish(ctx, &row, start, err)
 		}
@@ -420,15 +435,17 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 	return ctx.Err()
 }
 
-// evaluate scores a (nil: the bare backbone) on t into row's metrics.
-func (r *runner) evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64, row *results.Row) error {
+// evaluate scores a (nil: the bare backbone) on t.
+func (r *runner) evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
 	start := time.Now()
 	defer func() { r.man.addPhase("evaluate", time.Since(start)) }()
-	return r.pool.do(ctx, func(ev plugin.Evaluator) error {
-		mt, err := ev.Evaluate(ctx, t, a, seed)
-		row.Metrics = mt
+	var mt map[string]float64
+	err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
+		var err error
+		mt, err = ev.Evaluate(ctx, t, a, seed)
 		return err
 	})
+	return mt, err
 }
 
 // finish stamps a trial row and records it, unless the run was interrupted, in which
@@ -474,18 +491,29 @@ func (r *runner) diversity(m config.Method, split, taskID string, seed uint64, a
 	r.record(row)
 }
 
+// finalSnapshot is the adapter of an expert's (or oracle's) last training epoch.
 func finalSnapshot(path string, schema lora.Schema) (*lora.Adapter, error) {
-	s, snaps, _, err := lora.ReadSnapshots(path)
+	s, snaps, err := readSnapshots(path, schema)
 	if err != nil {
 		return nil, err
 	}
+	return lora.FromFlat(s, snaps[len(snaps)-1])
+}
+
+// readSnapshots reads an expert's snapshots file: at least one snapshot, in the
+// evaluator's schema.
+func readSnapshots(path string, schema lora.Schema) (lora.Schema, [][]float32, error) {
+	s, snaps, _, err := lora.ReadSnapshots(path)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := s.Compatible(schema); err != nil {
-		return nil, fmt.Errorf("snapshots in %s: %w", path, err)
+		return nil, nil, fmt.Errorf("snapshots in %s: %w", path, err)
 	}
 	if len(snaps) == 0 {
-		return nil, fmt.Errorf("snapshots file %s holds no snapshot", path)
+		return nil, nil, fmt.Errorf("snapshots file %s holds no snapshot", path)
 	}
-	return lora.FromFlat(s, snaps[len(snaps)-1])
+	return s, snaps, nil
 }
 
 // generator is one generator method's plugin process, fitted lazily per library.
@@ -572,7 +600,7 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 				t0 := time.Now()
 				err := genErr
 				if err == nil {
-					err = r.evaluate(ctx, t, adapters[s], seed, &row)
+					row.Metrics, err = r.evaluate(ctx, t, adapters[s], seed)
 				}
 				if err == nil {
 					ms[s] = row.Metrics

@@ -88,13 +88,17 @@ func (evaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed 
 		os.Exit(7)
 	}
 	s := 10.0
+	// xfer depends on the target too, so that the transfer diagnostic sees gains of both
+	// signs: an expert gains 5·(len(expert id) − len(target id)) + 0.25 (see TestTransfer).
+	xfer := 10 + float64(len(t.ID))
 	if a != nil {
 		s = 0
 		for _, v := range a.Params {
 			s += float64(v)
 		}
+		xfer = s - 4*float64(len(t.ID))
 	}
-	return map[string]float64{"i2t_r1": s, "seed": float64(seed % 1000)}, nil
+	return map[string]float64{"i2t_r1": s, "seed": float64(seed % 1000), "xfer": xfer}, nil
 }
 
 type generator2 struct{ mean []float32 }

@@ -118,19 +118,19 @@ func (m *Manifest) addPlugin(ctx context.Context, kind string, ref config.Plugin
 	m.mu.Unlock()
 }
 
-// write saves the manifest atomically.
-func (m *Manifest) write(dir string) error {
+// write saves the manifest atomically at path.
+func (m *Manifest) write(path string) error {
 	m.mu.Lock()
 	b, err := json.MarshalIndent(m, "", "  ")
 	m.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	tmp := filepath.Join(dir, "."+ManifestFile+".tmp")
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, ManifestFile))
+	return os.Rename(tmp, path)
 }
 
 func cpuModel() string {

@@ -40,7 +40,8 @@ func newEvaluatorPool(ctx context.Context, n int, start starter) (*evaluatorPool
 	return p, nil
 }
 
-// do runs f on a free evaluator, restarting its process first when it has died.
+// do runs f on a free evaluator, restarting its process first when it has died, unless
+// ctx is done.
 func (p *evaluatorPool) do(ctx context.Context, f func(plugin.Evaluator) error) error {
 	var w *worker
 	select {
@@ -49,6 +50,9 @@ func (p *evaluatorPool) do(ctx context.Context, f func(plugin.Evaluator) error) 
 		return ctx.Err()
 	}
 	defer func() { p.workers <- w }()
+	if err := ctx.Err(); err != nil {
+		return err // cancelled while it waited: start no work, and no process
+	}
 	if w.client.Exited() {
 		if w.restarts >= maxRestarts {
 			return fmt.Errorf("evaluator %s died %d times; not restarted again", w.client.Label(), w.restarts+1)
