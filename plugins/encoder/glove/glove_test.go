@@ -46,7 +46,7 @@ func TestInfo(t *testing.T) {
 	if info.Kind != plugin.KindEncoder || info.Name != "glove" || info.Version == "" || info.Description == "" {
 		t.Errorf("info %+v", info)
 	}
-	want := map[string]string{"normalize": "true", "drop_stopwords": "true", "lexical": "0.5", "vectors_path": `""`}
+	want := map[string]string{"normalize": "true", "drop_stopwords": "true", "lexical": "0.4", "numeric": "0.3", "vectors_path": `""`}
 	if len(info.Params) != len(want) {
 		t.Fatalf("params %+v", info.Params)
 	}
@@ -86,7 +86,7 @@ func TestEmbedShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || len(got[0]) != 100+lexicalBuckets {
+	if len(got) != 3 || len(got[0]) != 100+lexicalBuckets+numericBins {
 		t.Fatalf("shape %d×%d", len(got), len(got[0]))
 	}
 	for i, v := range got {
@@ -114,7 +114,7 @@ func TestEmbedOptions(t *testing.T) {
 	}
 	texts := []string{"the rotation of the digit", "the blur of the sandal"}
 	raw := New()
-	if err := raw.Configure(ctx, plugin.Params{"normalize": false, "drop_stopwords": false, "lexical": 0.0}); err != nil {
+	if err := raw.Configure(ctx, plugin.Params{"normalize": false, "drop_stopwords": false, "lexical": 0.0, "numeric": 0.0}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := raw.Embed(ctx, texts)
@@ -133,7 +133,7 @@ func TestEmbedOptions(t *testing.T) {
 		}
 	}
 	dropped := New()
-	if err := dropped.Configure(ctx, plugin.Params{"normalize": false, "lexical": 0.0}); err != nil {
+	if err := dropped.Configure(ctx, plugin.Params{"normalize": false, "lexical": 0.0, "numeric": 0.0}); err != nil {
 		t.Fatal(err)
 	}
 	got2, err := dropped.Embed(ctx, texts)
@@ -171,7 +171,7 @@ func TestVectorsPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := newLogged(t)
-	if err := e.Configure(ctx, plugin.Params{"vectors_path": p, "lexical": 0.0}); err != nil {
+	if err := e.Configure(ctx, plugin.Params{"vectors_path": p, "lexical": 0.0, "numeric": 0.0}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.Embed(ctx, []string{"Red!", "red shoe"})
@@ -190,7 +190,7 @@ func TestVectorsPath(t *testing.T) {
 	if err := e.Configure(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.Embed(ctx, []string{"shoe"}); err != nil || len(got[0]) != 100+lexicalBuckets {
+	if got, err := e.Embed(ctx, []string{"shoe"}); err != nil || len(got[0]) != 100+lexicalBuckets+numericBins {
 		t.Errorf("after reconfigure: %v, %v", got, err)
 	}
 }
@@ -216,66 +216,84 @@ func TestNoStdout(t *testing.T) {
 	}
 }
 
-// TestLexical checks the lexical channel: unit embeddings of 100 + 256 numbers whose
-// cosine is (1−β)·(GloVe cosine) + β·(bag-of-words cosine), which tells apart
-// descriptions that differ in antonyms GloVe puts together.
-func TestLexical(t *testing.T) {
+// TestChannels checks the lexical and numeric channels: unit embeddings whose cosine
+// is (1−β−γ)·(GloVe cosine) + β·(bag-of-words cosine) + γ·(numeric cosine), which
+// tell apart descriptions that differ in antonyms GloVe puts together or in numbers
+// GloVe does not know.
+func TestChannels(t *testing.T) {
 	ctx := context.Background()
-	left := "handwritten digits rotated to the left"
-	right := "handwritten digits rotated to the right"
-	embed := func(beta float64) [][]float32 {
+	embed := func(p plugin.Params, texts ...string) [][]float32 {
 		t.Helper()
 		e := NewWithLogger(hclog.NewNullLogger())
-		if err := e.Configure(ctx, plugin.Params{"lexical": beta}); err != nil {
+		if err := e.Configure(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		v, err := e.Embed(ctx, []string{left, right})
+		v, err := e.Embed(ctx, texts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
-	}
-	g := embed(0)
-	if len(g[0]) != 100 {
-		t.Fatalf("lexical = 0: %d numbers, want GloVe's 100", len(g[0]))
-	}
-	cosG := cos(g[0], g[1])
-	// Bag of words after stopwords: {handwritten, digits, rotated, left} and
-	// {handwritten, digits, rotated, right}: cosine 3/4 (no bucket collision among them).
-	const cosH = 0.75
-	for _, beta := range []float64{0.3, 0.5, 1} {
-		v := embed(beta)
-		if len(v[0]) != 100+lexicalBuckets {
-			t.Fatalf("lexical = %v: %d numbers", beta, len(v[0]))
-		}
-		for _, x := range v {
+		for i, x := range v {
 			if math.Abs(norm(x)-1) > 1e-6 {
-				t.Errorf("lexical = %v: norm %v", beta, norm(x))
+				t.Errorf("%v text %d: norm %v", p, i, norm(x))
 			}
 		}
-		want := (1-beta)*cosG + beta*cosH
+		return v
+	}
+	off := plugin.Params{"lexical": 0.0, "numeric": 0.0}
+	left := "handwritten digits rotated 45 degrees to the left"
+	right := "handwritten digits rotated 45 degrees to the right"
+	g := embed(off, left, right)
+	if len(g[0]) != 100 {
+		t.Fatalf("no channels: %d numbers, want GloVe's 100", len(g[0]))
+	}
+	cosG := cos(g[0], g[1])
+	if cosG < 0.95 {
+		t.Errorf("GloVe alone gives left/right cosine %v; the premise of the lexical channel is that it is high", cosG)
+	}
+	// Bags of words without stopwords and numbers: {handwritten, digits, rotated,
+	// degrees, left} and {..., right}: cosine 4/5. Both texts hold the number 45.
+	const cosH, cosQ = 0.8, 1.0
+	for _, w := range []struct{ beta, gamma float64 }{{0.3, 0}, {0.4, 0.3}, {1, 0}, {0, 1}, {0.5, 0.5}} {
+		v := embed(plugin.Params{"lexical": w.beta, "numeric": w.gamma}, left, right)
+		if len(v[0]) != 100+lexicalBuckets+numericBins {
+			t.Fatalf("%+v: %d numbers", w, len(v[0]))
+		}
+		want := (1-w.beta-w.gamma)*cosG + w.beta*cosH + w.gamma*cosQ
 		if got := cos(v[0], v[1]); math.Abs(got-want) > 1e-5 {
-			t.Errorf("lexical = %v: cosine %v, want %v", beta, got, want)
+			t.Errorf("%+v: cosine %v, want %v", w, got, want)
 		}
 	}
-	if cosG < 0.95 {
-		t.Errorf("GloVe alone gives left/right cosine %v; the premise of this channel is that it is high", cosG)
+	// Numbers compare by ratio: cos = exp(−(ln a − ln b)²/(4σ²)) up to the grid.
+	numbers := []string{"rotated 45 degrees", "rotated 60 degrees", "rotated 90 degrees", "noise of 0.3", "rotated 45.0 degrees"}
+	q := embed(plugin.Params{"lexical": 0.0, "numeric": 1.0}, numbers...)
+	bump := func(a, b float64) float64 {
+		d := math.Log(a) - math.Log(b)
+		return math.Exp(-d * d / (4 * numericSigma * numericSigma))
 	}
-	// Words GloVe does not know still count lexically.
-	e := NewWithLogger(hclog.NewNullLogger())
-	if err := e.Configure(ctx, plugin.Params{"lexical": 1.0}); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		i, j int
+		want float64
+	}{{0, 1, bump(45, 60)}, {0, 2, bump(45, 90)}, {0, 3, bump(45, 0.3)}, {0, 4, 1}} {
+		if got := cos(q[c.i], q[c.j]); math.Abs(got-c.want) > 0.01 {
+			t.Errorf("numeric cosine of %q and %q: %v, want %v", numbers[c.i], numbers[c.j], got, c.want)
+		}
 	}
-	v, err := e.Embed(ctx, []string{"digits rotated by 45 degrees", "digits rotated by 90 degrees"})
-	if err != nil {
-		t.Fatal(err)
+	if !(cos(q[0], q[1]) > cos(q[0], q[2])) {
+		t.Error("45 must be nearer 60 than 90")
 	}
-	if c := cos(v[0], v[1]); math.Abs(c-0.75) > 1e-6 {
-		t.Errorf("numbers: lexical cosine %v, want 3/4", c)
+	// A text without numbers leaves the numeric channel empty; its other channels make
+	// up the unit norm.
+	v := embed(plugin.Params{"lexical": 0.4, "numeric": 0.3}, "blurred digits", "blurred digits")
+	if tail := v[0][100+lexicalBuckets:]; !allZero(tail) {
+		t.Error("numeric channel of a text without numbers is not zero")
 	}
-	for _, p := range []plugin.Params{{"lexical": -0.1}, {"lexical": 1.5}, {"lexical": 0.5, "normalize": false}} {
-		if err := NewWithLogger(hclog.NewNullLogger()).Configure(ctx, p); err == nil || !strings.Contains(err.Error(), `"lexical"`) {
-			t.Errorf("Configure(%v) = %v, want an error naming lexical", p, err)
+	for _, p := range []plugin.Params{
+		{"lexical": -0.1}, {"lexical": 1.5}, {"numeric": -1.0}, {"lexical": 0.7, "numeric": 0.5},
+		{"lexical": 0.5, "numeric": 0.0, "normalize": false},
+	} {
+		err := NewWithLogger(hclog.NewNullLogger()).Configure(ctx, p)
+		if err == nil || !(strings.Contains(err.Error(), `"lexical"`) || strings.Contains(err.Error(), `"numeric"`)) {
+			t.Errorf("Configure(%v) = %v, want an error naming the parameter", p, err)
 		}
 	}
 }

