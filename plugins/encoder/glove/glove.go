@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -162,7 +163,12 @@ func embed(vecs *glovedata.Vectors, cfg Config, text string, log hclog.Logger) (
 		}
 		tokens = kept
 	}
-	v, unknown, err := vecs.EmbedTokens(tokens)
+	words := tokens
+	if cfg.Numeric > 0 {
+		// Numbers belong to the numeric channel; the shipped vectors do not know them.
+		words = slices.DeleteFunc(slices.Clone(tokens), isNumber)
+	}
+	v, unknown, err := vecs.EmbedTokens(words)
 	if len(unknown) > 0 {
 		log.Warn("unknown words skipped", "text", text, "words", unknown)
 	}
