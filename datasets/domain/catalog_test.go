@@ -41,7 +41,11 @@ func TestTaskCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idPattern := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	// Family ids end in the transform's argument, which may be a decimal.
+	idPattern := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*(-[0-9]+\.[0-9]+)?$`)
+	family := regexp.MustCompile(`^(digits|fashion)-(rotate-left|rotate-right|blur|noise)-([0-9.]+)$`)
+	familyChain := map[string]string{"rotate-left": "rotate(%s)", "rotate-right": "rotate(-%s)", "blur": "gaussian_blur(%s)", "noise": "gaussian_noise(%s)"}
+	number := regexp.MustCompile(`^[0-9]+$`)
 	ids, descs := map[string]bool{}, map[string]bool{}
 	perDataset := map[string]int{}
 	used := map[string]bool{}
@@ -63,8 +67,19 @@ func TestTaskCatalog(t *testing.T) {
 			t.Errorf("%s: description empty or repeated", where)
 		}
 		descs[tk.Description] = true
+		if m := family.FindStringSubmatch(tk.ID); m != nil {
+			// The catalog's convention: a family task's id, chain and description carry
+			// the same number.
+			if want := fmt.Sprintf(familyChain[m[2]], m[3]); !slices.Equal(tk.Transforms, []string{want}) {
+				t.Errorf("%s: family task's transforms %q, want [%q]", where, tk.Transforms, want)
+			}
+			if !regexp.MustCompile(`(^|[^0-9.])` + regexp.QuoteMeta(m[3]) + `([^0-9.]|$)`).MatchString(tk.Description) {
+				t.Errorf("%s: description %q does not give the severity %s", where, tk.Description, m[3])
+			}
+		}
 		for _, w := range glove.Tokenize(tk.Description) {
-			if _, ok := vecs.Lookup(w); !ok && w != "a" { // the shipped GloVe subset drops "a"
+			// Numbers go to the encoder's numeric channel; the shipped GloVe subset drops "a".
+			if _, ok := vecs.Lookup(w); !ok && w != "a" && !number.MatchString(w) {
 				t.Errorf("%s: description word %q is not in the shipped GloVe vocabulary", where, w)
 			}
 		}
