@@ -1,6 +1,9 @@
 package model
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // The layer kernels below work on row-major matrices held in flat slices. Forward
 // functions write into a destination; backward functions accumulate (+=) into gradient
@@ -41,8 +44,22 @@ func axpy[T Float](alpha T, x, y []T) {
 
 // gemm computes y (n×out) = x (n×in)·wᵀ + b, or adds x·wᵀ to y when acc is set; w is
 // out×in and b may be nil. Every output is a dot product of two contiguous rows, taken
-// four input rows at a time so that each weight row loaded is used four times.
+// four input rows at a time so that each weight row loaded is used four times. float32
+// runs on a SIMD kernel that performs the same operations in the same order (gemm32),
+// so both paths give the same bits.
 func gemm[T Float](y, x, w, b []T, n, in, out int, acc bool) {
+	if haveKernel {
+		if yf, ok := any(y).([]float32); ok {
+			bf, _ := any(b).([]float32)
+			gemm32(yf, any(x).([]float32), any(w).([]float32), bf, n, in, out, acc)
+			return
+		}
+	}
+	gemmScalar(y, x, w, b, n, in, out, acc)
+}
+
+// gemmScalar is gemm in plain Go, the reference gemm32 must agree with bit for bit.
+func gemmScalar[T Float](y, x, w, b []T, n, in, out int, acc bool) {
 	x, y, w = x[:n*in], y[:n*out], w[:out*in]
 	r := 0
 	for ; r+4 <= n; r += 4 {
@@ -88,6 +105,56 @@ func gemm[T Float](y, x, w, b []T, n, in, out int, acc bool) {
 		}
 	}
 }
+
+// gemm32 is gemm for float32 on rows4x16: the rows in blocks of four, sixteen outputs
+// at a time against wᵀ packed with rows padded to a multiple of sixteen. Each output is
+// Σ_i w[o][i]·x[r][i] summed from zero in order of i, then + b, then + y, exactly as
+// gemmScalar's four-row loop; the last n mod 4 rows take gemmScalar's one-row path.
+func gemm32(y, x, w, b []float32, n, in, out int, acc bool) {
+	x, y, w = x[:n*in], y[:n*out], w[:out*in]
+	blocks := n / 4 * 4
+	if blocks == 0 || in == 0 || out == 0 {
+		gemmScalar(y, x, w, b, n, in, out, acc)
+		return
+	}
+	ldw := (out + 15) &^ 15
+	buf := packBufs.Get().(*[]float32)
+	defer packBufs.Put(buf)
+	wt := grow(buf, in*ldw)
+	for i := 0; i < in; i++ {
+		row := wt[i*ldw : (i+1)*ldw]
+		for o := 0; o < out; o++ {
+			row[o] = w[o*in+i]
+		}
+		clear(row[out:])
+	}
+	var tile [4 * 16]float32
+	for r := 0; r < blocks; r += 4 {
+		for j := 0; j < out; j += 16 {
+			rows4x16(in, &x[r*in], &x[(r+1)*in], &x[(r+2)*in], &x[(r+3)*in], &wt[j], ldw, &tile[0])
+			end := min(j+16, out)
+			for q := 0; q < 4; q++ {
+				yr, t := y[(r+q)*out:(r+q+1)*out], tile[q*16:(q+1)*16]
+				for o := j; o < end; o++ {
+					s := t[o-j]
+					if b != nil {
+						s += b[o]
+					}
+					if acc {
+						s += yr[o]
+					}
+					yr[o] = s
+				}
+			}
+		}
+	}
+	if blocks < n {
+		gemmScalar(y[blocks*out:], x[blocks*in:], w, b, n-blocks, in, out, acc)
+	}
+}
+
+// packBufs holds gemm32's packed weights between calls.
+var packBufs = sync.Pool{New: func() any { return new([]float32) }}
 
 // transpose writes the cols×rows transpose of the rows×cols matrix a into dst.
 func transpose[T Float](dst, a []T, rows, cols int) {
