@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/sglab/sglab/framework/atomicfile"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/reports/figures"
 	"github.com/sglab/sglab/reports/stats"
@@ -93,14 +93,16 @@ func Render(dir string, opts Options) error {
 	return nil
 }
 
-// writeFile renders into memory first, so a failed rendering leaves no half file.
+// writeFile renders into memory first, so a failed rendering leaves no half file, and
+// then writes atomically, so a failed write (a full disk) leaves neither a truncated
+// file nor a temporary one.
 func writeFile(path string, write func(io.Writer) error) error {
 	var buf bytes.Buffer
 	if err := write(&buf); err != nil {
 		return fmt.Errorf("reports: %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("reports: %w", err)
+	if err := atomicfile.WriteBytes(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("reports: %s: %w", path, err)
 	}
 	return nil
 }

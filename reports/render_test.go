@@ -351,3 +351,38 @@ func TestRenderSparse(t *testing.T) {
 		})
 	}
 }
+
+// TestLongNamesBoundedFigures: a 20,000-character method name renders into figures of
+// ordinary size (labels are cut), and a render leaves no temporary file behind.
+func TestLongNamesBoundedFigures(t *testing.T) {
+	long := strings.Repeat("m", 20000)
+	rows := []results.Row{trialRow(long, "a", 1, 0, 42), trialRow("SG-LoRA", "a", 1, 0, 40)}
+	dir := t.TempDir()
+	w, err := results.Create(filepath.Join(dir, results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		w.Append(r)
+	}
+	w.Close()
+	if err := Render(dir, Options{Title: long}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := aggregate(rows, "", stats.DefaultBootstrap)
+	figs, err := buildFigures(rep, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range figs {
+		if pw, ph := f.fig.PixelSize(); pw > 4000 || ph > 4000 {
+			t.Errorf("figure %s is %d×%d pixels", f.name, pw, ph)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}

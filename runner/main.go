@@ -96,13 +96,14 @@ func newLogger(stderr io.Writer, quiet bool) hclog.Logger {
 }
 
 // specFor turns an experiment's plugin reference into what to execute: built-ins are
-// this very binary in plugin mode; others are the named executable.
+// this very binary in plugin mode; others are the named executable. Its callers say
+// where the reference is.
 func specFor(kind string, ref config.PluginRef) (plugin.Spec, error) {
 	if ref.Path != "" {
 		return plugin.Spec{Kind: kind, Label: ref.Path, Path: ref.Path, SHA256: ref.SHA256}, nil
 	}
 	if _, ok := builtin.Lookup(kind, ref.Name); !ok {
-		return plugin.Spec{}, fmt.Errorf("%s:%d: no built-in %s plugin %q (built-in %ss: %s)", ref.File, ref.Line, kind, ref.Name, kind, strings.Join(builtin.Names(kind), ", "))
+		return plugin.Spec{}, fmt.Errorf("no built-in %s plugin %q (built-in %ss: %s)", kind, ref.Name, kind, strings.Join(builtin.Names(kind), ", "))
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -112,21 +113,39 @@ func specFor(kind string, ref config.PluginRef) (plugin.Spec, error) {
 }
 
 // interruptible returns a context cancelled by SIGINT or SIGTERM, which also kills
-// every plugin at once, so no plugin outlives an interrupted runner.
+// every plugin at once, so no plugin outlives an interrupted runner. The context's
+// cause is an interrupted naming the signal.
 func interruptible(host *plugin.Host, log hclog.Logger) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		select {
 		case s := <-sig:
 			log.Warn("interrupted; stopping plugins", "signal", s.String())
-			cancel()
+			cancel(interrupted{s})
 			host.KillAll()
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() { signal.Stop(sig); cancel() }
+	return ctx, func() { signal.Stop(sig); cancel(nil) }
+}
+
+// interrupted is the cause of a context cancelled by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
+
+// exitCode is the shell's code for a process ended by the signal that interrupted ctx:
+// 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+func exitCode(ctx context.Context) int {
+	var i interrupted
+	if errors.As(context.Cause(ctx), &i) {
+		if s, ok := i.sig.(syscall.Signal); ok {
+			return 128 + int(s)
+		}
+	}
+	return 130
 }
 
 // driverFlags are the flags of the commands that drive an experiment's plugins.
@@ -144,8 +163,8 @@ func addDriverFlags(fs *flag.FlagSet) driverFlags {
 		quiet:        fs.Bool("quiet", false, "log only warnings and errors"),
 		cache:        fs.String("cache", defaultCache(), "expert cache folder (or set SGLAB_CACHE)"),
 		fresh:        fs.Bool("fresh", false, "ignore the expert cache and train again"),
-		startTimeout: fs.Duration("start-timeout", time.Minute, "how long a plugin may take to start"),
-		callTimeout:  fs.Duration("call-timeout", time.Hour, "how long one plugin call may take before the plugin is killed (0: no limit)"),
+		startTimeout: fs.Duration("start-timeout", 0, "how long a plugin may take to start (0: the experiment's [timeouts] start)"),
+		callTimeout:  fs.Duration("call-timeout", 0, "how long any plugin call may take before the plugin is killed, for every call (0: the experiment's [timeouts], per call)"),
 	}
 }
 
@@ -199,7 +218,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	host.KillAll()
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "runner: interrupted; finished trials are in the journal and a rerun goes on from there")
-		return 130
+		return exitCode(ctx)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "runner:", err)
@@ -212,7 +231,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runner: report:", err)
 		return 1
 	}
-	log.Info("done", "out", sum.Out, "ran", sum.Ran, "skipped", sum.Skipped, "failed", sum.Failed, "seconds", time.Since(start).Seconds())
+	log.Info("done", "out", sum.Out, "ran", sum.Ran, "skipped", sum.Skipped, "failed", sum.Failed, "superseded", sum.Stale, "seconds", time.Since(start).Seconds())
 	if sum.Failed > 0 {
 		fmt.Fprintf(stderr, "runner: %d trials failed; their errors are in %s/results.jsonl\n", sum.Failed, sum.Out)
 		return 1
@@ -243,7 +262,7 @@ func cmdTransfer(args []string, stdout, stderr io.Writer) int {
 	host.KillAll()
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "runner: interrupted; trained experts are in the cache and a rerun reuses them")
-		return 130
+		return exitCode(ctx)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "runner transfer:", err)
@@ -313,46 +332,60 @@ func cmdPlugins(stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s/%s: %v\n", e.Kind, e.Name, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s/%s %s\n    %s\n", e.Kind, e.Name, info.Version, info.Description)
-		if n := info.Schema.NumParams(); n > 0 {
-			fmt.Fprintf(stdout, "    adapters: %d modules, %d parameters\n", len(info.Schema), n)
-		}
-		if len(info.Datasets) > 0 {
-			fmt.Fprintf(stdout, "    datasets: %s\n", strings.Join(info.Datasets, ", "))
-		}
-		if len(info.Transforms) > 0 {
-			fmt.Fprintf(stdout, "    transforms: %s\n", strings.Join(info.Transforms, ", "))
-		}
-		for _, p := range info.Params {
-			fmt.Fprintf(stdout, "    %-16s %-8s default %-10s %s\n", p.Name, p.Type, p.Default, p.Doc)
-		}
+		printInfo(stdout, e.Kind+"/"+e.Name, info)
 	}
+	listBundled(ctx, stdout)
 	return 0
 }
 
-// cmdValidate reports every problem of an experiment file: the file's own (syntax,
-// keys, types, meaning) and then, when those are clean, what the plugins say of their
-// parameters and of the tasks.
+// printInfo writes what a plugin says of itself, under title.
+func printInfo(w io.Writer, title string, info plugin.Info) {
+	fmt.Fprintf(w, "%s %s\n    %s\n", title, info.Version, info.Description)
+	if n := info.Schema.NumParams(); n > 0 {
+		fmt.Fprintf(w, "    adapters: %d modules, %d parameters\n", len(info.Schema), n)
+	}
+	if len(info.Datasets) > 0 {
+		fmt.Fprintf(w, "    datasets: %s\n", strings.Join(info.Datasets, ", "))
+	}
+	if len(info.Transforms) > 0 {
+		fmt.Fprintf(w, "    transforms: %s\n", strings.Join(info.Transforms, ", "))
+	}
+	for _, p := range info.Params {
+		fmt.Fprintf(w, "    %-16s %-8s default %-10s %s\n", p.Name, p.Type, p.Default, p.Doc)
+	}
+}
+
+// cmdValidate reports every problem of an experiment file in one round: the file's own
+// (syntax, keys, types, meaning, limits) and what the plugins say of their parameters,
+// of the tasks and of the training options, each at its file and line.
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
 		fmt.Fprintln(stderr, "runner validate: want exactly one experiment file")
 		return 2
 	}
-	exp, err := config.Load(args[0])
+	exp, err := config.LoadPartial(args[0])
+	var problems []error
 	if err != nil {
-		fmt.Fprintln(stderr, err)
 		var errs config.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintf(stderr, "%d problems\n", len(errs))
+		if !errors.As(err, &errs) {
+			fmt.Fprintln(stderr, err)
+			return 1
 		}
-		return 1
+		for _, e := range errs {
+			problems = append(problems, e)
+		}
 	}
-	host := &plugin.Host{}
-	defer host.KillAll()
-	log := newLogger(stderr, true)
-	ctx, stop := interruptible(host, log)
-	defer stop()
-	problems := driver.Check(ctx, exp, driver.Options{Host: host, Log: log, StartTimeout: time.Minute, Spec: specFor})
+	if exp != nil {
+		host := &plugin.Host{}
+		defer host.KillAll()
+		log := newLogger(stderr, true)
+		ctx, stop := interruptible(host, log)
+		defer stop()
+		problems = append(problems, driver.Check(ctx, exp, driver.Options{Host: host, Log: log, Spec: specFor})...)
+		if ctx.Err() != nil {
+			return exitCode(ctx)
+		}
+	}
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}

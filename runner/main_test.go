@@ -29,8 +29,6 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestValidateReportsEveryMistake(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "bad.toml")
 	text := `name = "bad"
 seeds = [1, -2]
 [encoder]
@@ -56,13 +54,7 @@ name = "m"
 generator = "sglora"
 samples = -1
 `
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	code, _, stderr := runCLI(t, "validate", path)
-	if code != 1 {
-		t.Fatalf("exit code %d, want 1\n%s", code, stderr)
-	}
+	stderr := validateText(t, text)
 	want := []string{
 		"bad.toml:2: seeds[1]",               // negative seed
 		"bad.toml:7: evaluator.colour",       // unknown key

@@ -128,39 +128,17 @@ func TestThirdPartyPluginByPath(t *testing.T) {
 func TestInterruptLeavesNoPlugin(t *testing.T) {
 	dir := t.TempDir()
 	exp := tinyExperiment(t, dir, "[[method]]\nname = \"SG-LoRA\"\ngenerator = \"sglora\"\nsamples = 3\n")
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "run", "--cache", filepath.Join(dir, "cache"), exp)
-	cmd.Env = append(os.Environ(), "SGLAB_TEST_AS_RUNNER=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until the runner has plugin children at work.
-	var kids []int
-	for end := time.Now().Add(30 * time.Second); time.Now().Before(end) && len(kids) < 2; time.Sleep(20 * time.Millisecond) {
-		kids = children(cmd.Process.Pid)
-	}
-	if len(kids) < 2 {
-		cmd.Process.Kill()
-		t.Fatalf("the runner started %d plugins", len(kids))
-	}
+	cmd, stderr, kids := startRunner(t, dir, exp)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Errorf("exit after SIGINT: %v, want code 130\n%s", err, stderr.String())
 	}
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if alive(kids) == nil {
-			return
-		}
+	if left := outlive(kids, 10*time.Second); left != nil {
+		t.Fatalf("plugin processes %v outlived the interrupted runner", left)
 	}
-	t.Fatalf("plugin processes %v outlived the interrupted runner", alive(kids))
 }
 
 // children lists the pids whose parent is pid (Linux /proc).

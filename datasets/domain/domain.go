@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -111,13 +112,18 @@ type Pipeline struct {
 // caller adds the task.
 func Compile(chain []task.Transform) (*Pipeline, error) {
 	p := &Pipeline{chain: slices.Clone(chain)}
+	var errs []error // every bad transform, not just the first
 	for _, t := range chain {
 		f, random, err := compileOne(t)
 		if err != nil {
-			return nil, fmt.Errorf("transform %q: %w", t.String(), err)
+			errs = append(errs, fmt.Errorf("transform %q: %w", t.String(), err))
+			continue
 		}
 		p.ops = append(p.ops, f)
 		p.random = p.random || random
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return p, nil
 }

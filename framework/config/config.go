@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -24,7 +25,27 @@ type PluginRef struct {
 	Params map[string]any // handed to the plugin's Configure; never nil
 	File   string         // where the plugin is named
 	Line   int
+	Key    string `json:"-"` // the key naming it, e.g. "method[2].generator"
+	// ParamAt says where each parameter's value is written (for a swept method, a swept
+	// value at its [[sweep]]), so that a plugin's complaint about a parameter can point
+	// at its line.
+	ParamAt map[string]Where `json:"-"`
 }
+
+// Where locates a key in the experiment's files.
+type Where struct {
+	File string
+	Line int
+	Key  string // the key path, e.g. "method[2].params.top_k"
+}
+
+// Errorf is an Error at w.
+func (w Where) Errorf(format string, args ...any) Error {
+	return Error{File: w.File, Line: w.Line, Key: w.Key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Where is where the plugin is named.
+func (p PluginRef) Where() Where { return Where{File: p.File, Line: p.Line, Key: p.Key} }
 
 // String returns the name or path.
 func (p PluginRef) String() string {
@@ -43,6 +64,7 @@ type Method struct {
 	Samples   int                 // adapters generated per novel task and seed; 1 for references
 	Params    map[string]any      // handed to the generator's Configure; empty, never nil, for references
 	Train     plugin.TrainOptions // [train], overridden by the sweep that made the method
+	TrainAt   map[string]Where    `json:"-"` // where each training option is set; absent for defaults
 	Base      string              // the method it was swept from; "" if none
 	Sweep     map[string]any      // swept key -> value ("train.epochs" for training keys); nil if none
 	File      string              // where the [[method]] (or, for a swept method, the [[sweep]]) is
@@ -61,6 +83,11 @@ type Experiment struct {
 	Tasks     []task.Task // included files' tasks first, then the file's own, in file order
 	Splits    []task.Split
 	Methods   []Method // in file order, each followed by the methods swept from it
+	// Timeouts bound each plugin call (plugin.Call* names): plugin.DefaultTimeouts
+	// overlaid with [timeouts]. They do not enter Hash: they change no number.
+	Timeouts map[string]time.Duration
+	// TaskAt says where each task is defined, for the evaluator's complaints about it.
+	TaskAt map[string]Where `json:"-"`
 }
 
 // Task returns the task with the given id.
@@ -91,11 +118,22 @@ var (
 // Load reads, checks and resolves the experiment file at path and the files it includes.
 // When anything is wrong the error is Errors, holding every problem found.
 func Load(path string) (*Experiment, error) {
-	l := &loader{rank: map[string]int{}}
+	e, err := LoadPartial(path)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// LoadPartial is Load that also returns what could be read of a file with problems (nil
+// when not even its syntax holds), so that `runner validate` can let the plugins judge
+// the rest in the same round. Its experiment is not fit to run.
+func LoadPartial(path string) (*Experiment, error) {
+	l := &loader{rank: map[string]int{}, trainAt: map[string]Where{}}
 	e := l.load(path)
 	if len(l.errs) > 0 {
 		sortErrors(l.errs, l.rank)
-		return nil, l.errs
+		return e, l.errs
 	}
 	return e, nil
 }
@@ -109,6 +147,7 @@ type loader struct {
 	known    []task.Task       // every task with a usable id, valid or not, for cross_dataset
 	complete bool              // every included file was read; otherwise unknown task ids are not reported
 	main     *file             // the experiment file, which alone holds methods and sweeps
+	trainAt  map[string]Where  // where [train] sets each option
 	methods  []methodInfo
 	axes     []axis // of every sweep
 }
@@ -130,7 +169,7 @@ type sweptMethod struct {
 // parse reads and decodes one file. Problems reading it are reported at from (the include
 // naming it) when it is included.
 func (l *loader) parse(name string, from *file, fromPath keyPath) (*file, map[string]any) {
-	data, err := os.ReadFile(name)
+	data, err := readBounded(name)
 	if err != nil {
 		if from != nil {
 			from.errorf(fromPath, "cannot read included file %s: %v", name, cause(err))
@@ -165,15 +204,15 @@ func (l *loader) load(path string) *Experiment {
 	if f == nil {
 		return nil
 	}
-	l.e = &Experiment{File: path, Train: DefaultTrain}
+	l.e = &Experiment{File: path, Train: DefaultTrain, Timeouts: defaultTimeouts(), TaskAt: map[string]Where{}}
 	l.where = map[string]string{}
 	l.complete = true
 	l.main = f
 	e := l.e
 	root := tbl{f: f, m: m}
-	root.allow("name", "seeds", "output", "include", "encoder", "evaluator", "train", "task", "split", "method", "sweep")
+	root.allow("name", "seeds", "output", "include", "encoder", "evaluator", "train", "timeouts", "task", "split", "method", "sweep")
 
-	if name, ok := root.str("name", true); ok {
+	if name, ok := root.str("name", true); ok && f.checkName(root.at("name"), "name", name) {
 		if !idPattern.MatchString(name) {
 			f.errorf(root.at("name"), "%q may hold only letters, digits, '.', '_' and '-'", name)
 		}
@@ -195,6 +234,9 @@ func (l *loader) load(path string) *Experiment {
 	}
 	if t, ok := root.sub("train", false); ok {
 		e.Train = l.train(t)
+	}
+	if t, ok := root.sub("timeouts", false); ok {
+		e.Timeouts = l.timeouts(t)
 	}
 
 	l.includes(root)
@@ -219,6 +261,7 @@ func (l *loader) load(path string) *Experiment {
 		}
 	}
 	l.checkMethodNames()
+	l.checkTrials()
 	return e
 }
 
@@ -229,6 +272,10 @@ func (l *loader) seeds(root tbl) {
 	}
 	if len(items) == 0 {
 		root.f.errorf(root.at("seeds"), "must list at least one seed")
+	}
+	if len(items) > MaxSeeds {
+		root.f.errorf(root.at("seeds"), "%d seeds; at most %d", len(items), MaxSeeds)
+		return
 	}
 	first := map[int64]keyPath{}
 	for _, it := range items {
@@ -253,13 +300,14 @@ func (l *loader) pluginTable(t tbl) (PluginRef, bool) {
 	ref, ok := pluginRef(t, "plugin")
 	params, pok := t.params("params")
 	ref.Params = params
+	ref.ParamAt = paramsAt(t, "params", params)
 	return ref, ok && pok
 }
 
 // pluginRef reads the plugin named by key (a built-in name or a path) and its sha256.
 func pluginRef(t tbl, key string) (PluginRef, bool) {
 	f := t.f
-	ref := PluginRef{File: f.name, Line: f.pos.line(t.at(key)), Params: map[string]any{}}
+	ref := PluginRef{File: f.name, Line: f.pos.line(t.at(key)), Key: string(t.at(key)), Params: map[string]any{}, ParamAt: map[string]Where{}}
 	v, ok := t.str(key, true)
 	switch {
 	case !ok:
@@ -307,28 +355,25 @@ func (l *loader) train(t tbl) plugin.TrainOptions {
 	t.allow("epochs", "snapshots", "rank")
 	o := DefaultTrain
 	ok := true
-	if n, present := t.integer("epochs"); present {
-		if n <= 0 {
-			t.f.errorf(t.at("epochs"), "must be positive, got %d", n)
-			ok = false
+	for _, k := range trainKeys {
+		if t.has(k) {
+			l.trainAt[k] = Where{File: t.f.name, Line: t.f.pos.line(t.at(k)), Key: string(t.at(k))}
 		}
+	}
+	if n, present := t.integer("epochs"); present {
+		ok = t.f.bounded(t.at("epochs"), n, trainBounds["epochs"][0], trainBounds["epochs"][1]) && ok
 		o.Epochs = int(n)
 	} else if t.has("epochs") {
 		ok = false
 	}
 	if n, present := t.integer("snapshots"); present {
-		if n <= 0 {
-			t.f.errorf(t.at("snapshots"), "must be positive, got %d", n)
-			ok = false
-		}
+		ok = t.f.bounded(t.at("snapshots"), n, trainBounds["snapshots"][0], trainBounds["snapshots"][1]) && ok
 		o.Snapshots = int(n)
 	} else if t.has("snapshots") {
 		ok = false
 	}
 	if n, present := t.integer("rank"); present {
-		if n < 0 {
-			t.f.errorf(t.at("rank"), "must not be negative, got %d", n)
-		}
+		t.f.bounded(t.at("rank"), n, trainBounds["rank"][0], trainBounds["rank"][1])
 		o.Rank = int(n)
 	}
 	if ok && o.Snapshots > o.Epochs {
@@ -388,6 +433,8 @@ func (l *loader) tasks(root tbl) {
 		id, ok := t.str("id", true)
 		if ok {
 			switch {
+			case !f.checkName(t.at("id"), "task id", id):
+				ok = false
 			case !idPattern.MatchString(id):
 				f.errorf(t.at("id"), "%q may hold only letters, digits, '.', '_' and '-'", id)
 				ok = false
@@ -402,9 +449,15 @@ func (l *loader) tasks(root tbl) {
 		idOK := ok
 		for _, k := range []string{"description", "dataset"} {
 			v, vok := t.str(k, true)
-			if vok && strings.TrimSpace(v) == "" {
+			switch {
+			case vok && strings.TrimSpace(v) == "":
 				f.errorf(t.at(k), "must not be empty")
 				vok = false
+			case vok && k == "description" && len(v) > MaxDescriptionLen:
+				f.errorf(t.at(k), "a description of %d bytes; at most %d", len(v), MaxDescriptionLen)
+				vok = false
+			case vok && k == "dataset":
+				vok = f.checkName(t.at(k), "dataset", v)
 			}
 			ok = ok && vok
 			if k == "description" {
@@ -414,6 +467,11 @@ func (l *loader) tasks(root tbl) {
 			}
 		}
 		if trs, paths, present := t.strings("transforms", false); present {
+			if len(trs) > maxTransformsCount {
+				f.errorf(t.at("transforms"), "%d transforms; at most %d", len(trs), maxTransformsCount)
+				ok = false
+				trs = nil
+			}
 			for i, s := range trs {
 				tr, err := task.ParseTransform(s)
 				if err != nil {
@@ -433,6 +491,7 @@ func (l *loader) tasks(root tbl) {
 		}
 		if ok && pok {
 			l.e.Tasks = append(l.e.Tasks, tk)
+			l.e.TaskAt[id] = Where{File: f.name, Line: f.pos.line(t.p), Key: string(t.p)}
 		}
 	}
 }
@@ -469,7 +528,9 @@ func (l *loader) splits(root tbl) {
 		f := t.f
 		t.allow("name", "seen", "novel", "leave_one_out", "cross_dataset")
 		name, ok := t.str("name", true)
-		if ok && !idPattern.MatchString(name) {
+		if ok && !f.checkName(t.at("name"), "split name", name) {
+			ok = false
+		} else if ok && !idPattern.MatchString(name) {
 			f.errorf(t.at("name"), "%q may hold only letters, digits, '.', '_' and '-'", name)
 			ok = false
 		}
@@ -608,12 +669,14 @@ func (l *loader) methodTables(root tbl) {
 	for _, t := range root.tables("method") {
 		f := t.f
 		t.allow("name", "generator", "sha256", "reference", "samples", "params")
-		m := Method{Samples: 1, Params: map[string]any{}, Train: l.e.Train, File: f.name, Line: f.pos.line(t.p)}
+		m := Method{Samples: 1, Params: map[string]any{}, Train: l.e.Train, TrainAt: l.trainAt, File: f.name, Line: f.pos.line(t.p)}
 		name, ok := t.str("name", true)
 		switch {
 		case !ok:
 		case strings.TrimSpace(name) == "":
 			f.errorf(t.at("name"), "must not be empty")
+			ok = false
+		case !f.checkName(t.at("name"), "method name", name):
 			ok = false
 		case strings.TrimSpace(name) != name || strings.ContainsAny(name, "\n\r\t"):
 			f.errorf(t.at("name"), "%q must not start or end with spaces nor hold tabs or line breaks", name)
@@ -660,6 +723,8 @@ func (l *loader) methodTables(root tbl) {
 			case n < 1:
 				f.errorf(t.at("samples"), "must be at least 1, got %d", n)
 				ok = false
+			case !f.bounded(t.at("samples"), n, 1, MaxSamples):
+				ok = false
 			case m.Reference != "" && n != 1:
 				f.errorf(t.at("samples"), "a reference gives one result per task and seed; samples must be 1, got %d", n)
 				ok = false
@@ -673,6 +738,7 @@ func (l *loader) methodTables(root tbl) {
 			ok = ok && pok
 			m.Params = params
 			m.Generator.Params = params
+			m.Generator.ParamAt = paramsAt(t, "params", params)
 		}
 		l.methods = append(l.methods, methodInfo{m: m, path: t.p, params: t.at("params"), ok: ok})
 	}
@@ -728,6 +794,16 @@ func (l *loader) checkTopK() {
 			}
 		}
 	}
+}
+
+// paramsAt locates every key of the params table at t.k.
+func paramsAt(t tbl, k string, params map[string]any) map[string]Where {
+	out := make(map[string]Where, len(params))
+	for name := range params {
+		p := t.at(k).key(name)
+		out[name] = Where{File: t.f.name, Line: t.f.pos.line(p), Key: string(p)}
+	}
+	return out
 }
 
 // cause drops the operation and path from a file-system error, which the message around

@@ -323,11 +323,13 @@ func TestFull(t *testing.T) {
 	if e.File != file || e.Name != "full" || !reflect.DeepEqual(e.Seeds, []uint64{1, 2, 3}) || e.Output != filepath.Join("out", "full-run") {
 		t.Errorf("header: %q %q %v %q", e.File, e.Name, e.Seeds, e.Output)
 	}
-	wantEnc := PluginRef{Name: "glove", Params: map[string]any{"dim": int64(50)}, File: file, Line: 8}
+	wantEnc := PluginRef{Name: "glove", Params: map[string]any{"dim": int64(50)}, File: file, Line: 8, Key: "encoder.plugin",
+		ParamAt: map[string]Where{"dim": {File: file, Line: 10, Key: "encoder.params.dim"}}}
 	if !reflect.DeepEqual(e.Encoder, wantEnc) {
 		t.Errorf("encoder = %+v, want %+v", e.Encoder, wantEnc)
 	}
-	wantEval := PluginRef{Name: "miniclip", Params: map[string]any{"image_size": int64(28), "datasets": []any{"digits", "fashion"}}, File: file, Line: 13}
+	wantEval := PluginRef{Name: "miniclip", Params: map[string]any{"image_size": int64(28), "datasets": []any{"digits", "fashion"}}, File: file, Line: 13, Key: "evaluator.plugin",
+		ParamAt: map[string]Where{"image_size": {File: file, Line: 14, Key: "evaluator.params.image_size"}, "datasets": {File: file, Line: 14, Key: "evaluator.params.datasets"}}}
 	if !reflect.DeepEqual(e.Evaluator, wantEval) {
 		t.Errorf("evaluator = %+v, want %+v", e.Evaluator, wantEval)
 	}

@@ -31,9 +31,20 @@
 //	plugin = "miniclip"
 //
 //	[train]                          # optional: expert and oracle training
-//	epochs = 20                      # default 20; > 0
-//	snapshots = 10                   # default 10; > 0 and ≤ epochs: the last epochs whose adapters are kept
-//	rank = 0                         # default 0, meaning the evaluator's default LoRA rank
+//	epochs = 20                      # default 20; 1 … 100000
+//	snapshots = 10                   # default 10; 1 … 10000 and ≤ epochs: the last epochs whose adapters are kept
+//	rank = 0                         # default 0, meaning the evaluator's default LoRA rank; 0 … 4096
+//
+//	[timeouts]                       # optional: how long each plugin call may take (Go durations)
+//	start = "1m"                     # launch and handshake
+//	info = "1m"                      # a plugin describing itself
+//	configure = "10m"                # may load a checkpoint or word vectors
+//	check_task = "5m"                # may load a dataset
+//	embed = "10m"                    # every description at once
+//	train = "2h"                     # one expert or oracle
+//	evaluate = "30m"                 # one adapter on one task
+//	fit = "2h"                       # a generator on a whole library
+//	generate = "30m"                 # the samples for one task
 //
 //	[[task]]                         # at least one, here or in included files
 //	id = "digits-rot45"              # required; unique across all files; letters, digits, '.', '_', '-'
@@ -51,7 +62,7 @@
 //	name = "SG-LoRA"                 # required; unique
 //	generator = "sglora"             # a built-in name or a path, as for plugin above
 //	sha256 = "…"                     # optional, only with a path
-//	samples = 10                     # optional; default 1; ≥ 1; adapters per novel task and seed
+//	samples = 10                     # optional; default 1; 1 … 10000; adapters per novel task and seed
 //	[method.params]                  # optional, free-form; handed to the generator's Configure
 //	top_k = 4
 //
@@ -67,6 +78,24 @@
 //	top_k = [1, 2, 4]
 //	[sweep.train]                    # each of epochs, snapshots, rank a non-empty list
 //	snapshots = [5, 10]
+//
+// Timeouts. The values shown are the defaults (plugin.DefaultTimeouts); each is positive
+// and at most 7 days. A call with no answer within its bound (a hung plugin, even a
+// SIGSTOPped one) is ended within the bound and a few seconds: the plugin process is
+// killed, the work in flight on it fails with an error naming the call and the bound,
+// and a fresh process takes the next work. The runner's --call-timeout overrides every
+// bound at once and --start-timeout the start. Timeouts do not enter Hash.
+//
+// Limits. What an experiment asks must be able to run, so every size is bounded and a
+// value past its bound is an error at its key: the experiment file and each included
+// file are regular files of at most 4 MiB; names (the experiment, task ids, datasets,
+// splits, methods, swept methods included) at most 200 bytes and descriptions 2000; at
+// most 1000 seeds, 64 transforms per task, and 1,000,000 trials in all (seeds × the
+// novel tasks of every split × samples, summed over the methods); the [train] and
+// samples bounds are shown above. `runner validate` also checks what depends on the
+// evaluator: a rank no adapted layer can hold (above min(in, out) of its smallest
+// layer), and libraries or sample sets whose adapters would not fit in half the
+// machine's memory.
 //
 // Plugins. A name without '/' is a built-in plugin and must match [a-z0-9-]+. A value with
 // a '/' is the path of an executable; a relative path is taken from the folder of the

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"math"
 	"sort"
 	"strconv"
@@ -22,6 +23,9 @@ type axis struct {
 }
 
 var trainKeys = []string{"epochs", "snapshots", "rank"}
+
+// trainBounds are the smallest and largest values of each training option.
+var trainBounds = map[string][2]int64{"epochs": {1, MaxEpochs}, "snapshots": {1, MaxSnapshots}, "rank": {0, MaxRank}}
 
 // sweeps reads the [[sweep]] tables and expands each grid into methods that follow their
 // base method.
@@ -78,7 +82,9 @@ func (l *loader) sweeps(root tbl) {
 			axes[i].method = base.m.Name
 		}
 		l.axes = append(l.axes, axes...)
-		if len(l.errs) > before || !base.ok {
+		// A base method with problems of its own is still expanded, so that `runner
+		// validate` can have the swept values judged in the same round.
+		if len(l.errs) > before {
 			continue
 		}
 		sort.Slice(axes, func(i, j int) bool { return axes[i].key < axes[j].key })
@@ -120,15 +126,11 @@ func sweepValues(t tbl, k string, conv func(item) (any, bool)) (axis, bool) {
 // trainValue checks one swept training option.
 func trainValue(t tbl, k string, it item) (any, bool) {
 	n, ok := it.v.(int64)
-	switch {
-	case !ok:
+	if !ok {
 		t.wrongType(it.p, "an integer", it.v)
 		return nil, false
-	case k == "rank" && n < 0:
-		t.f.errorf(it.p, "must not be negative, got %d", n)
-		return nil, false
-	case k != "rank" && n <= 0:
-		t.f.errorf(it.p, "must be positive, got %d", n)
+	}
+	if b := trainBounds[k]; !t.f.bounded(it.p, n, b[0], b[1]) {
 		return nil, false
 	}
 	return n, true
@@ -152,10 +154,17 @@ func (l *loader) expand(t tbl, base *methodInfo, axes []axis) {
 		train := base.m.Train
 		sweep := map[string]any{}
 		name := []string{base.m.Name}
+		gen := *base.m.Generator
+		gen.File, gen.Line, gen.Key = t.f.name, t.f.pos.line(t.p), string(t.p)
+		gen.ParamAt = maps.Clone(gen.ParamAt)
+		trainAt := maps.Clone(base.m.TrainAt)
 		for j, a := range axes {
 			v := a.values[idx[j]]
 			sweep[a.key] = clonePlain(v)
 			name = append(name, a.key+"="+formatValue(v))
+			if a.train != "" {
+				trainAt[a.train] = Where{File: t.f.name, Line: t.f.pos.line(a.paths[idx[j]]), Key: string(a.paths[idx[j]])}
+			}
 			switch a.train {
 			case "epochs":
 				train.Epochs = int(v.(int64))
@@ -165,7 +174,12 @@ func (l *loader) expand(t tbl, base *methodInfo, axes []axis) {
 				train.Rank = int(v.(int64))
 			default:
 				params[a.param] = clonePlain(v)
+				gen.ParamAt[a.param] = Where{File: t.f.name, Line: t.f.pos.line(a.paths[idx[j]]), Key: string(a.paths[idx[j]])}
 			}
+		}
+		if full := strings.Join(name, " "); len(full) > MaxNameLen {
+			t.f.errorf(t.p, "the swept method name %.60q… has %d bytes; at most %d (sweep shorter values)", full, len(full), MaxNameLen)
+			return
 		}
 		if train.Snapshots > train.Epochs {
 			if p := (pair{train.Epochs, train.Snapshots}); !reported[p] {
@@ -173,7 +187,6 @@ func (l *loader) expand(t tbl, base *methodInfo, axes []axis) {
 				t.f.errorf(t.at("train"), "%q: %d snapshots exceed the %d epochs", strings.Join(name, " "), train.Snapshots, train.Epochs)
 			}
 		} else {
-			gen := *base.m.Generator
 			gen.Params = params
 			base.swept = append(base.swept, sweptMethod{path: t.p, m: Method{
 				Name:      strings.Join(name, " "),
@@ -181,6 +194,7 @@ func (l *loader) expand(t tbl, base *methodInfo, axes []axis) {
 				Samples:   base.m.Samples,
 				Params:    params,
 				Train:     train,
+				TrainAt:   trainAt,
 				Base:      base.m.Name,
 				Sweep:     sweep,
 				File:      t.f.name,

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sglab/sglab/framework/atomicfile"
 )
 
 // File names inside a PEFT adapter directory.
@@ -121,11 +123,11 @@ func savePEFT(dir string, a *Adapter) error {
 	wpath := filepath.Join(dir, PEFTWeightsFile)
 	out := outTensors(ts)
 	meta := map[string]string{"format": "pt"} // what torch-based loaders expect
-	if err := writeFileAtomic(wpath, func(w io.Writer) error { return encodeSafetensors(w, out, meta) }); err != nil {
+	if err := atomicfile.Write(wpath, func(w io.Writer) error { return encodeSafetensors(w, out, meta) }); err != nil {
 		return fmt.Errorf("%s: %w", wpath, err)
 	}
 	cpath := filepath.Join(dir, PEFTConfigFile)
-	if err := writeFileAtomic(cpath, func(w io.Writer) error { _, err := w.Write(js); return err }); err != nil {
+	if err := atomicfile.Write(cpath, func(w io.Writer) error { _, err := w.Write(js); return err }); err != nil {
 		return fmt.Errorf("%s: %w", cpath, err)
 	}
 	return nil

@@ -26,12 +26,21 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sglab/sglab/framework/atomicfile"
 )
 
 const (
 	// maxHeaderLen bounds the JSON header, as the reference implementation does.
 	maxHeaderLen = 100_000_000
-	metadataKey  = "__metadata__"
+	// MaxTensors bounds the tensors (and metadata entries) of one header: within the
+	// header length a file could otherwise declare millions of empty tensors and cost
+	// seconds and a gigabyte before any check failed. A paper-scale snapshots file
+	// (100 snapshots × 72 tensors) holds 7,200.
+	MaxTensors = 100_000
+	// MaxKeyLen bounds a tensor name or metadata key, in bytes; PEFT names are ~100.
+	MaxKeyLen   = 1024
+	metadataKey = "__metadata__"
 	// chunkBytes is the conversion buffer for tensor data; large enough that per-call
 	// overhead vanishes, small enough to stay in cache.
 	chunkBytes = 64 << 10
@@ -114,7 +123,10 @@ func parseHeader(hdr []byte, bufLen int64) (*stHeader, error) {
 	h := &stHeader{meta: map[string]string{}}
 	seen := map[string]bool{}
 	for dec.More() {
-		key, err := stringToken(dec)
+		if len(seen) >= MaxTensors {
+			return nil, fmt.Errorf("header: more than %d tensors", MaxTensors)
+		}
+		key, err := boundedKey(dec)
 		if err != nil {
 			return nil, fmt.Errorf("header: %w", err)
 		}
@@ -207,6 +219,15 @@ func stringToken(dec *json.Decoder) (string, error) {
 	return s, nil
 }
 
+// boundedKey reads an object key of at most MaxKeyLen bytes.
+func boundedKey(dec *json.Decoder) (string, error) {
+	key, err := stringToken(dec)
+	if err == nil && len(key) > MaxKeyLen {
+		return "", fmt.Errorf("a key of %d bytes (%.40q…); at most %d", len(key), key, MaxKeyLen)
+	}
+	return key, err
+}
+
 // parseMeta reads the metadata object: string keys to string values, or null.
 func parseMeta(dec *json.Decoder) (map[string]string, error) {
 	meta := map[string]string{}
@@ -221,7 +242,10 @@ func parseMeta(dec *json.Decoder) (map[string]string, error) {
 		return nil, fmt.Errorf("got %v, want an object", tok)
 	}
 	for dec.More() {
-		key, err := stringToken(dec)
+		if len(meta) >= MaxTensors {
+			return nil, fmt.Errorf("more than %d entries", MaxTensors)
+		}
+		key, err := boundedKey(dec)
 		if err != nil {
 			return nil, err
 		}
@@ -471,12 +495,22 @@ type headerInfo struct {
 // encodeSafetensors writes F32 tensors in the given order. Header keys are sorted
 // (encoding/json sorts map keys), so the same input gives the same bytes.
 func encodeSafetensors(w io.Writer, ts []tensorOut, meta map[string]string) error {
+	if len(ts) > MaxTensors || len(meta) > MaxTensors {
+		return fmt.Errorf("%d tensors and %d metadata entries; a readable file holds at most %d of each", len(ts), len(meta), MaxTensors)
+	}
+	for k := range meta {
+		if len(k) > MaxKeyLen {
+			return fmt.Errorf("metadata key of %d bytes; at most %d", len(k), MaxKeyLen)
+		}
+	}
 	header := make(map[string]any, len(ts)+1)
 	var off int64
 	for _, t := range ts {
 		switch {
 		case t.name == "":
 			return errors.New("a tensor has an empty name")
+		case len(t.name) > MaxKeyLen:
+			return fmt.Errorf("tensor name of %d bytes (%.40q…); at most %d", len(t.name), t.name, MaxKeyLen)
 		case t.name == metadataKey:
 			return fmt.Errorf("tensor name %q is reserved", t.name)
 		case !utf8.ValidString(t.name):
@@ -568,7 +602,7 @@ func EncodeSafetensors(w io.Writer, tensors []Tensor, meta map[string]string) er
 // WriteSafetensors writes a safetensors file atomically; see EncodeSafetensors.
 func WriteSafetensors(path string, tensors []Tensor, meta map[string]string) error {
 	ts := outTensors(tensors)
-	if err := writeFileAtomic(path, func(w io.Writer) error { return encodeSafetensors(w, ts, meta) }); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return encodeSafetensors(w, ts, meta) }); err != nil {
 		return fmt.Errorf("lora: %s: %w", path, err)
 	}
 	return nil

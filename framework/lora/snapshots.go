@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/sglab/sglab/framework/atomicfile"
 )
 
 // SnapshotsFormat is the "format" metadata value that marks a snapshots file.
@@ -92,7 +94,7 @@ func writeSnapshots(path string, s Schema, snaps [][]float32, meta map[string]st
 		ts = append(ts, a, b)
 		off += nb + na
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return encodeSafetensors(w, ts, all) })
+	return atomicfile.Write(path, func(w io.Writer) error { return encodeSafetensors(w, ts, all) })
 }
 
 // ReadSnapshots reads a file written by WriteSnapshots (or any safetensors file laid

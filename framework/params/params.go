@@ -21,8 +21,48 @@ import (
 	"github.com/sglab/sglab/framework/plugin"
 )
 
+// Problem is one bad parameter.
+type Problem struct {
+	Key string // the parameter, as in the TOML
+	Msg string
+}
+
+func (p Problem) Error() string { return fmt.Sprintf("parameter %q: %s", p.Key, p.Msg) }
+
+// Problems collects every bad parameter of a block, so that a plugin reports them all
+// at once rather than the first. Its message puts each on a line of its own,
+//
+//	parameter "top_k": must be at least 1, got 0
+//
+// which is the form the runner reads to point at the line of that key in the
+// experiment file; plugins in other languages do well to write theirs alike.
+type Problems []Problem
+
+// Add records a problem of key.
+func (ps *Problems) Add(key, format string, args ...any) {
+	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Err is ps as an error, nil when there is no problem.
+func (ps Problems) Err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
 // Decode sets the fields of *dst named by p's keys. Fields whose key is absent keep
-// their current value, which is how defaults are given.
+// their current value, which is how defaults are given. Every unknown key and bad value
+// is reported, as Problems; the fields of bad values keep their current value too, so
+// that a check of the decoded struct can go on and report its own problems alongside.
 func Decode(p map[string]any, dst any) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -34,21 +74,21 @@ func Decode(p map[string]any, dst any) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var errs []string
+	var errs Problems
 	for _, k := range keys {
 		f, ok := fields[k]
 		if !ok {
-			errs = append(errs, fmt.Sprintf("unknown parameter %q (known: %s)", k, strings.Join(sortedKeys(fields), ", ")))
+			errs.Add(k, "unknown (known: %s)", strings.Join(sortedKeys(fields), ", "))
 			continue
 		}
-		if err := set(f, p[k]); err != nil {
-			errs = append(errs, fmt.Sprintf("parameter %q: %v", k, err))
+		tmp := reflect.New(f.Type()).Elem()
+		if err := set(tmp, p[k]); err != nil {
+			errs.Add(k, "%v", err)
+			continue
 		}
+		f.Set(tmp)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errs.Err()
 }
 
 // Describe lists the parameters of the struct *src, with its current values as defaults.
@@ -197,8 +237,17 @@ func typeName(t reflect.Type) string {
 	return t.Kind().String()
 }
 
+// Format writes a plain parameter value (a string, bool, integer, float or list of them)
+// the way Describe writes defaults, so that a value and the default it equals format
+// alike.
+func Format(v any) string { return format(reflect.ValueOf(v)) }
+
 func format(v reflect.Value) string {
 	switch v.Kind() {
+	case reflect.Invalid:
+		return "nothing"
+	case reflect.Interface:
+		return format(v.Elem())
 	case reflect.String:
 		return strconv.Quote(v.String())
 	case reflect.Float32, reflect.Float64:

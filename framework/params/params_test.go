@@ -34,7 +34,7 @@ func TestDecodeErrors(t *testing.T) {
 		in   map[string]any
 		want string
 	}{
-		{map[string]any{"topk": int64(1)}, `unknown parameter "topk" (known: mode, on, scales, tau, top_k, widths)`},
+		{map[string]any{"topk": int64(1)}, `parameter "topk": unknown (known: mode, on, scales, tau, top_k, widths)`},
 		{map[string]any{"top_k": 1.5}, `parameter "top_k": want an integer, got 1.5`},
 		{map[string]any{"top_k": "4"}, `parameter "top_k": want an integer, got the string "4"`},
 		{map[string]any{"tau": true}, `parameter "tau": want a number`},
@@ -42,7 +42,7 @@ func TestDecodeErrors(t *testing.T) {
 		{map[string]any{"on": "yes"}, `parameter "on": want a boolean`},
 		{map[string]any{"widths": int64(3)}, `parameter "widths": want a list`},
 		{map[string]any{"widths": []any{"x"}}, `parameter "widths": element 0: want an integer`},
-		{map[string]any{"hidden": int64(1)}, `unknown parameter "hidden"`},
+		{map[string]any{"hidden": int64(1)}, `parameter "hidden": unknown`},
 	}
 	for _, tc := range cases {
 		c := cfg{}
@@ -74,5 +74,35 @@ func TestDescribe(t *testing.T) {
 		if w, ok := want[p.Name]; ok && (p.Type != w[0] || p.Default != w[1] || p.Doc != w[2]) {
 			t.Errorf("%s: %+v, want %v", p.Name, p, w)
 		}
+	}
+}
+
+// TestProblemsOnePerLine: Decode's problems and a plugin's own checks render one per
+// line as `parameter "key": ...`, the form the runner locates in the experiment file.
+func TestProblemsOnePerLine(t *testing.T) {
+	c := cfg{TopK: 4}
+	err := Decode(map[string]any{"topk": int64(1), "tau": "x", "widths": []any{int64(1), "y"}, "top_k": int64(0)}, &c)
+	ps, ok := err.(Problems)
+	if !ok || len(ps) != 3 {
+		t.Fatalf("Decode: %#v", err)
+	}
+	if c.TopK != 0 || c.Tau != 0 || c.Widths != nil {
+		t.Fatalf("good values are set and bad ones left alone: %+v", c)
+	}
+	if c.TopK < 1 {
+		ps.Add("top_k", "must be at least 1, got %d", c.TopK)
+	}
+	lines := strings.Split(ps.Error(), "\n")
+	want := []string{`parameter "tau": `, `parameter "topk": unknown`, `parameter "widths": element 1`, `parameter "top_k": must be at least 1`}
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), ps.Error())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want the prefix %q", i, lines[i], w)
+		}
+	}
+	if (Problems{}).Err() != nil {
+		t.Error("no problem is no error")
 	}
 }

@@ -35,9 +35,14 @@ type Spec struct {
 	// SHA256, when set, is the hex digest the executable must have; it is checked
 	// before launch and a mismatch launches nothing.
 	SHA256       string
-	StartTimeout time.Duration // default 1 minute
-	CallTimeout  time.Duration // per call; 0 means none. A call past it kills the plugin.
-	Logger       hclog.Logger  // the plugin's stderr logs are re-logged here
+	StartTimeout time.Duration // default DefaultTimeouts[CallStart]
+	// Timeouts bound each call (by its Call* name); a call missing there is bounded by
+	// CallTimeout, 0 meaning no bound. A call past its bound kills the plugin process
+	// outright, so the call ends within its bound and a few seconds however the plugin
+	// is stuck (even SIGSTOPped).
+	Timeouts    map[string]time.Duration
+	CallTimeout time.Duration
+	Logger      hclog.Logger // the plugin's stderr logs are re-logged here
 }
 
 // Host starts plugins and kills them all on every exit path.
@@ -56,7 +61,7 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		s.Logger = hclog.NewNullLogger()
 	}
 	if s.StartTimeout <= 0 {
-		s.StartTimeout = time.Minute
+		s.StartTimeout = DefaultTimeouts[CallStart]
 	}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("plugin %s (%s): %s", s.Label, s.Kind, fmt.Sprintf(format, args...))
@@ -104,7 +109,7 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))},
 	})
-	c := &Client{spec: s, gp: gp, tail: tail}
+	c := &Client{spec: s, gp: gp, tail: tail, cmd: cmd}
 	h.mu.Lock()
 	h.clients = append(h.clients, c)
 	h.mu.Unlock()
@@ -131,9 +136,15 @@ func (h *Host) KillAll() {
 	cs := h.clients
 	h.clients = nil
 	h.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range cs {
-		c.gp.Kill()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Kill()
+		}()
 	}
+	wg.Wait()
 }
 
 func kindSet(kind string) goplugin.PluginSet {
@@ -180,6 +191,7 @@ type Client struct {
 	gp   *goplugin.Client
 	tail *tailBuffer
 	raw  Base
+	cmd  *exec.Cmd // go-plugin starts it; its Process is what killNow kills
 }
 
 // Label names the plugin in messages.
@@ -188,8 +200,39 @@ func (c *Client) Label() string { return c.spec.Label }
 // Exited reports whether the process is gone.
 func (c *Client) Exited() bool { return c.gp.Exited() }
 
-// Kill stops the process.
-func (c *Client) Kill() { c.gp.Kill() }
+// killGrace is how long Kill lets go-plugin's graceful shutdown take before it kills
+// the process outright: that path asks the plugin over gRPC to exit, and a plugin that
+// cannot answer (hung, SIGSTOPped) would block it for ever.
+const killGrace = 3 * time.Second
+
+// Kill stops the process: gracefully when it answers, by SIGKILL within killGrace
+// when it does not.
+func (c *Client) Kill() {
+	done := make(chan struct{})
+	go func() {
+		c.gp.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(killGrace):
+		c.killNow()
+		select { // with the process gone, the graceful path fails fast
+		case <-done:
+		case <-time.After(killGrace):
+		}
+	}
+}
+
+// killNow kills the process at once, without asking it, and waits (bounded) until
+// go-plugin has seen it exit, so that Exited is true when it returns.
+func (c *Client) killNow() {
+	if c.cmd != nil && c.cmd.Process != nil {
+		c.cmd.Process.Kill()
+	}
+	go c.gp.Kill() // releases go-plugin's side; fails fast on a dead process
+	c.waitExit(killGrace)
+}
 
 // waitExit reports whether the process exits within d; a broken connection is
 // usually a dying process, and its last stderr lines are what explain it.
@@ -234,12 +277,22 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
-// call runs f with the call timeout and turns failures into CallErrors. A call that
-// times out kills the plugin: it may be wedged, and it must not outlive the runner.
-func call[T any](c *Client, ctx context.Context, name string, f func(context.Context) (T, error)) (T, error) {
-	if c.spec.CallTimeout > 0 {
+// timeout is the bound of the call named call (a Call* name); 0 means none.
+func (c *Client) timeout(call string) time.Duration {
+	if d, ok := c.spec.Timeouts[call]; ok {
+		return d
+	}
+	return c.spec.CallTimeout
+}
+
+// call runs f, the call kind (a Call* name) shown as name, with its timeout and turns
+// failures into CallErrors. A call that times out kills the plugin outright: it may be
+// wedged, and it must not outlive the runner.
+func call[T any](c *Client, ctx context.Context, kind, name string, f func(context.Context) (T, error)) (T, error) {
+	limit := c.timeout(kind)
+	if limit > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.spec.CallTimeout)
+		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
 	v, err := f(ctx)
@@ -251,9 +304,9 @@ func call[T any](c *Client, ctx context.Context, name string, f func(context.Con
 	// RemoteErrors and bad data as plain errors, which need no post-mortem.
 	if _, transport := status.FromError(err); transport {
 		switch {
-		case c.spec.CallTimeout > 0 && (ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded):
-			c.gp.Kill()
-			ce.Err = fmt.Errorf("no answer within %s; plugin killed", c.spec.CallTimeout)
+		case limit > 0 && (ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded):
+			c.killNow()
+			ce.Err = fmt.Errorf("no answer within %s (the %s timeout); plugin killed", limit, kind)
 		case c.waitExit(2 * time.Second):
 			ce.Err = fmt.Errorf("plugin process exited: %v", err)
 		}
@@ -269,16 +322,16 @@ type encoderCalls struct {
 }
 
 func (w *encoderCalls) Info(ctx context.Context) (Info, error) {
-	return call(w.c, ctx, "Info", w.e.Info)
+	return call(w.c, ctx, CallInfo, "Info", w.e.Info)
 }
 
 func (w *encoderCalls) Configure(ctx context.Context, p Params) error {
-	_, err := call(w.c, ctx, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.Configure(ctx, p) })
+	_, err := call(w.c, ctx, CallConfigure, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.Configure(ctx, p) })
 	return err
 }
 
 func (w *encoderCalls) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return call(w.c, ctx, "Embed", func(ctx context.Context) ([][]float32, error) { return w.e.Embed(ctx, texts) })
+	return call(w.c, ctx, CallEmbed, "Embed", func(ctx context.Context) ([][]float32, error) { return w.e.Embed(ctx, texts) })
 }
 
 type evaluatorCalls struct {
@@ -287,25 +340,25 @@ type evaluatorCalls struct {
 }
 
 func (w *evaluatorCalls) Info(ctx context.Context) (Info, error) {
-	return call(w.c, ctx, "Info", w.e.Info)
+	return call(w.c, ctx, CallInfo, "Info", w.e.Info)
 }
 
 func (w *evaluatorCalls) Configure(ctx context.Context, p Params) error {
-	_, err := call(w.c, ctx, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.Configure(ctx, p) })
+	_, err := call(w.c, ctx, CallConfigure, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.Configure(ctx, p) })
 	return err
 }
 
 func (w *evaluatorCalls) CheckTask(ctx context.Context, t task.Task) error {
-	_, err := call(w.c, ctx, "CheckTask("+t.ID+")", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.CheckTask(ctx, t) })
+	_, err := call(w.c, ctx, CallCheckTask, "CheckTask("+t.ID+")", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.CheckTask(ctx, t) })
 	return err
 }
 
 func (w *evaluatorCalls) Train(ctx context.Context, t task.Task, seed uint64, opts TrainOptions, out string) (TrainResult, error) {
-	return call(w.c, ctx, "Train("+t.ID+")", func(ctx context.Context) (TrainResult, error) { return w.e.Train(ctx, t, seed, opts, out) })
+	return call(w.c, ctx, CallTrain, "Train("+t.ID+")", func(ctx context.Context) (TrainResult, error) { return w.e.Train(ctx, t, seed, opts, out) })
 }
 
 func (w *evaluatorCalls) Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
-	return call(w.c, ctx, "Evaluate("+t.ID+")", func(ctx context.Context) (map[string]float64, error) { return w.e.Evaluate(ctx, t, a, seed) })
+	return call(w.c, ctx, CallEvaluate, "Evaluate("+t.ID+")", func(ctx context.Context) (map[string]float64, error) { return w.e.Evaluate(ctx, t, a, seed) })
 }
 
 type generatorCalls struct {
@@ -314,21 +367,21 @@ type generatorCalls struct {
 }
 
 func (w *generatorCalls) Info(ctx context.Context) (Info, error) {
-	return call(w.c, ctx, "Info", w.g.Info)
+	return call(w.c, ctx, CallInfo, "Info", w.g.Info)
 }
 
 func (w *generatorCalls) Configure(ctx context.Context, p Params) error {
-	_, err := call(w.c, ctx, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.g.Configure(ctx, p) })
+	_, err := call(w.c, ctx, CallConfigure, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.g.Configure(ctx, p) })
 	return err
 }
 
 func (w *generatorCalls) Fit(ctx context.Context, lib Library, seed uint64) error {
-	_, err := call(w.c, ctx, "Fit", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.g.Fit(ctx, lib, seed) })
+	_, err := call(w.c, ctx, CallFit, "Fit", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.g.Fit(ctx, lib, seed) })
 	return err
 }
 
 func (w *generatorCalls) Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
-	return call(w.c, ctx, "Generate", func(ctx context.Context) ([]*lora.Adapter, error) { return w.g.Generate(ctx, target, n, seed) })
+	return call(w.c, ctx, CallGenerate, "Generate", func(ctx context.Context) ([]*lora.Adapter, error) { return w.g.Generate(ctx, target, n, seed) })
 }
 
 // tailBuffer keeps the last lines a plugin wrote to stderr, made readable: hclog's

@@ -10,12 +10,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/sglab/sglab/framework/atomicfile"
 )
 
 // FileName is the journal's name inside an experiment's output folder.
 const FileName = "results.jsonl"
+
+// SupersededFile, beside the journal, keeps the rows a rerun took out of it because
+// the configuration that computed them changed (their Identity differs from the new
+// one): reports never show them, and nothing is lost.
+const SupersededFile = "superseded.jsonl"
 
 // Kinds of row.
 const (
@@ -40,6 +46,11 @@ type Row struct {
 	Sweep map[string]any `json:"sweep,omitempty"`
 	// Reference is "zero-shot" or "oracle" for the reference methods.
 	Reference string `json:"reference,omitempty"`
+	// Identity is what determined the numbers, one short digest per part (the task, the
+	// evaluator and its parameters, the training options, and for generated adapters
+	// the library, the encoder, the generator and its parameters, the samples). A rerun
+	// whose configuration gives a trial another identity runs it again.
+	Identity map[string]string `json:"identity,omitempty"`
 }
 
 // Key identifies a row for resuming: the same key is never run twice.
@@ -81,7 +92,10 @@ func (w *Writer) Append(r Row) error {
 	if _, err := w.f.Write(b); err != nil {
 		return fmt.Errorf("results: append to %s: %w", w.f.Name(), err)
 	}
-	return w.f.Sync()
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("results: append to %s: %w", w.f.Name(), err)
+	}
+	return nil
 }
 
 // Close closes the journal.
@@ -90,30 +104,19 @@ func (w *Writer) Close() error { return w.f.Close() }
 // Rewrite replaces the journal at path by rows, atomically: a crash leaves either the
 // old journal or the new one.
 func Rewrite(path string, rows []Row) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".results-*.jsonl")
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		for _, r := range rows {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(append(b, '\n')); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("results: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	for _, r := range rows {
-		b, err := json.Marshal(r)
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("results: %w", err)
-		}
-		if _, err := tmp.Write(append(b, '\n')); err != nil {
-			tmp.Close()
-			return fmt.Errorf("results: rewrite %s: %w", path, err)
-		}
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("results: rewrite %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("results: rewrite %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("results: rewrite %s: %w", path, err)
 	}
 	return nil

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -43,11 +44,13 @@ func (g *generator) Info(context.Context) (plugin.Info, error) {
 
 func (g *generator) Configure(_ context.Context, p plugin.Params) error {
 	cfg := config{Tau: 0.1}
-	if err := params.Decode(p, &cfg); err != nil {
-		return err
-	}
+	decoded := params.Decode(p, &cfg)
+	var bad params.Problems // every problem at once, each naming its key
 	if cfg.Tau <= 0 {
-		return fmt.Errorf("parameter \"tau\": must be positive, got %g", cfg.Tau)
+		bad.Add("tau", "must be positive, got %g", cfg.Tau)
+	}
+	if err := errors.Join(decoded, bad.Err()); err != nil {
+		return err
 	}
 	g.cfg = cfg
 	return nil

@@ -10,9 +10,9 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
@@ -24,10 +24,34 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/sglab/sglab/framework/atomicfile"
 )
 
 // DPI is the resolution of PNG output: a figure of w points is w/72·DPI pixels wide.
 const DPI = 150
+
+// MaxLabel bounds, in characters, every text a figure draws (titles, axis labels, tick
+// labels, legend entries): a longer one is cut with "…", so that a long method name
+// cannot make a figure, and the image behind it, absurdly large.
+const MaxLabel = 80
+
+// Label is s cut to MaxLabel characters.
+func Label(s string) string {
+	if utf8.RuneCountInString(s) <= MaxLabel {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:MaxLabel-1]) + "…"
+}
+
+func labels(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = Label(s)
+	}
+	return out
+}
 
 // Formats are the output formats Write accepts.
 var Formats = []string{"png", "svg", "pdf", "eps"}
@@ -73,7 +97,7 @@ func (f *Figure) legend() plot.Legend {
 	l.TextStyle.Font.Size = 10
 	l.Padding = 3
 	for _, e := range f.Legend {
-		l.Add(e.Name, e.Thumbs...)
+		l.Add(Label(e.Name), e.Thumbs...)
 	}
 	return l
 }
@@ -105,7 +129,7 @@ func (f *Figure) layout(ts text.Style) (tileW, tileH, sideW, sideH, titleH vg.Le
 		sideW, sideH = r.Size().X+4, r.Size().Y+4
 	}
 	if f.Title != "" {
-		titleH = ts.Height(f.Title) + 6
+		titleH = ts.Height(Label(f.Title)) + 6
 	}
 	return
 }
@@ -121,7 +145,7 @@ func (f *Figure) size(ts text.Style) (w, h vg.Length) {
 		w += gap + sideW
 	}
 	if f.Title != "" {
-		w = max(w, ts.Width(f.Title)+2*margin)
+		w = max(w, ts.Width(Label(f.Title))+2*margin)
 	}
 	h = 2*margin + titleH + max(vg.Length(rows)*tileH, sideH)
 	return w, h
@@ -137,7 +161,7 @@ func (f *Figure) draw(c draw.Canvas, ts text.Style) {
 	c.Fill(c.Rectangle.Path())
 	top := c.Max.Y - margin
 	if f.Title != "" {
-		c.FillText(ts, vg.Point{X: c.Center().X, Y: top}, f.Title)
+		c.FillText(ts, vg.Point{X: c.Center().X, Y: top}, Label(f.Title))
 		top -= titleH
 	}
 	content := vg.Length(cols) * tileW // centred under a title wider than it
@@ -208,19 +232,10 @@ func (f *Figure) Write(w io.Writer, format string) error {
 	return err
 }
 
-// Save writes the figure to path, in the format named by its extension.
-func (f *Figure) Save(path string) (err error) {
+// Save writes the figure to path, in the format named by its extension, atomically.
+func (f *Figure) Save(path string) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("figures: %w", err)
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("figures: %w", cerr)
-		}
-	}()
-	if err := f.Write(out, format); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return f.Write(w, format) }); err != nil {
 		return fmt.Errorf("figures: %s: %w", path, err)
 	}
 	return nil

@@ -40,10 +40,10 @@ func Glyph(i int) draw.GlyphDrawer { return glyphs[i%len(glyphs)] }
 
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = title
+	p.Title.Text = Label(title)
 	p.Title.Padding = 6
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
+	p.X.Label.Text = Label(xlabel)
+	p.Y.Label.Text = Label(ylabel)
 	p.X.Label.TextStyle.Font.Size = 11
 	p.Y.Label.TextStyle.Font.Size = 11
 	p.X.Tick.Marker = niceTicks{}
@@ -160,7 +160,7 @@ func BarPlot(b Bars) (*plot.Plot, error) {
 		p.Add(eb)
 	}
 	if len(b.Groups) > 0 {
-		p.NominalX(b.Groups...)
+		p.NominalX(labels(b.Groups)...)
 	}
 	p.X.Min, p.X.Max = -0.5, float64(len(b.Groups))-0.5
 	p.Y.Min = math.Min(0, p.Y.Min)
@@ -452,6 +452,7 @@ func (g heatGrid) Y(r int) float64    { return float64(r) }
 // HeatPlot builds a heat map panel and returns the size it needs.
 func HeatPlot(h Heat) (p *plot.Plot, w, hgt vg.Length, err error) {
 	p = newPlot(h.Title, h.XLabel, h.YLabel)
+	h.Title, h.Rows, h.Cols = Label(h.Title), labels(h.Rows), labels(h.Cols)
 	nr, nc := len(h.Rows), len(h.Cols)
 	if nr == 0 || nc == 0 {
 		return p, 200, 120, nil

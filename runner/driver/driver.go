@@ -3,16 +3,24 @@
 // library, generates and scores samples on each novel task, runs the references, and
 // appends every finished trial to results.jsonl at once. Transfer measures, with the
 // same plugins and expert cache, whether a world supports zero-shot adaptation at all.
+//
+// Both hold the output folder's lock (LockFile) while they work. A journal row is reused
+// by a rerun only when its identity (identity.go: everything that determined its
+// numbers) is the one the current configuration gives; a row that cannot be appended
+// stops the run at once.
 package driver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +42,11 @@ type Options struct {
 	Fresh bool   // ignore cached experts (and overwrite them)
 	// Progress, when set (a terminal), shows a redrawn status line; otherwise progress
 	// goes to the log.
-	Progress     io.Writer
-	Host         *plugin.Host
-	Log          hclog.Logger
+	Progress io.Writer
+	Host     *plugin.Host
+	Log      hclog.Logger
+	// StartTimeout and CallTimeout, when positive, override the experiment's [timeouts]
+	// (CallTimeout for every call).
 	StartTimeout time.Duration
 	CallTimeout  time.Duration
 	// Spec turns a plugin reference of the experiment into what to execute.
@@ -60,6 +70,7 @@ type Summary struct {
 	Ran     int           // trials run now
 	Skipped int           // trials found finished in the journal
 	Failed  int           // trials that failed now
+	Stale   int           // rows of earlier runs whose configuration changed, moved to results.SupersededFile
 }
 
 type runner struct {
@@ -77,30 +88,33 @@ type runner struct {
 	experts  *expertStore
 	man      *Manifest
 	prog     *progress
+	release  func() // releases the output folder's lock
 
-	mu      sync.Mutex
-	summary Summary
+	idMu sync.Mutex
+	ids  map[string]*pluginIdentity // by identityKey
+
+	// stop ends the run at once with a cause (a journal that cannot be appended to).
+	stop context.CancelCauseFunc
+
+	mu        sync.Mutex
+	summary   Summary
+	recordErr error // the first failed append; nothing is recorded after it
 }
 
 // Run executes exp. Trials that fail are recorded with their error and the run goes on;
-// an error return means the run could not go on (bad plugin set-up, interrupted, I/O).
+// an error return means the run could not go on (bad plugin set-up, interrupted, I/O,
+// a journal that cannot be appended to, an output folder in use by another run).
 func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, error) {
 	r, err := newRunner(exp, opt)
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
+	ctx, r.stop = context.WithCancelCause(ctx)
+	defer r.stop(nil)
 	out := r.out
 	r.summary.Out = out
 	journalPath := filepath.Join(out, results.FileName)
-	if err := r.resume(journalPath); err != nil {
-		return nil, err
-	}
-	w, err := results.Create(journalPath)
-	if err != nil {
-		return nil, err
-	}
-	defer w.Close()
-	r.journal = w
 	manifestPath := filepath.Join(out, ManifestFile)
 	if err := r.man.write(manifestPath); err != nil {
 		return nil, err
@@ -112,10 +126,27 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	if err := r.setUp(ctx); err != nil {
 		return nil, err
 	}
+	r.identifyPlugins(ctx)
 	r.man.addPhase("setup", time.Since(t0))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Earlier rows are judged against the identities of the plugins now configured.
+	if err := r.resume(journalPath); err != nil {
+		return nil, err
+	}
+	w, err := results.Create(journalPath)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	r.journal = w
 	for _, seed := range exp.Seeds {
 		for _, split := range exp.Splits {
 			if err := r.runSplit(ctx, split, seed); err != nil {
+				if cause := context.Cause(ctx); cause != nil && cause != err {
+					return nil, cause
+				}
 				return nil, err
 			}
 		}
@@ -145,13 +176,17 @@ func newRunner(exp *config.Experiment, opt Options) (*runner, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("output folder: %w", err)
 	}
+	release, err := lockOutput(out)
+	if err != nil {
+		return nil, err
+	}
 	cache := opt.Cache
 	if cache == "" {
 		cache = filepath.Join(out, "cache")
 	}
 	return &runner{exp: exp, opt: opt, log: opt.Log, out: out, gens: map[string]*generator{}, prev: map[string]results.Row{},
 		experts: &expertStore{dir: filepath.Join(cache, "experts"), fresh: opt.Fresh, runs: map[string]*expertRun{}},
-		man:     newManifest(exp, opt.Jobs)}, nil
+		man:     newManifest(exp, opt.Jobs), release: release, ids: map[string]*pluginIdentity{}}, nil
 }
 
 // totals counts the work of the run: distinct experts (seen tasks for each training
@@ -182,7 +217,9 @@ func (r *runner) totals() map[string]int {
 
 // resume reads the journal of an earlier run of the experiment: its finished trials are
 // skipped. Failed trials, and a line torn by a crash, are dropped from the journal (by an
-// atomic rewrite) so that they run again without leaving duplicate rows.
+// atomic rewrite) so that they run again without leaving duplicate rows. So are stale
+// rows, whose identity differs from the one the current configuration gives the same
+// trial: they move to results.SupersededFile, and the log says which and why.
 func (r *runner) resume(path string) error {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -191,21 +228,59 @@ func (r *runner) resume(path string) error {
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	prev, err := results.Read(path)
+	prev, err := results.Decode(bytes.NewReader(raw), path)
 	if err != nil {
 		return err
 	}
-	var keep []results.Row
+	var keep, stale []results.Row
+	groups := map[string]*staleGroup{}
 	for _, row := range prev {
-		if _, dup := r.prev[row.Key()]; row.Error == "" && !dup {
-			r.prev[row.Key()] = row
-			keep = append(keep, row)
+		if _, dup := r.prev[row.Key()]; row.Error != "" || dup {
+			continue
 		}
+		if id, judged := r.rowIdentity(row); judged {
+			if why := changed(row.Identity, id); len(why) > 0 {
+				stale = append(stale, row)
+				g := groups[row.Method+"\x00"+row.Split+"\x00"+strings.Join(why, ", ")]
+				if g == nil {
+					g = &staleGroup{method: row.Method, split: row.Split, why: strings.Join(why, ", ")}
+					groups[row.Method+"\x00"+row.Split+"\x00"+g.why] = g
+				}
+				g.n++
+				if !slices.Contains(g.tasks, row.Task) {
+					g.tasks = append(g.tasks, row.Task)
+				}
+				if !slices.Contains(g.seeds, row.Seed) {
+					g.seeds = append(g.seeds, row.Seed)
+				}
+				continue
+			}
+		}
+		r.prev[row.Key()] = row
+		keep = append(keep, row)
 	}
 	if len(keep) == len(prev) && (len(raw) == 0 || raw[len(raw)-1] == '\n') {
 		return nil
 	}
-	r.log.Info("journal: dropping failed and torn rows before resuming", "kept", len(keep), "dropped", len(prev)-len(keep))
+	if len(stale) > 0 {
+		r.logStale(groups)
+		r.summary.Stale = len(stale)
+		// Kept before they leave the journal: a crash in between duplicates, never loses.
+		w, err := results.Create(filepath.Join(r.out, results.SupersededFile))
+		if err != nil {
+			return err
+		}
+		for _, row := range stale {
+			if err := w.Append(row); err != nil {
+				w.Close()
+				return err
+			}
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+	}
+	r.log.Info("journal: dropping failed, torn and stale rows before resuming", "kept", len(keep), "dropped", len(prev)-len(keep))
 	return results.Rewrite(path, keep)
 }
 
@@ -216,8 +291,8 @@ func (r *runner) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.pool, err = newEvaluatorPool(ctx, r.opt.Jobs, func(ctx context.Context) (*plugin.Client, error) {
-		return r.startConfigured(ctx, plugin.KindEvaluator, r.exp.Evaluator)
+	r.pool, err = newEvaluatorPool(ctx, r.opt.Jobs, func(ctx context.Context, index int) (*plugin.Client, error) {
+		return r.startConfigured(ctx, plugin.KindEvaluator, r.exp.Evaluator, fmt.Sprintf("%s=%d", plugin.EnvWorkerIndex, index))
 	})
 	if err != nil {
 		return err
@@ -231,13 +306,11 @@ func (r *runner) setUp(ctx context.Context) error {
 			return fmt.Errorf("evaluator %s: its adapter schema: %w", r.exp.Evaluator, err)
 		}
 		r.schema, r.evalInfo = info.Schema, info
-		var errs []error
+		errs := capacity(r.exp, info.Schema, physicalMemory())
 		for _, t := range r.usedTasks() {
-			if err := ev.CheckTask(ctx, t); err != nil {
-				errs = append(errs, fmt.Errorf("task %s: %w", t.ID, err))
-			}
+			errs = append(errs, taskProblems(r.exp, t.ID, ev.CheckTask(ctx, t))...)
 		}
-		return errors.Join(errs...)
+		return errors.Join(sortProblems(r.exp, errs)...)
 	})
 	if err != nil {
 		return err
@@ -276,50 +349,70 @@ func (r *runner) usedTasks() []task.Task {
 	return out
 }
 
-// startConfigured starts a plugin of kind from ref and hands it its parameters.
-func (r *runner) startConfigured(ctx context.Context, kind string, ref config.PluginRef) (*plugin.Client, error) {
-	spec, err := r.opt.Spec(kind, ref)
-	if err != nil {
-		return nil, err
+// configureSpec applies the experiment's timeouts (or the options' overrides) and the
+// run's logger to a plugin's spec.
+func (r *runner) configureSpec(spec *plugin.Spec) {
+	spec.Timeouts = r.exp.Timeouts
+	if spec.Timeouts == nil {
+		spec.Timeouts = plugin.DefaultTimeouts
 	}
-	spec.StartTimeout, spec.CallTimeout = r.opt.StartTimeout, r.opt.CallTimeout
+	spec.StartTimeout = spec.Timeouts[plugin.CallStart]
+	if r.opt.StartTimeout > 0 {
+		spec.StartTimeout = r.opt.StartTimeout
+	}
+	if r.opt.CallTimeout > 0 {
+		spec.Timeouts, spec.CallTimeout = nil, r.opt.CallTimeout
+	}
 	spec.Logger = r.log.Named(spec.Label)
-	c, err := r.opt.Host.Start(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", ref.File, ref.Line, err)
-	}
-	var base plugin.Base
+}
+
+// base is a started plugin as the kind it was started as.
+func base(c *plugin.Client, kind string) plugin.Base {
 	switch kind {
 	case plugin.KindEncoder:
-		base = c.Encoder()
+		return c.Encoder()
 	case plugin.KindEvaluator:
-		base = c.Evaluator()
-	case plugin.KindGenerator:
-		base = c.Generator()
+		return c.Evaluator()
 	}
-	info, err := base.Info(ctx)
+	return c.Generator()
+}
+
+// startConfigured starts a plugin of kind from ref, with env (KEY=VALUE) added to its
+// environment, and hands it its parameters.
+func (r *runner) startConfigured(ctx context.Context, kind string, ref config.PluginRef, env ...string) (*plugin.Client, error) {
+	c, b, err := r.start(ctx, kind, ref, env...)
 	if err != nil {
-		c.Kill()
-		return nil, err
-	}
-	if r.man != nil {
-		r.man.addPlugin(ctx, kind, ref, spec, base)
-	}
-	if info.Kind != kind {
-		c.Kill()
-		return nil, fmt.Errorf("%s:%d: plugin %s says it is a %q plugin, not a %s", ref.File, ref.Line, spec.Label, info.Kind, kind)
-	}
-	if err := base.Configure(ctx, ref.Params); err != nil {
-		c.Kill()
 		return nil, fmt.Errorf("%s:%d: %w", ref.File, ref.Line, err)
+	}
+	if err := b.Configure(ctx, ref.Params); err != nil {
+		c.Kill()
+		return nil, configureError(ref, err)
 	}
 	return c, nil
 }
 
-// record appends a row unless the run is being torn down.
+// record appends a row to the journal, stamped with its identity. A failed append stops
+// the run at once: a trial that cannot be recorded is lost work, and so is every one
+// after it.
 func (r *runner) record(row results.Row) {
+	if row.Identity == nil {
+		row.Identity, _ = r.rowIdentity(row)
+	}
+	r.mu.Lock()
+	failed := r.recordErr != nil
+	r.mu.Unlock()
+	if failed {
+		return
+	}
 	if err := r.journal.Append(row); err != nil {
-		r.log.Error("cannot append to the journal", "error", err)
+		r.mu.Lock()
+		if r.recordErr == nil {
+			r.recordErr = err
+		}
+		r.mu.Unlock()
+		r.log.Error("cannot append to the journal; stopping the run", "error", err)
+		r.stop(fmt.Errorf("stopped: a finished trial cannot be recorded: %w", err))
+		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -3,12 +3,13 @@ package driver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,15 @@ import (
 // The test binary re-executes itself as each fake plugin (SGLAB_TEST_PLUGIN), so the
 // driver is tested through the real go-plugin/gRPC path.
 func TestMain(m *testing.M) {
+	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name == "" {
+		// Helpers of some tests, run as child processes; their plugins are not.
+		if dir := os.Getenv("SGLAB_TEST_LOCK_HOLDER"); dir != "" {
+			holdLock(dir)
+		}
+		if dir := os.Getenv("SGLAB_TEST_JOURNAL_LIMIT"); dir != "" {
+			runWithJournalLimit(dir)
+		}
+	}
 	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
 		switch name {
 		case "encoder":
@@ -87,6 +97,11 @@ func (evaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed 
 	if t.ID == "kill-evaluator" && a != nil {
 		os.Exit(7)
 	}
+	if t.ID == "report-env" { // what the runner told this process (see TestPluginEnvironment)
+		worker, _ := strconv.Atoi(os.Getenv(plugin.EnvWorkerIndex))
+		_, err := os.Stat(filepath.Join(os.Getenv(plugin.EnvExperimentDir), "exp.toml"))
+		return map[string]float64{"worker": float64(worker), "found_experiment": map[bool]float64{true: 1}[err == nil]}, nil
+	}
 	s := 10.0
 	// xfer depends on the target too, so that the transfer diagnostic sees gains of both
 	// signs: an expert gains 5·(len(expert id) − len(target id)) + 0.25 (see TestTransfer).
@@ -103,13 +118,15 @@ func (evaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed 
 
 type generator2 struct{ mean []float32 }
 
+type generatorConfig struct {
+	Noise float64 `param:"noise"`
+}
+
 func (g *generator2) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{Kind: plugin.KindGenerator, Name: "gen", Version: "1"}, nil
+	return plugin.Info{Kind: plugin.KindGenerator, Name: "gen", Version: "1", Params: params.Describe(&generatorConfig{})}, nil
 }
 func (g *generator2) Configure(_ context.Context, p plugin.Params) error {
-	return params.Decode(p, &struct {
-		Noise float64 `param:"noise"`
-	}{})
+	return params.Decode(p, &generatorConfig{})
 }
 func (g *generator2) Fit(_ context.Context, lib plugin.Library, _ uint64) error {
 	g.mean = make([]float32, lib.Schema.NumParams())
@@ -127,6 +144,12 @@ func (g *generator2) Fit(_ context.Context, lib plugin.Library, _ uint64) error 
 func (g *generator2) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
 	if target[1] == float32(len("crash the generator")) {
 		os.Exit(3)
+	}
+	if target[1] == float32(len("stop the generator")) {
+		// Hung, and deaf to a graceful shutdown. The stop may land a moment after the
+		// call; the sleep keeps the answer from going out before it.
+		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		time.Sleep(time.Hour)
 	}
 	out := make([]*lora.Adapter, n)
 	for i := range out {
@@ -267,13 +290,13 @@ func TestRunJournalAndResume(t *testing.T) {
 	if odiv.Metrics["div_cos"] != 0 || odiv.Metrics["div_frob"] != 0 || odiv.Metrics["r1_std"] != 0 {
 		t.Fatalf("a single adapter has zero diversity: %+v", odiv)
 	}
-	var man Manifest
-	raw, err := os.ReadFile(filepath.Join(out, ManifestFile))
-	if err != nil || json.Unmarshal(raw, &man) != nil {
-		t.Fatalf("manifest: %v", err)
+	mans, err := ReadManifest(filepath.Join(out, ManifestFile))
+	if err != nil || len(mans) != 1 {
+		t.Fatalf("manifest: %d invocations, %v", len(mans), err)
 	}
+	man := mans[0]
 	if man.ConfigHash != exp.Hash() || len(man.Plugins) != 3 || man.End == nil || man.Phases["train"] <= 0 || man.Phases["evaluate"] <= 0 || man.GoVersion == "" {
-		t.Fatalf("manifest incomplete: %s", raw)
+		t.Fatalf("manifest incomplete: %+v", man)
 	}
 	for _, p := range man.Plugins {
 		if len(p.SHA256) != 64 || p.Version != "1" {
@@ -344,6 +367,12 @@ func TestCacheDetectsDamage(t *testing.T) {
 		if err := (&expertStore{}).check(e, testSchema, plugin.TrainOptions{Snapshots: 2}); err != nil {
 			t.Fatalf("rebuilt entry %s: %v", e, err)
 		}
+	}
+	// An entry whose sidecar is gone is not trusted either, and the log says so.
+	os.Remove(entries[2] + ".sha256")
+	_, logs = run()
+	if n := bytes.Count(logs, []byte("trained:")); n != 1 || !bytes.Contains(logs, []byte("damaged")) || !bytes.Contains(logs, []byte("sidecar")) {
+		t.Fatalf("entry without its sidecar: %d trainings, want 1 with a warning\n%s", n, logs)
 	}
 }
 
@@ -419,7 +448,7 @@ dataset = "cifar"`, 1)
 	joined := strings.Join(all, "\n")
 	// The evaluator refuses its parameters, so it cannot judge tasks; the generator's
 	// bad key is reported too.
-	for _, want := range []string{`"bogus"`, `method "Gen"`, `"noize"`, "exp.toml:"} {
+	for _, want := range []string{`"bogus"`, `"noize"`, "exp.toml:"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("Check lacks %q:\n%s", want, joined)
 		}

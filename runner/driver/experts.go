@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sglab/sglab/framework/atomicfile"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/framework/task"
@@ -69,7 +70,7 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 func (s *expertStore) check(path string, schema lora.Schema, opts plugin.TrainOptions) error {
 	want, err := os.ReadFile(path + ".sha256")
 	if err != nil {
-		return err
+		return fmt.Errorf("its checksum sidecar: %w", err)
 	}
 	got, err := plugin.FileSHA256(path)
 	if err != nil {
@@ -88,7 +89,9 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 			r.log.Debug("expert from cache", "task", t.ID, "seed", seed, "path", path)
 			return nil
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		// No entry is a cold cache; an entry that fails its check (a missing sidecar
+		// included) is damaged, and said so.
+		if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
 			r.log.Warn("cache entry is damaged; training again", "task", t.ID, "path", path, "error", err)
 		}
 	}
@@ -123,7 +126,7 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("expert cache: %w", err)
 	}
-	if err := writeAtomic(path+".sha256", []byte(sum+"\n")); err != nil {
+	if err := atomicfile.WriteBytes(path+".sha256", []byte(sum+"\n")); err != nil {
 		return fmt.Errorf("expert cache: %w", err)
 	}
 	r.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
@@ -149,14 +152,6 @@ func validSnapshots(path string, schema lora.Schema, n int) error {
 		}
 	}
 	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // expertKey hashes everything that determines an expert.

@@ -3,23 +3,26 @@ package driver
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sglab/sglab/framework/atomicfile"
 	"github.com/sglab/sglab/framework/config"
-	"github.com/sglab/sglab/framework/plugin"
 )
 
-// ManifestFile sits beside results.jsonl and says what produced it.
+// ManifestFile sits beside results.jsonl and says what produced it: every invocation
+// that wrote into the folder, appended, never overwritten.
 const ManifestFile = "manifest.json"
 
 // Manifest records the resolved configuration and the environment of a run, so every
@@ -43,8 +46,8 @@ type Manifest struct {
 	// Phases are summed wall seconds per phase across parallel work.
 	Phases map[string]float64 `json:"phases"`
 
-	mu   sync.Mutex
-	seen map[string]bool
+	mu      sync.Mutex
+	earlier []json.RawMessage // invocations recorded before this one
 }
 
 // PluginRecord identifies one plugin used by the run.
@@ -60,7 +63,7 @@ type PluginRecord struct {
 func newManifest(exp *config.Experiment, jobs int) *Manifest {
 	m := &Manifest{Experiment: exp.Name, File: exp.File, ConfigHash: exp.Hash(), Config: exp,
 		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: cpuModel(),
-		NumCPU: runtime.NumCPU(), Jobs: jobs, Start: time.Now().UTC(), Phases: map[string]float64{}, seen: map[string]bool{}}
+		NumCPU: runtime.NumCPU(), Jobs: jobs, Start: time.Now().UTC(), Phases: map[string]float64{}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			switch s.Key {
@@ -96,41 +99,80 @@ func (m *Manifest) addPhase(phase string, d time.Duration) {
 	m.mu.Unlock()
 }
 
-// addPlugin records a started plugin once per kind and reference.
-func (m *Manifest) addPlugin(ctx context.Context, kind string, ref config.PluginRef, spec plugin.Spec, b plugin.Base) {
-	key := kind + "\x00" + ref.String()
-	m.mu.Lock()
-	done := m.seen[key]
-	m.seen[key] = true
-	m.mu.Unlock()
-	if done {
-		return
-	}
-	rec := PluginRecord{Kind: kind, Ref: ref.String(), Path: spec.Path}
-	if info, err := b.Info(ctx); err == nil {
-		rec.Name, rec.Version = info.Name, info.Version
-	}
-	if sum, err := plugin.FileSHA256(spec.Path); err == nil {
-		rec.SHA256 = sum
-	}
+// addPlugin records a plugin the run started (once per kind and reference; the caller
+// sees to that).
+func (m *Manifest) addPlugin(rec PluginRecord) {
 	m.mu.Lock()
 	m.Plugins = append(m.Plugins, rec)
 	m.mu.Unlock()
 }
 
-// write saves the manifest atomically at path.
+// manifestLog is the manifest file: every invocation that wrote into the folder, the
+// oldest first, so that the journal's rows of earlier runs stay traceable.
+type manifestLog struct {
+	Invocations []json.RawMessage `json:"invocations"`
+}
+
+// ReadManifest returns every invocation recorded in a manifest file, the oldest first.
+// A manifest of an sglab that kept only the last invocation reads as one.
+func ReadManifest(path string) ([]*Manifest, error) {
+	raws, err := readInvocations(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Manifest, len(raws))
+	for i, raw := range raws {
+		out[i] = &Manifest{}
+		if err := json.Unmarshal(raw, out[i]); err != nil {
+			return nil, fmt.Errorf("manifest %s: invocation %d: %w", path, i, err)
+		}
+	}
+	return out, nil
+}
+
+func readInvocations(path string) ([]json.RawMessage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var log manifestLog
+	if err := json.Unmarshal(b, &log); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	if log.Invocations == nil { // one invocation, as older runs wrote it
+		return []json.RawMessage{b}, nil
+	}
+	return log.Invocations, nil
+}
+
+// write saves the manifest atomically at path, after the invocations recorded there
+// before this one. A manifest file that cannot be read is an error rather than
+// overwritten.
 func (m *Manifest) write(path string) error {
 	m.mu.Lock()
-	b, err := json.MarshalIndent(m, "", "  ")
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	if m.earlier == nil {
+		earlier, err := readInvocations(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			earlier = []json.RawMessage{}
+		case err != nil:
+			return fmt.Errorf("%w (move it away to start a new one)", err)
+		}
+		m.earlier = earlier
+	}
+	self, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	b, err := json.MarshalIndent(manifestLog{Invocations: append(slices.Clip(m.earlier), self)}, "", "  ")
+	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	return os.Rename(tmp, path)
+	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("manifest: %s: %w", path, err)
+	}
+	return nil
 }
 
 func cpuModel() string {

@@ -7,8 +7,8 @@ import (
 	"github.com/sglab/sglab/framework/plugin"
 )
 
-// starter starts and configures one plugin process of a kind.
-type starter func(ctx context.Context) (*plugin.Client, error)
+// starter starts and configures the plugin process of worker index.
+type starter func(ctx context.Context, index int) (*plugin.Client, error)
 
 // evaluatorPool holds one evaluator process per job, so plugins need not be
 // goroutine-safe and N trainings or evaluations run at once. A worker whose process
@@ -20,6 +20,7 @@ type evaluatorPool struct {
 }
 
 type worker struct {
+	index    int // 0 … n−1, told to its process (plugin.EnvWorkerIndex), kept across restarts
 	client   *plugin.Client
 	restarts int
 }
@@ -31,11 +32,11 @@ const maxRestarts = 3
 func newEvaluatorPool(ctx context.Context, n int, start starter) (*evaluatorPool, error) {
 	p := &evaluatorPool{start: start, workers: make(chan *worker, n)}
 	for i := 0; i < n; i++ {
-		c, err := start(ctx)
+		c, err := start(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		p.workers <- &worker{client: c}
+		p.workers <- &worker{index: i, client: c}
 	}
 	return p, nil
 }
@@ -57,7 +58,7 @@ func (p *evaluatorPool) do(ctx context.Context, f func(plugin.Evaluator) error) 
 		if w.restarts >= maxRestarts {
 			return fmt.Errorf("evaluator %s died %d times; not restarted again", w.client.Label(), w.restarts+1)
 		}
-		c, err := p.start(ctx)
+		c, err := p.start(ctx, w.index)
 		if err != nil {
 			return fmt.Errorf("restarting the evaluator after it died: %w", err)
 		}

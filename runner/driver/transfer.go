@@ -45,6 +45,7 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
 	experts, pairs := transferWork(exp)
 	r.prog = newProgress(r.opt.Progress, r.log, map[string]int{
 		"experts": len(experts) * len(exp.Seeds), "evaluations": len(pairs) * len(exp.Seeds),

@@ -90,22 +90,29 @@ func (e *Encoder) Info(ctx context.Context) (plugin.Info, error) {
 // the values of an earlier Configure.
 func (e *Encoder) Configure(ctx context.Context, p plugin.Params) error {
 	cfg := defaults()
+	var ps params.Problems
 	if err := params.Decode(p, &cfg); err != nil {
-		return fmt.Errorf("encoder glove: %w", err)
+		ps = err.(params.Problems)
+	}
+	lexOK, numOK := cfg.Lexical >= 0 && cfg.Lexical <= 1, cfg.Numeric >= 0 && cfg.Numeric <= 1
+	if !lexOK {
+		ps.Add("lexical", "%v must be in [0, 1]", cfg.Lexical)
+	}
+	if !numOK {
+		ps.Add("numeric", "%v must be in [0, 1]", cfg.Numeric)
 	}
 	switch {
-	case !(cfg.Lexical >= 0 && cfg.Lexical <= 1):
-		return fmt.Errorf("encoder glove: parameter %q = %v must be in [0, 1]", "lexical", cfg.Lexical)
-	case !(cfg.Numeric >= 0 && cfg.Numeric <= 1):
-		return fmt.Errorf("encoder glove: parameter %q = %v must be in [0, 1]", "numeric", cfg.Numeric)
-	case cfg.Lexical+cfg.Numeric > 1:
-		return fmt.Errorf("encoder glove: parameters %q + %q = %v must not exceed 1", "lexical", "numeric", cfg.Lexical+cfg.Numeric)
+	case lexOK && numOK && cfg.Lexical+cfg.Numeric > 1:
+		ps.Add("lexical", "%q + %q = %v must not exceed 1", "lexical", "numeric", cfg.Lexical+cfg.Numeric)
 	case cfg.Lexical+cfg.Numeric > 0 && !cfg.Normalize:
-		return fmt.Errorf("encoder glove: parameters %q and %q mix unit vectors and need %q = true", "lexical", "numeric", "normalize")
+		ps.Add("normalize", "%q and %q mix unit vectors and need normalize = true", "lexical", "numeric")
 	}
 	v, err := load(cfg)
 	if err != nil {
-		return fmt.Errorf("encoder glove: parameter \"vectors_path\": %w", err)
+		ps.Add("vectors_path", "%v", err)
+	}
+	if err := ps.Err(); err != nil {
+		return fmt.Errorf("encoder glove: %w", err)
 	}
 	e.mu.Lock()
 	e.cfg, e.vecs = cfg, v

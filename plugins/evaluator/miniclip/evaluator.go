@@ -3,6 +3,7 @@ package miniclip
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -55,22 +56,33 @@ func DefaultConfig() Config {
 	}
 }
 
+// validate reports every bad value at once.
 func (c Config) validate() error {
-	switch {
-	case c.TrainPerClass < 1:
-		return fmt.Errorf("parameter %q = %d must be at least 1", "train_per_class", c.TrainPerClass)
-	case c.TestPerClass < 1:
-		return fmt.Errorf("parameter %q = %d must be at least 1", "test_per_class", c.TestPerClass)
-	case c.BatchSize < 2:
-		return fmt.Errorf("parameter %q = %d must be at least 2 (the loss contrasts pairs)", "batch_size", c.BatchSize)
-	case !(c.LR > 0):
-		return fmt.Errorf("parameter %q = %v must be positive", "lr", c.LR)
-	case c.Rank < 1:
-		return fmt.Errorf("parameter %q = %d must be at least 1", "rank", c.Rank)
-	case !(c.Alpha > 0):
-		return fmt.Errorf("parameter %q = %v must be positive", "alpha", c.Alpha)
+	var ps params.Problems
+	if c.TrainPerClass < 1 {
+		ps.Add("train_per_class", "%d must be at least 1", c.TrainPerClass)
 	}
-	return nil
+	if c.TestPerClass < 1 {
+		ps.Add("test_per_class", "%d must be at least 1", c.TestPerClass)
+	}
+	if c.BatchSize < 2 {
+		ps.Add("batch_size", "%d must be at least 2 (the loss contrasts pairs)", c.BatchSize)
+	}
+	if !(c.LR > 0) {
+		ps.Add("lr", "%v must be positive", c.LR)
+	}
+	if c.Rank < 1 {
+		ps.Add("rank", "%d must be at least 1", c.Rank)
+	}
+	if !(c.Alpha > 0) {
+		ps.Add("alpha", "%v must be positive", c.Alpha)
+	}
+	if c.DataDir != "" {
+		if st, err := os.Stat(c.DataDir); err != nil || !st.IsDir() {
+			ps.Add("data_dir", "%q is not a readable folder", c.DataDir)
+		}
+	}
+	return ps.Err()
 }
 
 // Evaluator is the miniclip evaluator plugin. It is safe for concurrent use: calls
@@ -150,17 +162,7 @@ func metricNames() []string {
 // key. A checkpoint is loaded and validated here, so a bad path fails early.
 func (e *Evaluator) Configure(ctx context.Context, p plugin.Params) error {
 	cfg := DefaultConfig()
-	if err := params.Decode(p, &cfg); err != nil {
-		return fmt.Errorf("miniclip: %w", err)
-	}
-	if err := cfg.validate(); err != nil {
-		return fmt.Errorf("miniclip: %w", err)
-	}
-	if cfg.DataDir != "" {
-		if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
-			return fmt.Errorf("miniclip: parameter %q: %q is not a readable folder", "data_dir", cfg.DataDir)
-		}
-	}
+	bad := errors.Join(params.Decode(p, &cfg), cfg.validate())
 	var m *Model
 	var err error
 	if cfg.Checkpoint == "" {
@@ -169,7 +171,10 @@ func (e *Evaluator) Configure(ctx context.Context, p plugin.Params) error {
 		m, err = Load(cfg.Checkpoint)
 	}
 	if err != nil {
-		return fmt.Errorf("miniclip: parameter %q: %w", "checkpoint", err)
+		bad = errors.Join(bad, params.Problem{Key: "checkpoint", Msg: err.Error()})
+	}
+	if bad != nil {
+		return fmt.Errorf("miniclip: %w", bad)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -211,18 +216,22 @@ func (e *Evaluator) CheckTask(ctx context.Context, t task.Task) error {
 
 // check validates t and returns its compiled domain (nil for the clean domain).
 func (e *Evaluator) check(t task.Task) (*domain.Pipeline, error) {
+	var errs []error // every problem of the task at once
 	if !slices.Contains(datasets.Names(), t.Dataset) {
-		return nil, fmt.Errorf("miniclip: task %q: unknown dataset %q (known: %v)", t.ID, t.Dataset, datasets.Names())
+		errs = append(errs, fmt.Errorf("unknown dataset %q (known: %v)", t.Dataset, datasets.Names()))
 	}
 	if len(t.Params) > 0 {
-		return nil, fmt.Errorf("miniclip: task %q: parameters %v are not supported (miniclip takes none per task)", t.ID, slices.Sorted(maps.Keys(t.Params)))
+		errs = append(errs, fmt.Errorf("parameters %v are not supported (miniclip takes none per task)", slices.Sorted(maps.Keys(t.Params))))
 	}
-	if len(t.Domain) == 0 {
-		return nil, nil
+	var p *domain.Pipeline
+	if len(t.Domain) > 0 {
+		var err error
+		if p, err = domain.Compile(t.Domain); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	p, err := domain.Compile(t.Domain)
-	if err != nil {
-		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, errors.Join(errs...))
 	}
 	return p, nil
 }

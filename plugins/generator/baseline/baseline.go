@@ -8,6 +8,7 @@ package baseline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -62,13 +63,12 @@ func (p *Plugin[C]) Info(context.Context) (plugin.Info, error) {
 // Configure replaces the configuration; absent keys take their defaults.
 func (p *Plugin[C]) Configure(_ context.Context, ps plugin.Params) error {
 	cfg := p.m.Defaults()
-	if err := params.Decode(ps, &cfg); err != nil {
-		return fmt.Errorf("%s: %w", p.m.Name, err)
-	}
+	err := params.Decode(ps, &cfg)
 	if p.m.Check != nil {
-		if err := p.m.Check(cfg); err != nil {
-			return fmt.Errorf("%s: %w", p.m.Name, err)
-		}
+		err = errors.Join(err, p.m.Check(cfg))
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.m.Name, err)
 	}
 	p.mu.Lock()
 	p.cfg = cfg

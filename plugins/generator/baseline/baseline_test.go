@@ -72,7 +72,7 @@ func TestShell(t *testing.T) {
 		p    plugin.Params
 		want string
 	}{
-		{plugin.Params{"bogus": 1.0}, `scaled: unknown parameter "bogus"`},
+		{plugin.Params{"bogus": 1.0}, `scaled: parameter "bogus": unknown`},
 		{plugin.Params{"scale": -1.0}, `"scale"`},
 		{plugin.Params{"scale": "big"}, `"scale"`},
 	} {

@@ -6,9 +6,10 @@
 package dare
 
 import (
-	"fmt"
+	"errors"
 	"math/rand/v2"
 
+	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/plugins/generator/baseline"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/merge"
@@ -34,24 +35,22 @@ func New() *Generator {
 			"rescale by 1/(1−p) of each top-K expert's [B; A], then a sum, mean or α-weighted merge; seeded per sample",
 		Defaults: func() Config { return Config{Rate: 0.5, TopK: 4, Merge: "sum", Lambda: 0.3, Tau: 0.1} },
 		Check: func(c Config) error {
+			var ps params.Problems
 			if !(c.Rate >= 0 && c.Rate < 1) {
-				return fmt.Errorf("parameter %q: must be in [0, 1), got %v", "rate", c.Rate)
-			}
-			if err := baseline.CheckTopK(c.TopK); err != nil {
-				return err
+				ps.Add("rate", "must be in [0, 1), got %v", c.Rate)
 			}
 			switch c.Merge {
 			case "sum", "mean", "weighted":
 			default:
-				return fmt.Errorf("parameter %q: %q is not \"sum\", \"mean\" or \"weighted\"", "merge", c.Merge)
+				ps.Add("merge", "%q is not \"sum\", \"mean\" or \"weighted\"", c.Merge)
 			}
 			if c.Merge == "sum" && c.Lambda == 0 {
-				return fmt.Errorf("parameter %q: 0 gives the empty adapter", "lambda")
+				ps.Add("lambda", "0 gives the empty adapter")
 			}
 			if !(c.Tau > 0) {
-				return fmt.Errorf("parameter %q: must be positive, got %v", "tau", c.Tau)
+				ps.Add("tau", "must be positive, got %v", c.Tau)
 			}
-			return nil
+			return errors.Join(ps.Err(), baseline.CheckTopK(c.TopK))
 		},
 		Merge: func(c Config, lib *library.Library, target []float32, n int, seed uint64) ([][]float32, error) {
 			ns, err := lib.Neighbours(target, c.TopK, c.Tau)

@@ -9,6 +9,7 @@ package hypernet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -45,19 +46,21 @@ func DefaultConfig() Config {
 	return Config{Hidden: 256, Epochs: 300, LR: 1e-3, BatchSize: 16, Normalize: true}
 }
 
+// validate reports every bad value at once.
 func (c Config) validate() error {
+	var ps params.Problems
 	for _, p := range []struct {
 		key string
 		v   int
 	}{{"hidden", c.Hidden}, {"epochs", c.Epochs}, {"batch_size", c.BatchSize}} {
 		if p.v < 1 {
-			return fmt.Errorf("parameter %q: must be at least 1, got %d", p.key, p.v)
+			ps.Add(p.key, "must be at least 1, got %d", p.v)
 		}
 	}
 	if !(c.LR > 0) {
-		return fmt.Errorf("parameter %q: must be positive, got %v", "lr", c.LR)
+		ps.Add("lr", "must be positive, got %v", c.LR)
 	}
-	return nil
+	return ps.Err()
 }
 
 // Generator implements plugin.Generator.
@@ -99,10 +102,7 @@ func (g *Generator) Info(context.Context) (plugin.Info, error) {
 // any fitted model.
 func (g *Generator) Configure(_ context.Context, p plugin.Params) error {
 	cfg := DefaultConfig()
-	if err := params.Decode(p, &cfg); err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := errors.Join(params.Decode(p, &cfg), cfg.validate()); err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
 	g.mu.Lock()

@@ -15,6 +15,7 @@ package sglora
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -70,7 +71,9 @@ func DefaultConfig() Config {
 	}
 }
 
+// validate reports every bad value at once.
 func (c Config) validate() error {
+	var ps params.Problems
 	positive := []struct {
 		key string
 		v   int
@@ -81,16 +84,17 @@ func (c Config) validate() error {
 	}
 	for _, p := range positive {
 		if p.v < 1 {
-			return fmt.Errorf("parameter %q: must be at least 1, got %d", p.key, p.v)
+			ps.Add(p.key, "must be at least 1, got %d", p.v)
 		}
 	}
-	switch {
-	case !(c.Tau > 0):
-		return fmt.Errorf("parameter %q: must be positive, got %v", "tau", c.Tau)
-	case !(c.LR > 0):
-		return fmt.Errorf("parameter %q: must be positive, got %v", "lr", c.LR)
-	case !(c.KLWeight >= 0):
-		return fmt.Errorf("parameter %q: must not be negative, got %v", "kl_weight", c.KLWeight)
+	if !(c.Tau > 0) {
+		ps.Add("tau", "must be positive, got %v", c.Tau)
+	}
+	if !(c.LR > 0) {
+		ps.Add("lr", "must be positive, got %v", c.LR)
+	}
+	if !(c.KLWeight >= 0) {
+		ps.Add("kl_weight", "must not be negative, got %v", c.KLWeight)
 	}
 	enums := []struct {
 		key, v string
@@ -103,10 +107,10 @@ func (c Config) validate() error {
 	}
 	for _, e := range enums {
 		if !slices.Contains(e.ok, e.v) {
-			return fmt.Errorf("parameter %q: %q is not one of %q", e.key, e.v, e.ok)
+			ps.Add(e.key, "%q is not one of %q", e.v, e.ok)
 		}
 	}
-	return nil
+	return ps.Err()
 }
 
 // Generator implements plugin.Generator.
@@ -154,10 +158,7 @@ func (g *Generator) Info(context.Context) (plugin.Info, error) {
 // any fitted model.
 func (g *Generator) Configure(_ context.Context, p plugin.Params) error {
 	cfg := DefaultConfig()
-	if err := params.Decode(p, &cfg); err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := errors.Join(params.Decode(p, &cfg), cfg.validate()); err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
 	g.mu.Lock()

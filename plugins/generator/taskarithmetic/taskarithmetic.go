@@ -7,8 +7,9 @@
 package taskarithmetic
 
 import (
-	"fmt"
+	"errors"
 
+	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/plugins/generator/baseline"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/merge"
@@ -32,13 +33,11 @@ func New() *Generator {
 			"sum of the top-K experts' task vectors, in factor space [B; A] or in ΔW space with a rank-r SVD",
 		Defaults: func() Config { return Config{Lambda: 0.3, TopK: 4, Space: "factor"} },
 		Check: func(c Config) error {
-			if err := baseline.CheckTopK(c.TopK); err != nil {
-				return err
-			}
+			var ps params.Problems
 			if c.Lambda == 0 {
-				return fmt.Errorf("parameter %q: 0 gives the empty adapter", "lambda")
+				ps.Add("lambda", "0 gives the empty adapter")
 			}
-			return baseline.CheckSpace(c.Space)
+			return errors.Join(baseline.CheckTopK(c.TopK), ps.Err(), baseline.CheckSpace(c.Space))
 		},
 		Merge: func(c Config, lib *library.Library, target []float32, _ int, _ uint64) ([][]float32, error) {
 			ns, err := lib.Neighbours(target, c.TopK, 1)

@@ -7,8 +7,9 @@
 package ties
 
 import (
-	"fmt"
+	"errors"
 
+	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/plugins/generator/baseline"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/merge"
@@ -33,16 +34,14 @@ func New() *Generator {
 			"mean of the top-K experts, in factor space [B; A] or in ΔW space with a rank-r SVD",
 		Defaults: func() Config { return Config{Density: 0.2, Lambda: 1, TopK: 4, Space: "factor"} },
 		Check: func(c Config) error {
+			var ps params.Problems
 			if !(c.Density > 0 && c.Density <= 1) {
-				return fmt.Errorf("parameter %q: must be in (0, 1], got %v", "density", c.Density)
+				ps.Add("density", "must be in (0, 1], got %v", c.Density)
 			}
 			if c.Lambda == 0 {
-				return fmt.Errorf("parameter %q: 0 gives the empty adapter", "lambda")
+				ps.Add("lambda", "0 gives the empty adapter")
 			}
-			if err := baseline.CheckTopK(c.TopK); err != nil {
-				return err
-			}
-			return baseline.CheckSpace(c.Space)
+			return errors.Join(ps.Err(), baseline.CheckTopK(c.TopK), baseline.CheckSpace(c.Space))
 		},
 		Merge: func(c Config, lib *library.Library, target []float32, _ int, _ uint64) ([][]float32, error) {
 			ns, err := lib.Neighbours(target, c.TopK, 1)

@@ -5,8 +5,7 @@
 package topkweighted
 
 import (
-	"fmt"
-
+	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/plugins/generator/baseline"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/merge"
@@ -29,13 +28,14 @@ func New() *Generator {
 			"experts' prototypes merged in factor space with SG-LoRA's weights α = softmax(sim/τ)",
 		Defaults: func() Config { return Config{TopK: 4, Tau: 0.1} },
 		Check: func(c Config) error {
+			var ps params.Problems
 			if c.TopK < 1 {
-				return fmt.Errorf("parameter %q: must be at least 1, got %d", "top_k", c.TopK)
+				ps.Add("top_k", "must be at least 1, got %d", c.TopK)
 			}
 			if !(c.Tau > 0) {
-				return fmt.Errorf("parameter %q: must be positive, got %v", "tau", c.Tau)
+				ps.Add("tau", "must be positive, got %v", c.Tau)
 			}
-			return nil
+			return ps.Err()
 		},
 		Merge: func(c Config, lib *library.Library, target []float32, _ int, _ uint64) ([][]float32, error) {
 			ns, err := lib.Neighbours(target, c.TopK, c.Tau)

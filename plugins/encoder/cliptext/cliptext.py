@@ -1,0 +1,77 @@
+"""The cliptext encoder: task descriptions ("a photo of a <class>") embedded by CLIP's
+text tower, unit-normalised, as SG-LoRA embeds them. It reads the same weights and BPE
+vocabulary files as the CLIP evaluator (plugins/evaluator/clip), so the semantic space is
+the backbone's own."""
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from clipmodel import PRESETS, Tokenizer, build
+from clipmodel.setup import missing_model_files, pick_device, resolve
+from sglab_plugin import Encoder, Param, PluginError
+
+log = logging.getLogger("cliptext")
+
+
+class ClipText(Encoder):
+    name = "cliptext"
+    version = "0.1.0"
+    description = ("CLIP's text tower (OpenAI's architecture; weights and BPE vocabulary from local files in "
+                   "OpenAI's or open_clip's layout): a description's unit embedding in the joint image-text space")
+    params = [
+        Param("model", "ViT-B/16", "architecture preset: " + ", ".join(PRESETS) + " (use the evaluator's)"),
+        Param("weights", "", "the weights file, as the CLIP evaluator's weights (OpenAI's ViT-B-16.pt, or an "
+              "open_clip state dict); \"random\" for random weights (tests only)"),
+        Param("activation", "quick_gelu", "MLP activation: quick_gelu (OpenAI) or gelu (open_clip's own models)"),
+        Param("vocab", "", "CLIP's BPE merges file, bpe_simple_vocab_16e6.txt.gz"),
+        Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
+        Param("batch_size", 256, "descriptions per forward pass"),
+    ]
+
+    def __init__(self):
+        self.model = self.tokenizer = None
+        self.device = torch.device("cpu")
+        self.batch_size = 256
+
+    def configure(self, values):
+        v = values
+        if v["model"] not in PRESETS:
+            raise PluginError(f"parameter \"model\": {v['model']!r} is not a preset; known: {', '.join(PRESETS)}")
+        if v["activation"] not in ("quick_gelu", "gelu"):
+            raise PluginError(f"parameter \"activation\": {v['activation']!r}; use quick_gelu or gelu")
+        if v["batch_size"] < 1:
+            raise PluginError(f"parameter \"batch_size\" = {v['batch_size']} must be at least 1")
+        problems = []
+        try:
+            device = pick_device(v["device"])
+        except ValueError as e:
+            problems.append(str(e))
+        problems += missing_model_files(v["model"], v["weights"], v["vocab"])
+        if problems:
+            raise PluginError("\n".join(problems))
+        try:
+            tokenizer = Tokenizer(resolve(v["vocab"]), PRESETS[v["model"]].vocab)
+        except (OSError, ValueError) as e:
+            raise PluginError(f"cliptext: parameter \"vocab\": {e}") from None
+        try:
+            model, digest = build(v["model"], resolve(v["weights"]), v["activation"])
+        except (OSError, ValueError, RuntimeError) as e:
+            raise PluginError(f"cliptext: parameter \"weights\": {e}") from None
+        del model.visual  # only the text tower is used
+        self.model, self.tokenizer, self.device, self.batch_size = model.to(device), tokenizer, device, v["batch_size"]
+        log.info("configured model=%s weights=%s sha256=%s", v["model"], v["weights"], digest)
+
+    @torch.no_grad()
+    def embed(self, texts):
+        if self.model is None:
+            raise PluginError("cliptext: not configured (the runner calls Configure first)")
+        out = []
+        context = self.model.arch.context
+        for lo in range(0, len(texts), self.batch_size):
+            tokens = torch.tensor(self.tokenizer.tokenize(texts[lo:lo + self.batch_size], context), device=self.device)
+            emb = F.normalize(self.model.encode_text(tokens), dim=-1)
+            out.extend(np.asarray(e, dtype=np.float32) for e in emb.cpu().numpy())
+        return out

@@ -1,0 +1,20 @@
+#!/usr/bin/python3
+"""The cliptext encoder plugin (cliptext.py) as an executable for the sglab runner:
+
+    [encoder]
+    plugin = "../plugins/encoder/cliptext/main.py"   # relative to the experiment file
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True  # leave no __pycache__ in the repository
+HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "evaluator", "clip"),
+                os.path.join(HERE, "..", "..", "..", "framework", "plugin", "python")]
+
+from cliptext import ClipText  # noqa: E402
+from sglab_plugin import serve  # noqa: E402
+
+if __name__ == "__main__":
+    serve(ClipText())

@@ -1,0 +1,235 @@
+package driver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/params"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// A trial's identity is everything that determines its numbers, as one short digest per
+// part (results.Row.Identity). A journal row whose identity differs from the one the
+// current configuration gives is stale: it is moved out of the journal into
+// results.SupersededFile and the trial runs again, so old numbers are never reported
+// as new. The parts, so that a rerun can say why:
+const (
+	idTask            = "task"             // the novel task's definition
+	idEvaluator       = "evaluator"        // its plugin: name, version, executable sha256
+	idEvaluatorParams = "evaluator_params" // its resolved parameters
+	idTrain           = "train"            // training options (oracles and experts)
+	idLibrary         = "library"          // the seen tasks' definitions, in order
+	idEncoder         = "encoder"          // as for the evaluator
+	idEncoderParams   = "encoder_params"
+	idGenerator       = "generator" // as for the evaluator
+	idGeneratorParams = "generator_params"
+	idSamples         = "samples" // adapters generated per task and seed
+)
+
+// pluginIdentity is what the runner knows of one plugin's code: from its Info and the
+// digest of its executable.
+type pluginIdentity struct {
+	Name, Version, SHA256 string
+	defaults              map[string]string // parameter -> default, as Info formats it
+	err                   error             // the plugin could not be identified
+}
+
+// code digests what identifies the plugin's code; an unidentified plugin gives a digest
+// no journal row has, so its trials run again (and fail with the reason).
+func (p *pluginIdentity) code() string {
+	if p.err != nil {
+		return "unidentified: " + p.err.Error()
+	}
+	return digest(struct{ Name, Version, SHA256 string }{p.Name, p.Version, p.SHA256})
+}
+
+// params digests the resolved parameters: the plugin's defaults overlaid with the values
+// the experiment gives, formatted alike, so that a value equal to its default changes
+// nothing.
+func (p *pluginIdentity) params(given map[string]any) string {
+	resolved := maps.Clone(p.defaults)
+	if resolved == nil {
+		resolved = map[string]string{}
+	}
+	for k, v := range given {
+		resolved[k] = params.Format(v)
+	}
+	return digest(resolved)
+}
+
+func identityKey(kind string, ref config.PluginRef) string { return kind + "\x00" + ref.String() }
+
+// noteInfo records what a started plugin said of itself, once per plugin reference: in
+// the identity cache and in the manifest.
+func (r *runner) noteInfo(kind string, ref config.PluginRef, spec plugin.Spec, info plugin.Info) {
+	key := identityKey(kind, ref)
+	r.idMu.Lock()
+	_, known := r.ids[key]
+	r.idMu.Unlock()
+	if known {
+		return
+	}
+	id := &pluginIdentity{Name: info.Name, Version: info.Version, defaults: map[string]string{}}
+	for _, p := range info.Params {
+		id.defaults[p.Name] = p.Default
+	}
+	if sum, err := plugin.FileSHA256(spec.Path); err == nil {
+		id.SHA256 = sum
+	} else {
+		id.err = fmt.Errorf("cannot digest %s: %w", spec.Path, err)
+	}
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
+	if _, known := r.ids[key]; known {
+		return
+	}
+	if r.ids == nil {
+		r.ids = map[string]*pluginIdentity{}
+	}
+	r.ids[key] = id
+	if r.man != nil {
+		r.man.addPlugin(PluginRecord{Kind: kind, Ref: ref.String(), Path: spec.Path, Name: info.Name, Version: info.Version, SHA256: id.SHA256})
+	}
+}
+
+// identify returns the identity of the plugin ref names, starting it once to ask its
+// Info when no process of it has run yet.
+func (r *runner) identify(ctx context.Context, kind string, ref config.PluginRef) *pluginIdentity {
+	key := identityKey(kind, ref)
+	r.idMu.Lock()
+	id := r.ids[key]
+	r.idMu.Unlock()
+	if id != nil {
+		return id
+	}
+	c, _, err := r.start(ctx, kind, ref) // which notes its identity
+	if err == nil {
+		c.Kill()
+	}
+	r.idMu.Lock()
+	defer r.idMu.Unlock()
+	if id := r.ids[key]; id != nil {
+		return id
+	}
+	id = &pluginIdentity{err: err}
+	if r.ids == nil {
+		r.ids = map[string]*pluginIdentity{}
+	}
+	r.ids[key] = id
+	return id
+}
+
+// identifyPlugins identifies every plugin the methods name (the encoder and the
+// evaluators are identified when setUp starts them).
+func (r *runner) identifyPlugins(ctx context.Context) {
+	for _, m := range r.exp.Methods {
+		if m.Generator != nil {
+			if id := r.identify(ctx, plugin.KindGenerator, *m.Generator); id.err != nil && ctx.Err() == nil {
+				r.log.Warn("cannot identify a generator; its trials run again and fail with the reason", "method", m.Name, "error", id.err)
+			}
+		}
+	}
+}
+
+// identity is the identity of a trial (or diversity) row of method m on a novel task of
+// split.
+func (r *runner) identity(m config.Method, split task.Split, taskID string) map[string]string {
+	t, _ := r.exp.Task(taskID)
+	eval := r.identify(context.Background(), plugin.KindEvaluator, r.exp.Evaluator)
+	id := map[string]string{
+		idTask:            digest(t),
+		idEvaluator:       eval.code(),
+		idEvaluatorParams: eval.params(r.exp.Evaluator.Params),
+	}
+	if m.Reference == config.ZeroShot {
+		return id
+	}
+	id[idTrain] = digest(m.Train)
+	if m.Generator == nil {
+		return id
+	}
+	lib := make([]task.Task, len(split.Seen))
+	for i, s := range split.Seen {
+		lib[i], _ = r.exp.Task(s)
+	}
+	enc := r.identify(context.Background(), plugin.KindEncoder, r.exp.Encoder)
+	gen := r.identify(context.Background(), plugin.KindGenerator, *m.Generator)
+	id[idLibrary] = digest(lib)
+	id[idEncoder] = enc.code()
+	id[idEncoderParams] = enc.params(r.exp.Encoder.Params)
+	id[idGenerator] = gen.code()
+	id[idGeneratorParams] = gen.params(m.Params)
+	id[idSamples] = strconv.Itoa(m.Samples)
+	return id
+}
+
+// rowIdentity is the identity the current configuration gives row, and false when row
+// is not a trial of it (its method, split, task or seed is not in the experiment).
+func (r *runner) rowIdentity(row results.Row) (map[string]string, bool) {
+	if !slices.Contains(r.exp.Seeds, row.Seed) {
+		return nil, false
+	}
+	mi := slices.IndexFunc(r.exp.Methods, func(m config.Method) bool { return m.Name == row.Method })
+	si := slices.IndexFunc(r.exp.Splits, func(s task.Split) bool { return s.Name == row.Split })
+	if mi < 0 || si < 0 || !slices.Contains(r.exp.Splits[si].Novel, row.Task) {
+		return nil, false
+	}
+	return r.identity(r.exp.Methods[mi], r.exp.Splits[si], row.Task), true
+}
+
+// changed names the parts of identity that differ between an earlier row's and now.
+func changed(before, now map[string]string) []string {
+	if len(before) == 0 {
+		return []string{"no identity recorded (written by an older sglab)"}
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(now)) {
+		if before[k] != now[k] {
+			out = append(out, k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(before)) {
+		if _, ok := now[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// staleGroup is the stale rows of one method and split that changed for one reason.
+type staleGroup struct {
+	method, split, why string
+	tasks              []string
+	seeds              []uint64
+	n                  int
+}
+
+// logStale says which trials run again and why, one line per method, split and reason.
+func (r *runner) logStale(groups map[string]*staleGroup) {
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[k]
+		r.log.Warn("configuration changed; these trials run again and their earlier rows move to "+results.SupersededFile,
+			"method", g.method, "split", g.split, "rows", g.n, "tasks", strings.Join(g.tasks, ","), "seeds", fmt.Sprint(g.seeds), "changed", g.why)
+	}
+}
+
+// digest is a short hex digest of v's JSON (or, for values JSON cannot hold, such as a
+// NaN parameter, of its Go syntax).
+func digest(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(fmt.Sprintf("%#v", v))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
