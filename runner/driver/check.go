@@ -1,15 +1,13 @@
 package driver
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/sglab/sglab/framework/memory"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sglab/sglab/framework/config"
@@ -56,7 +54,7 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 				problems = append(problems, taskProblems(exp, t.ID, ev.CheckTask(ctx, t))...)
 			}
 			if info, err := ev.Info(ctx); err == nil {
-				problems = append(problems, capacity(exp, info.Schema, physicalMemory())...)
+				problems = append(problems, capacity(exp, info.Schema, memory.Physical())...)
 			}
 		}
 		c.Kill()
@@ -208,7 +206,7 @@ func sortProblems(exp *config.Experiment, problems []error) []error {
 // capacity checks the training options of every method that trains (oracles, and the
 // experts of generator methods) against the evaluator's adapters: a rank no layer can
 // hold, and libraries or sample sets too big for memory.
-func capacity(exp *config.Experiment, schema lora.Schema, memory int64) []error {
+func capacity(exp *config.Experiment, schema lora.Schema, mem int64) []error {
 	if len(schema) == 0 {
 		return nil
 	}
@@ -252,43 +250,14 @@ func capacity(exp *config.Experiment, schema lora.Schema, memory int64) []error 
 			experts = maxSeen
 		}
 		need := max(int64(experts)*int64(m.Train.Snapshots), int64(m.Samples)) * p * 4
-		if memory > 0 && need > memory/2 {
+		if mem > 0 && need > mem/2 {
 			where := at("snapshots")
 			if m.Generator != nil && int64(m.Samples) > int64(experts)*int64(m.Train.Snapshots) {
 				where = config.Where{File: m.File, Line: m.Line}
 			}
 			out = append(out, where.Errorf("method %q: %d experts × %d snapshots (or %d samples) of %d parameters need %s of memory; this machine has %s",
-				m.Name, experts, m.Train.Snapshots, m.Samples, p, bytesString(need), bytesString(memory)))
+				m.Name, experts, m.Train.Snapshots, m.Samples, p, memory.Format(need), memory.Format(mem)))
 		}
 	}
 	return out
-}
-
-// physicalMemory is the machine's memory in bytes, or 0 when unknown.
-func physicalMemory() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-func bytesString(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

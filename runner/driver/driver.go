@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sglab/sglab/framework/memory"
 	"io"
 	"os"
 	"path/filepath"
@@ -306,7 +307,7 @@ func (r *runner) setUp(ctx context.Context) error {
 			return fmt.Errorf("evaluator %s: its adapter schema: %w", r.exp.Evaluator, err)
 		}
 		r.schema, r.evalInfo = info.Schema, info
-		errs := capacity(r.exp, info.Schema, physicalMemory())
+		errs := capacity(r.exp, info.Schema, memory.Physical())
 		for _, t := range r.usedTasks() {
 			errs = append(errs, taskProblems(r.exp, t.ID, ev.CheckTask(ctx, t))...)
 		}

@@ -59,11 +59,23 @@ func DefaultConfig() Config {
 // validate reports every bad value at once.
 func (c Config) validate() error {
 	var ps params.Problems
-	if c.TrainPerClass < 1 {
-		ps.Add("train_per_class", "%d must be at least 1", c.TrainPerClass)
+	// What the data can give: the shipped subsets (datasets package) or, from data_dir,
+	// the original files, whose classes hold fewer than 7,000 images in either split.
+	maxTrain, maxTest, from := 7000, 7000, "MNIST and Fashion-MNIST hold fewer than 7,000 images of a class"
+	if c.DataDir == "" {
+		maxTrain, maxTest, from = 200, 50, "the shipped subsets hold 200 training and 50 test images per class; set data_dir to the original files for more"
 	}
-	if c.TestPerClass < 1 {
+	switch {
+	case c.TrainPerClass < 1:
+		ps.Add("train_per_class", "%d must be at least 1", c.TrainPerClass)
+	case c.TrainPerClass > maxTrain:
+		ps.Add("train_per_class", "%d is more than there are: %s", c.TrainPerClass, from)
+	}
+	switch {
+	case c.TestPerClass < 1:
 		ps.Add("test_per_class", "%d must be at least 1", c.TestPerClass)
+	case c.TestPerClass > maxTest:
+		ps.Add("test_per_class", "%d is more than there are: %s", c.TestPerClass, from)
 	}
 	if c.BatchSize < 2 {
 		ps.Add("batch_size", "%d must be at least 2 (the loss contrasts pairs)", c.BatchSize)

@@ -99,6 +99,9 @@ func TestConfigureRejects(t *testing.T) {
 		{"alpha", plugin.Params{"alpha": -1.0}, "alpha"},
 		{"checkpoint", plugin.Params{"checkpoint": "/nonexistent/x.safetensors"}, "checkpoint"},
 		{"data_dir", plugin.Params{"data_dir": "/nonexistent/mnist"}, "data_dir"},
+		{"more than shipped", plugin.Params{"train_per_class": int64(201)}, "train_per_class"},
+		{"more than shipped test", plugin.Params{"test_per_class": int64(51)}, "test_per_class"},
+		{"more than exist", plugin.Params{"train_per_class": int64(1000000000), "data_dir": "/tmp"}, "train_per_class"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := New().Configure(context.Background(), tc.p)

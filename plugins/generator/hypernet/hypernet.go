@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/plugins/generator/library"
@@ -53,8 +54,9 @@ func (c Config) validate() error {
 		key string
 		v   int
 	}{{"hidden", c.Hidden}, {"epochs", c.Epochs}, {"batch_size", c.BatchSize}} {
-		if p.v < 1 {
-			ps.Add(p.key, "must be at least 1, got %d", p.v)
+		// The upper bound is far above any useful value and keeps hidden × P allocatable.
+		if p.v < 1 || p.v > 1<<20 {
+			ps.Add(p.key, "must be between 1 and %d, got %d", 1<<20, p.v)
 		}
 	}
 	if !(c.LR > 0) {
@@ -149,6 +151,12 @@ func unit(dst, e []float32) {
 
 func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
 	P, D := lib.Schema.NumParams(), len(lib.Experts[0].Embedding)
+	// Weights, gradients and Adam's two moments, 4 bytes each: refuse what would crash.
+	h := float64(cfg.Hidden)
+	if need, have := 16*(float64(D)*h+h*h+h*float64(P)), memory.Physical(); have > 0 && need > float64(have)/2 {
+		return nil, fmt.Errorf("a hypernetwork of hidden width %d for %d LoRA parameters needs about %s for its weights and their training state; this machine has %s: lower hidden",
+			cfg.Hidden, P, memory.Format(int64(min(need, 1<<62))), memory.Format(have))
+	}
 	z := library.Identity(lib.Schema)
 	if cfg.Normalize {
 		z = lib.ZScore()

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/library/librarytest"
@@ -119,5 +120,19 @@ func TestPluginSurface(t *testing.T) {
 		if _, err := g.Generate(ctx, tc.target, tc.n, 0); err == nil {
 			t.Errorf("Generate(%v, %d) accepted", tc.target, tc.n)
 		}
+	}
+}
+
+// TestFitRefusesWhatCannotFit: a hidden width within Configure's bound whose network
+// would not fit in memory is refused by Fit with a message, before any allocation.
+func TestFitRefusesWhatCannotFit(t *testing.T) {
+	if memory.Physical() == 0 {
+		t.Skip("memory size unknown here")
+	}
+	cfg := DefaultConfig()
+	cfg.Hidden = 1 << 20
+	_, err := train(context.Background(), cfg, small(t), 1, hclog.NewNullLogger())
+	if err == nil || !strings.Contains(err.Error(), "lower hidden") {
+		t.Fatalf("train = %v, want a refusal naming the memory", err)
 	}
 }

@@ -34,6 +34,24 @@ type cvae struct {
 	dec1, dec2, dec3 *mlp.Dense
 }
 
+// modelWeights counts the weights newCVAE(cfg, p, ·) would allocate (biases aside), in
+// float64 so that absurd widths cannot overflow: train checks it against the machine's
+// memory before allocating anything.
+func modelWeights(cfg Config, p int) float64 {
+	P, L, cd := float64(p), float64(cfg.Latent), 2*float64(p)
+	var n float64
+	if cfg.Condition == "projection" {
+		cd = float64(cfg.ConditionDim)
+		n += 2 * P * cd
+	}
+	eh, ph, dh := float64(cfg.EncoderHidden), float64(cfg.PriorHidden), float64(cfg.DecoderHidden)
+	n += (P+cd)*eh + eh*2*L
+	if cfg.Prior == "learned" {
+		n += cd*ph + ph*2*L
+	}
+	return n + (cd+L)*dh + dh*dh + dh*P
+}
+
 func newCVAE(cfg Config, p int, r *rand.Rand) *cvae {
 	m := &cvae{P: p, L: cfg.Latent, CRaw: 2 * p, CDim: 2 * p, learned: cfg.Prior == "learned", residual: cfg.Decoder == "residual", klWeight: cfg.KLWeight}
 	if cfg.Condition == "projection" {

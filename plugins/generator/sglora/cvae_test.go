@@ -235,3 +235,24 @@ func TestResidualDecoderAddsConditionMean(t *testing.T) {
 		})
 	}
 }
+
+// TestModelWeights checks the memory estimate train makes before allocating against the
+// weights newCVAE allocates, for every condition and prior.
+func TestModelWeights(t *testing.T) {
+	for _, condition := range []string{"concat", "projection"} {
+		for _, prior := range []string{"learned", "standard"} {
+			cfg := DefaultConfig()
+			cfg.Condition, cfg.Prior = condition, prior
+			cfg.Latent, cfg.EncoderHidden, cfg.PriorHidden, cfg.DecoderHidden, cfg.ConditionDim = 3, 7, 5, 6, 4
+			const p = 11
+			m := newCVAE(cfg, p, rand.New(rand.NewPCG(1, 2)))
+			weights := 0
+			for _, l := range m.layers() {
+				weights += len(l.d.W)
+			}
+			if got := modelWeights(cfg, p); got != float64(weights) {
+				t.Errorf("%s/%s: modelWeights = %v, newCVAE allocates %d weights", condition, prior, got, weights)
+			}
+		}
+	}
+}

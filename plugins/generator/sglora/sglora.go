@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/plugins/generator/library"
@@ -72,6 +73,10 @@ func DefaultConfig() Config {
 }
 
 // validate reports every bad value at once.
+// maxSize bounds every width, count and epoch number: far above any useful value, and
+// low enough that products of two of them cannot overflow or be allocated by mistake.
+const maxSize = 1 << 20
+
 func (c Config) validate() error {
 	var ps params.Problems
 	positive := []struct {
@@ -85,6 +90,8 @@ func (c Config) validate() error {
 	for _, p := range positive {
 		if p.v < 1 {
 			ps.Add(p.key, "must be at least 1, got %d", p.v)
+		} else if p.v > maxSize {
+			ps.Add(p.key, "must be at most %d, got %d", maxSize, p.v)
 		}
 	}
 	if !(c.Tau > 0) {
@@ -201,6 +208,11 @@ func (g *Generator) fitLibrary(ctx context.Context, lib *library.Library, seed u
 // model is left trainable, with its encoder, for tests to inspect.
 func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
 	E, P := len(lib.Experts), lib.Schema.NumParams()
+	// Weights, gradients and Adam's two moments, 4 bytes each: refuse what would crash.
+	if need, have := 16*modelWeights(cfg, P), memory.Physical(); have > 0 && need > float64(have)/2 {
+		return nil, fmt.Errorf("the CVAE for %d LoRA parameters with these widths (latent %d, hidden %d/%d/%d, condition %s) needs about %s for its weights and their training state; this machine has %s: lower the widths",
+			P, cfg.Latent, cfg.EncoderHidden, cfg.PriorHidden, cfg.DecoderHidden, cfg.Condition, memory.Format(int64(min(need, 1<<62))), memory.Format(have))
+	}
 	if cfg.LeaveOneOut && E < 2 {
 		return nil, fmt.Errorf("leave_one_out needs at least 2 experts, the library has %d", E)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/library/librarytest"
@@ -320,5 +321,25 @@ func TestFitFromFilesAndErrors(t *testing.T) {
 	cancel()
 	if err := g.fitLibrary(cctx, small(t, 5), 1); err == nil {
 		t.Fatal("training ignored a cancelled context")
+	}
+}
+
+// TestFitRefusesWhatCannotFit: widths within the bounds of Configure whose network
+// would not fit in memory are refused by Fit with a message, before any allocation.
+func TestFitRefusesWhatCannotFit(t *testing.T) {
+	if memory.Physical() == 0 {
+		t.Skip("memory size unknown here")
+	}
+	g := New()
+	ctx := context.Background()
+	if err := g.Configure(ctx, plugin.Params{"decoder_hidden": int64(1 << 20), "encoder_hidden": int64(1 << 20)}); err != nil {
+		t.Fatal(err)
+	}
+	err := g.fitLibrary(ctx, small(t, 1), 1)
+	if err == nil || !strings.Contains(err.Error(), "lower the widths") {
+		t.Fatalf("Fit = %v, want a refusal naming the memory", err)
+	}
+	if err := g.Configure(ctx, plugin.Params{"latent": int64(1 << 30)}); err == nil || !strings.Contains(err.Error(), `"latent"`) {
+		t.Errorf("latent 2^30 accepted: %v", err)
 	}
 }
