@@ -171,6 +171,11 @@ id = "odd"
 description = "odd"
 dataset = "nosuch"
 transforms = ["frobnicate(3)"]
+[[task]]
+id = "lonely"
+description = "written here, used by no split"
+dataset = "digits"
+transforms = ["rotate(1, 2, 3)"]
 [[split]]
 name = "main"
 seen = ["digits-clean", "digits-blur"]
@@ -195,10 +200,11 @@ epochs = [0, 10]
 		"bad.toml:16: train.rank: ",
 		`bad.toml:17: task[0]: plugin miniclip (evaluator) CheckTask(odd): miniclip: task "odd": unknown dataset`,
 		`bad.toml:17: task[0]: plugin miniclip (evaluator) CheckTask(odd): transform "frobnicate(3)"`,
-		"bad.toml:29: method[0].samples: ",
-		"bad.toml:31: method[0].params.top_k: ",
-		"bad.toml:32: method[0].params.tau: ",
-		"bad.toml:36: sweep[0].params.epochs[0]: ",
+		`bad.toml:22: task[1]: plugin miniclip (evaluator) CheckTask(lonely): miniclip: task "lonely": transform "rotate(1, 2, 3)"`,
+		"bad.toml:34: method[0].samples: ",
+		"bad.toml:36: method[0].params.top_k: ",
+		"bad.toml:37: method[0].params.tau: ",
+		"bad.toml:41: sweep[0].params.epochs[0]: ",
 	}
 	for _, w := range want {
 		if !strings.Contains(stderr, w) {

@@ -13,6 +13,7 @@ import (
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/task"
 )
 
 // Check starts every plugin the experiment names, hands each its parameters, asks the
@@ -50,7 +51,7 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 			bad = located(exp.Evaluator, ev.Configure(ctx, nil))
 		}
 		if len(bad) == 0 {
-			for _, t := range r.usedTasks() {
+			for _, t := range checkedTasks(exp, r.usedTasks()) {
 				problems = append(problems, taskProblems(exp, t.ID, ev.CheckTask(ctx, t))...)
 			}
 			if info, err := ev.Info(ctx); err == nil {
@@ -161,6 +162,19 @@ func perLine(err error, w config.Where, where func(line string) (config.Where, b
 // taskProblems is the evaluator's refusal of a task, one problem per line, at the task.
 func taskProblems(exp *config.Experiment, id string, err error) []error {
 	return perLine(err, exp.TaskAt[id], func(string) (config.Where, bool) { return config.Where{}, false })
+}
+
+// checkedTasks are the tasks validate asks the evaluator about: those a split uses and
+// every task written in the experiment file itself, so that a task is judged even when
+// the split naming it is broken (included catalogs may hold tasks for other evaluators).
+func checkedTasks(exp *config.Experiment, used []task.Task) []task.Task {
+	out := slices.Clone(used)
+	for _, t := range exp.Tasks {
+		if exp.TaskAt[t.ID].File == exp.File && !slices.ContainsFunc(out, func(u task.Task) bool { return u.ID == t.ID }) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // configureError is a plugin's refusal of its parameters, located, as one error.
