@@ -32,6 +32,10 @@ const usage = `runner: zero-shot LoRA-generation experiments
                                                      run an experiment
   runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric i2t_r1] [--quiet]
                                                      does a similar description mean a helpful expert?
+  runner generate FILE --method NAME --description TEXT --out DIR [--samples N] [--seed S] [--split NAME]
+                                                     write LoRAs generated for a description as PEFT folders
+  runner serve FILE --method NAME [--addr HOST:PORT] [--max-samples N] [--parallel N]
+                                                     serve generated LoRAs over HTTP (POST /v1/adapters)
   runner validate FILE                               report every problem of an experiment file
   runner plugins                                     list the built-in plugins
   runner report DIR                                  render tables and figures of a results folder
@@ -53,6 +57,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "transfer":
 		return cmdTransfer(args[1:], stdout, stderr)
+	case "generate":
+		return cmdGenerate(args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "plugins":
@@ -157,8 +165,15 @@ type driverFlags struct {
 }
 
 func addDriverFlags(fs *flag.FlagSet) driverFlags {
+	f := addPluginFlags(fs)
+	f.out = fs.String("out", "", "output folder (overrides the experiment's output)")
+	return f
+}
+
+// addPluginFlags are the driver flags without --out, for commands whose --out is
+// something else.
+func addPluginFlags(fs *flag.FlagSet) driverFlags {
 	return driverFlags{
-		out:          fs.String("out", "", "output folder (overrides the experiment's output)"),
 		jobs:         fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)"),
 		quiet:        fs.Bool("quiet", false, "log only warnings and errors"),
 		cache:        fs.String("cache", defaultCache(), "expert cache folder (or set SGLAB_CACHE)"),
@@ -194,7 +209,11 @@ func (f driverFlags) options(stderr io.Writer, host *plugin.Host) driver.Options
 	if file, ok := stderr.(*os.File); ok && !*f.quiet && isTerminal(file) {
 		progress = stderr
 	}
-	return driver.Options{Out: *f.out, Jobs: *f.jobs, Cache: *f.cache, Fresh: *f.fresh, Host: host,
+	out := ""
+	if f.out != nil {
+		out = *f.out
+	}
+	return driver.Options{Out: out, Jobs: *f.jobs, Cache: *f.cache, Fresh: *f.fresh, Host: host,
 		Log: newLogger(stderr, *f.quiet || progress != nil), Progress: progress,
 		StartTimeout: *f.startTimeout, CallTimeout: *f.callTimeout, Spec: specFor}
 }
@@ -343,6 +362,9 @@ func printInfo(w io.Writer, title string, info plugin.Info) {
 	fmt.Fprintf(w, "%s %s\n    %s\n", title, info.Version, info.Description)
 	if n := info.Schema.NumParams(); n > 0 {
 		fmt.Fprintf(w, "    adapters: %d modules, %d parameters\n", len(info.Schema), n)
+	}
+	if info.Backbone != "" {
+		fmt.Fprintf(w, "    backbone: %s\n", info.Backbone)
 	}
 	if len(info.Datasets) > 0 {
 		fmt.Fprintf(w, "    datasets: %s\n", strings.Join(info.Datasets, ", "))

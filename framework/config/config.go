@@ -65,10 +65,14 @@ type Method struct {
 	Params    map[string]any      // handed to the generator's Configure; empty, never nil, for references
 	Train     plugin.TrainOptions // [train], overridden by the sweep that made the method
 	TrainAt   map[string]Where    `json:"-"` // where each training option is set; absent for defaults
-	Base      string              // the method it was swept from; "" if none
-	Sweep     map[string]any      // swept key -> value ("train.epochs" for training keys); nil if none
-	File      string              // where the [[method]] (or, for a swept method, the [[sweep]]) is
-	Line      int
+	// KeepAdapters says which scored adapters are written as PEFT folders under the
+	// output folder: KeepNone, KeepBest or KeepAll (the method's, else the experiment's).
+	// It changes no number, so it is not in Hash.
+	KeepAdapters string
+	Base         string         // the method it was swept from; "" if none
+	Sweep        map[string]any // swept key -> value ("train.epochs" for training keys); nil if none
+	File         string         // where the [[method]] (or, for a swept method, the [[sweep]]) is
+	Line         int
 }
 
 // Experiment is a checked, resolved experiment file.
@@ -86,6 +90,10 @@ type Experiment struct {
 	// Timeouts bound each plugin call (plugin.Call* names): plugin.DefaultTimeouts
 	// overlaid with [timeouts]. They do not enter Hash: they change no number.
 	Timeouts map[string]time.Duration
+	// Banks are the seen tasks whose experts come from PEFT adapter folders (a [[task]]'s
+	// adapters, one folder per snapshot) instead of training: task id -> folders. They
+	// enter no hash here; the runner digests the files.
+	Banks map[string][]string
 	// TaskAt says where each task is defined, for the evaluator's complaints about it.
 	TaskAt map[string]Where `json:"-"`
 }
@@ -98,6 +106,28 @@ func (e *Experiment) Task(id string) (task.Task, bool) {
 		}
 	}
 	return task.Task{}, false
+}
+
+// What keep_adapters may say: keep no scored adapter, the best sample (by i2t_r1) per
+// novel task and seed, or all of them.
+const (
+	KeepNone = "none"
+	KeepBest = "best"
+	KeepAll  = "all"
+)
+
+// keepAdapters reads keep_adapters at t; def when absent.
+func keepAdapters(t tbl, def string) string {
+	v, ok := t.str("keep_adapters", false)
+	if !ok {
+		return def
+	}
+	switch v {
+	case KeepNone, KeepBest, KeepAll:
+		return v
+	}
+	t.f.errorf(t.at("keep_adapters"), "unknown value %q; want %q, %q or %q", v, KeepNone, KeepBest, KeepAll)
+	return def
 }
 
 // Reference methods.
@@ -150,6 +180,7 @@ type loader struct {
 	trainAt  map[string]Where  // where [train] sets each option
 	methods  []methodInfo
 	axes     []axis // of every sweep
+	keep     string // the experiment's keep_adapters
 }
 
 // methodInfo is what the checks after [[method]] need to know about a method.
@@ -210,7 +241,8 @@ func (l *loader) load(path string) *Experiment {
 	l.main = f
 	e := l.e
 	root := tbl{f: f, m: m}
-	root.allow("name", "seeds", "output", "include", "encoder", "evaluator", "train", "timeouts", "task", "split", "method", "sweep")
+	root.allow("name", "seeds", "output", "include", "encoder", "evaluator", "train", "timeouts", "task", "split", "method", "sweep", "keep_adapters")
+	l.keep = keepAdapters(root, KeepNone)
 
 	if name, ok := root.str("name", true); ok && f.checkName(root.at("name"), "name", name) {
 		if !idPattern.MatchString(name) {
@@ -428,7 +460,7 @@ func (l *loader) includes(root tbl) {
 func (l *loader) tasks(root tbl) {
 	for _, t := range root.tables("task") {
 		f := t.f
-		t.allow("id", "description", "dataset", "transforms", "params")
+		t.allow("id", "description", "dataset", "transforms", "params", "adapters")
 		var tk task.Task
 		id, ok := t.str("id", true)
 		if ok {
@@ -486,14 +518,55 @@ func (l *loader) tasks(root tbl) {
 		}
 		params, pok := t.params("params")
 		tk.Params = params
+		bank, bok := l.bank(t)
 		if idOK {
 			l.known = append(l.known, tk)
 		}
-		if ok && pok {
+		if ok && pok && bok {
 			l.e.Tasks = append(l.e.Tasks, tk)
+			if len(bank) > 0 {
+				if l.e.Banks == nil {
+					l.e.Banks = map[string][]string{}
+				}
+				l.e.Banks[id] = bank
+			}
 			l.e.TaskAt[id] = Where{File: f.name, Line: f.pos.line(t.p), Key: string(t.p)}
 		}
 	}
+}
+
+// bank reads a task's adapters: PEFT adapter folders, relative to the file that names
+// them, each holding adapter_config.json and adapter_model.safetensors.
+func (l *loader) bank(t tbl) ([]string, bool) {
+	dirs, paths, present := t.strings("adapters", false)
+	if !present {
+		return nil, !t.has("adapters")
+	}
+	if len(dirs) == 0 {
+		t.f.errorf(t.at("adapters"), "must list at least one PEFT adapter folder")
+		return nil, false
+	}
+	if len(dirs) > MaxSnapshots {
+		t.f.errorf(t.at("adapters"), "%d folders; at most %d", len(dirs), MaxSnapshots)
+		return nil, false
+	}
+	ok := true
+	var out []string
+	for i, d := range dirs {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(filepath.Dir(t.f.name), d)
+		}
+		d = filepath.Clean(d)
+		for _, name := range []string{"adapter_config.json", "adapter_model.safetensors"} {
+			if _, err := os.Stat(filepath.Join(d, name)); err != nil {
+				t.f.errorf(paths[i], "not a PEFT adapter folder: %v", cause(err))
+				ok = false
+				break
+			}
+		}
+		out = append(out, d)
+	}
+	return out, ok
 }
 
 // taskIDs reads a list of task ids at k: non-empty, known, without repeats.
@@ -668,8 +741,9 @@ func (l *loader) methodTables(root tbl) {
 	names := map[string]int{}
 	for _, t := range root.tables("method") {
 		f := t.f
-		t.allow("name", "generator", "sha256", "reference", "samples", "params")
-		m := Method{Samples: 1, Params: map[string]any{}, Train: l.e.Train, TrainAt: l.trainAt, File: f.name, Line: f.pos.line(t.p)}
+		t.allow("name", "generator", "sha256", "reference", "samples", "params", "keep_adapters")
+		m := Method{Samples: 1, Params: map[string]any{}, Train: l.e.Train, TrainAt: l.trainAt, File: f.name, Line: f.pos.line(t.p),
+			KeepAdapters: keepAdapters(t, l.keep)}
 		name, ok := t.str("name", true)
 		switch {
 		case !ok:

@@ -615,3 +615,80 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestKeepAdapters: the experiment's keep_adapters is every method's default, a method's
+// own overrides it, sweeps inherit their base's, an unknown value is an error at its
+// line, and the hash does not change.
+func TestKeepAdapters(t *testing.T) {
+	text := `keep_adapters = "all"
+` + valid + `keep_adapters = "best"
+
+[[method]]
+name = "plain"
+generator = "other"
+
+[[method]]
+name = "Zero-shot"
+reference = "zero-shot"
+
+[[sweep]]
+method = "gen"
+[sweep.params]
+tau = [0.5, 1.0]
+`
+	dir := writeFiles(t, map[string]string{"exp.toml": text})
+	e, err := Load(filepath.Join(dir, "exp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range e.Methods {
+		got[m.Name] = m.KeepAdapters
+	}
+	want := map[string]string{"gen": KeepBest, "gen tau=0.5": KeepBest, "gen tau=1.0": KeepBest, "plain": KeepAll, "Zero-shot": KeepAll}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("keep_adapters = %v, want %v", got, want)
+	}
+	plain, err := Load(filepath.Join(writeFiles(t, map[string]string{"exp.toml": valid}), "exp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Methods[0].KeepAdapters != KeepNone {
+		t.Errorf("default keep_adapters = %q, want %q", plain.Methods[0].KeepAdapters, KeepNone)
+	}
+	kept, err := Load(filepath.Join(writeFiles(t, map[string]string{"exp.toml": `keep_adapters = "all"` + "\n" + valid}), "exp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Hash() != plain.Hash() {
+		t.Error("keep_adapters changed the experiment's hash")
+	}
+	errs := loadErrors(t, writeFiles(t, map[string]string{"exp.toml": valid + `keep_adapters = "some"` + "\n"}))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `exp.toml:33: method[0].keep_adapters: unknown value "some"; want "none", "best" or "all"`) {
+		t.Errorf("errors = %v", errs)
+	}
+}
+
+// TestTaskAdapters: a [[task]]'s adapters are PEFT folders relative to its file; a
+// folder that is not one is an error at its entry.
+func TestTaskAdapters(t *testing.T) {
+	bank := `
+[[task]]
+id = "d"
+description = "task d"
+dataset = "digits"
+adapters = ["bank/one"]
+`
+	dir := writeFiles(t, map[string]string{"exp.toml": valid + bank, "bank/one/adapter_config.json": "{}", "bank/one/adapter_model.safetensors": ""})
+	e, err := Load(filepath.Join(dir, "exp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Banks["d"]; len(got) != 1 || got[0] != filepath.Join(dir, "bank", "one") {
+		t.Errorf("banks = %v", e.Banks)
+	}
+	errs := loadErrors(t, writeFiles(t, map[string]string{"exp.toml": valid + bank}))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "task[3].adapters[0]: not a PEFT adapter folder") {
+		t.Errorf("errors = %v", errs)
+	}
+}

@@ -21,6 +21,9 @@
 //	seeds = [1, 2, 3]                # required; non-empty, non-negative integers, no repeats
 //	output = "out/quickstart"        # optional; default "out/<name>"; relative to the working directory
 //	include = ["tasks/catalog.toml"] # optional; files holding only [[task]] tables, relative to this file
+//	keep_adapters = "none"           # optional; "none", "best" (per novel task and seed, by i2t_r1) or "all":
+//	                                 # scored adapters written as PEFT folders under
+//	                                 # <output>/adapters/<split>/<method>/<task>/seed-<s>/sample-<i>/
 //
 //	[encoder]                        # required: text descriptions -> semantic vectors
 //	plugin = "glove"                 # a built-in name ([a-z0-9-]+) or a path to an executable
@@ -51,6 +54,9 @@
 //	description = "handwritten digits rotated by 45 degrees"  # required; all a generator ever sees
 //	dataset = "digits"               # required
 //	transforms = ["rotate(45)", "motion_blur(5, 0)"]          # optional; the domain, applied in order
+//	adapters = ["bank/rot45-e19", "bank/rot45-e20"]           # optional; the expert as PEFT adapter folders
+//	                                 # (relative to this file), one per snapshot, instead of training it;
+//	                                 # checked against the evaluator's adapter schema when the run starts
 //	[task.params]                    # optional, free-form; for the evaluator
 //
 //	[[split]]                        # at least one
@@ -63,6 +69,7 @@
 //	generator = "sglora"             # a built-in name or a path, as for plugin above
 //	sha256 = "…"                     # optional, only with a path
 //	samples = 10                     # optional; default 1; 1 … 10000; adapters per novel task and seed
+//	keep_adapters = "best"           # optional; overrides the experiment's for this method and its sweeps
 //	[method.params]                  # optional, free-form; handed to the generator's Configure
 //	top_k = 4
 //

@@ -189,16 +189,17 @@ func (l *loader) expand(t tbl, base *methodInfo, axes []axis) {
 		} else {
 			gen.Params = params
 			base.swept = append(base.swept, sweptMethod{path: t.p, m: Method{
-				Name:      strings.Join(name, " "),
-				Generator: &gen,
-				Samples:   base.m.Samples,
-				Params:    params,
-				Train:     train,
-				TrainAt:   trainAt,
-				Base:      base.m.Name,
-				Sweep:     sweep,
-				File:      t.f.name,
-				Line:      t.f.pos.line(t.p),
+				Name:         strings.Join(name, " "),
+				Generator:    &gen,
+				Samples:      base.m.Samples,
+				Params:       params,
+				KeepAdapters: base.m.KeepAdapters,
+				Train:        train,
+				TrainAt:      trainAt,
+				Base:         base.m.Name,
+				Sweep:        sweep,
+				File:         t.f.name,
+				Line:         t.f.pos.line(t.p),
 			}})
 		}
 		j := len(idx) - 1

@@ -33,6 +33,7 @@ const peftPrefix = "base_model.model."
 // reads, with the defaults of a plain inference-mode LoRA.
 type peftConfigOut struct {
 	AlphaPattern    map[string]float64 `json:"alpha_pattern"`
+	BaseModel       *string            `json:"base_model_name_or_path"`
 	Bias            string             `json:"bias"`
 	FanInFanOut     bool               `json:"fan_in_fan_out"`
 	InferenceMode   bool               `json:"inference_mode"`
@@ -53,6 +54,7 @@ type peftConfigOut struct {
 // ignored, since PEFT configs carry many that do not change the LoRA tensors.
 type peftConfigIn struct {
 	PeftType      *string            `json:"peft_type"`
+	BaseModel     *string            `json:"base_model_name_or_path"`
 	R             *int               `json:"r"`
 	LoraAlpha     *float64           `json:"lora_alpha"`
 	TargetModules json.RawMessage    `json:"target_modules"`
@@ -66,24 +68,47 @@ type peftConfigIn struct {
 // named base_model.model.<module>.lora_A.weight [r, in] and ...lora_B.weight
 // [out, r], as PEFT names them; r and lora_alpha are the first module's, and modules
 // that differ appear in rank_pattern / alpha_pattern under their full name.
-// target_modules lists the last component of each module name.
-func SavePEFT(dir string, a *Adapter) error {
-	if err := savePEFT(dir, a); err != nil {
+// target_modules lists the last component of each module name. base_model_name_or_path
+// is baseModel (the backbone the adapter applies to; null when empty).
+func SavePEFT(dir string, a *Adapter, baseModel string) error {
+	if err := savePEFT(dir, a, baseModel); err != nil {
 		return fmt.Errorf("lora: save PEFT adapter %s: %w", dir, err)
 	}
 	return nil
 }
 
-func savePEFT(dir string, a *Adapter) error {
+func savePEFT(dir string, a *Adapter, baseModel string) error {
+	weights, config, err := EncodePEFT(a, baseModel)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{PEFTWeightsFile, weights}, {PEFTConfigFile, config}} {
+		path := filepath.Join(dir, f.name)
+		if err := atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(f.data); return err }); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// EncodePEFT is what SavePEFT writes, in memory: the bytes of adapter_model.safetensors
+// and of adapter_config.json (for a zip, an HTTP body).
+func EncodePEFT(a *Adapter, baseModel string) (weights, config []byte, err error) {
 	s := a.Schema
 	if err := s.Validate(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(a.Params) != s.NumParams() {
-		return fmt.Errorf("adapter has %d parameters, schema needs %d", len(a.Params), s.NumParams())
+		return nil, nil, fmt.Errorf("adapter has %d parameters, schema needs %d", len(a.Params), s.NumParams())
 	}
 	if err := a.CheckFinite(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	cfg := peftConfigOut{
 		AlphaPattern:    map[string]float64{},
@@ -94,6 +119,9 @@ func savePEFT(dir string, a *Adapter) error {
 		PeftType:        "LORA",
 		R:               s[0].Rank,
 		RankPattern:     map[string]int{},
+	}
+	if baseModel != "" {
+		cfg.BaseModel = &baseModel
 	}
 	ts := make([]Tensor, 0, 2*len(s))
 	for i, m := range s {
@@ -114,23 +142,15 @@ func savePEFT(dir string, a *Adapter) error {
 	slices.Sort(cfg.TargetModules)
 	js, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	js = append(js, '\n')
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	wpath := filepath.Join(dir, PEFTWeightsFile)
-	out := outTensors(ts)
+	var buf bytes.Buffer
 	meta := map[string]string{"format": "pt"} // what torch-based loaders expect
-	if err := atomicfile.Write(wpath, func(w io.Writer) error { return encodeSafetensors(w, out, meta) }); err != nil {
-		return fmt.Errorf("%s: %w", wpath, err)
+	if err := encodeSafetensors(&buf, outTensors(ts), meta); err != nil {
+		return nil, nil, err
 	}
-	cpath := filepath.Join(dir, PEFTConfigFile)
-	if err := atomicfile.Write(cpath, func(w io.Writer) error { _, err := w.Write(js); return err }); err != nil {
-		return fmt.Errorf("%s: %w", cpath, err)
-	}
-	return nil
+	return buf.Bytes(), js, nil
 }
 
 // LoadPEFT reads a PEFT LoRA adapter directory. Module order is the order of the
@@ -140,21 +160,32 @@ func savePEFT(dir string, a *Adapter) error {
 // use_rslora (scale alpha/√r) the stored Alpha is lora_alpha·√r, so Scale() and
 // DeltaW stay exact. DoRA adapters are refused.
 func LoadPEFT(dir string) (*Adapter, error) {
+	a, _, err := LoadPEFTBase(dir)
+	return a, err
+}
+
+// LoadPEFTBase is LoadPEFT that also returns the config's base_model_name_or_path
+// ("" when absent or null).
+func LoadPEFTBase(dir string) (*Adapter, string, error) {
 	cpath := filepath.Join(dir, PEFTConfigFile)
 	cfg, err := readPEFTConfig(cpath)
 	if err != nil {
-		return nil, fmt.Errorf("lora: %s: %w", cpath, err)
+		return nil, "", fmt.Errorf("lora: %s: %w", cpath, err)
 	}
 	wpath := filepath.Join(dir, PEFTWeightsFile)
 	ts, _, err := ReadSafetensors(wpath)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	a, err := buildPEFT(cfg, ts)
 	if err != nil {
-		return nil, fmt.Errorf("lora: %s: %w", wpath, err)
+		return nil, "", fmt.Errorf("lora: %s: %w", wpath, err)
 	}
-	return a, nil
+	base := ""
+	if cfg.BaseModel != nil {
+		base = *cfg.BaseModel
+	}
+	return a, base, nil
 }
 
 func readPEFTConfig(path string) (*peftConfigIn, error) {
@@ -355,3 +386,7 @@ func targetMatcher(raw json.RawMessage) (func(string) bool, error) {
 		return false
 	}, nil
 }
+
+// PEFTSampleDir is the name of sample i's folder where several generated adapters are
+// written together (by `runner generate`, in `runner serve`'s zip): sample-<i>.
+func PEFTSampleDir(i int) string { return fmt.Sprintf("sample-%d", i) }

@@ -14,12 +14,15 @@ func TestPEFTRoundTrip(t *testing.T) {
 	s := testSchema()
 	a := randomAdapter(s, 50)
 	dir := filepath.Join(t.TempDir(), "adapter") // SavePEFT creates it
-	if err := SavePEFT(dir, a); err != nil {
+	if err := SavePEFT(dir, a, "org/backbone"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadPEFT(dir)
+	got, base, err := LoadPEFTBase(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if base != "org/backbone" {
+		t.Errorf("base_model_name_or_path = %q, want org/backbone", base)
 	}
 	if !reflect.DeepEqual(got.Schema, s) {
 		t.Errorf("schema = %v, want %v", got.Schema, s)
@@ -36,7 +39,7 @@ func TestPEFTFiles(t *testing.T) {
 	s := testSchema()
 	a := randomAdapter(s, 51)
 	dir := t.TempDir()
-	if err := SavePEFT(dir, a); err != nil {
+	if err := SavePEFT(dir, a, ""); err != nil {
 		t.Fatal(err)
 	}
 	ts, meta, err := ReadSafetensors(filepath.Join(dir, PEFTWeightsFile))
@@ -223,7 +226,7 @@ func TestSavePEFTErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
-			err := SavePEFT(dir, tt.a)
+			err := SavePEFT(dir, tt.a, "")
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
 				t.Errorf("error = %v, want one naming %s and containing %q", err, dir, tt.want)
 			}

@@ -1,6 +1,7 @@
 // Package metrics scores what evaluators and generators produce: image-text retrieval
 // recall (the paper's Recall@1/5/10, I2T and T2I) and the diversity of a set of
-// generated adapters. Evaluators call Retrieval on their similarity matrices; the
+// generated adapters. Evaluators call Retrieval on their similarity matrices, or
+// EmbeddingRetrieval on the embeddings (the same numbers without the matrix); the
 // runner calls Diversity on the samples one method generated for one task.
 package metrics
 
@@ -32,29 +33,14 @@ func GroupCaptions(captions []string) []int {
 // Similarity returns the n×m matrix of dot products img[i]·txt[j], accumulated in
 // float64 (cosines when the embeddings are unit vectors).
 func Similarity(img, txt [][]float32) ([][]float64, error) {
-	if len(img) == 0 || len(txt) == 0 {
-		return nil, fmt.Errorf("metrics: similarity of %d images and %d texts", len(img), len(txt))
-	}
-	d := len(img[0])
-	for i, v := range img {
-		if len(v) != d {
-			return nil, fmt.Errorf("metrics: image embedding %d has %d values, image 0 has %d", i, len(v), d)
-		}
-	}
-	for j, v := range txt {
-		if len(v) != d {
-			return nil, fmt.Errorf("metrics: text embedding %d has %d values, images have %d", j, len(v), d)
-		}
+	if err := checkEmbeddings(img, txt); err != nil {
+		return nil, err
 	}
 	sim := make([][]float64, len(img))
 	for i, a := range img {
 		row := make([]float64, len(txt))
 		for j, b := range txt {
-			var s float64
-			for k, x := range a {
-				s += float64(x) * float64(b[k])
-			}
-			row[j] = s
+			row[j] = dot64(a, b)
 		}
 		sim[i] = row
 	}
@@ -129,17 +115,29 @@ func rank[F float32 | float64](count int, item func(int) (score F, relevant bool
 // Queries with no relevant item are left out of the average, since no ranking could
 // score them; it is an error when that leaves a direction with no query at all.
 func Retrieval[F float32 | float64](sim [][]F, imgGroup, txtGroup []int, ks []int) (map[string]float64, error) {
-	if len(ks) == 0 {
-		ks = DefaultKs
-	}
-	for _, k := range ks {
-		if k < 1 {
-			return nil, fmt.Errorf("metrics: recall cut-off K = %d; must be at least 1", k)
-		}
+	if err := checkKs(ks); err != nil {
+		return nil, err
 	}
 	i2t, t2i, err := Ranks(sim, imgGroup, txtGroup)
 	if err != nil {
 		return nil, err
+	}
+	return recall(i2t, t2i, ks)
+}
+
+func checkKs(ks []int) error {
+	for _, k := range ks {
+		if k < 1 {
+			return fmt.Errorf("metrics: recall cut-off K = %d; must be at least 1", k)
+		}
+	}
+	return nil
+}
+
+// recall turns ranks into Recall@K for K in ks (DefaultKs when empty).
+func recall(i2t, t2i []int, ks []int) (map[string]float64, error) {
+	if len(ks) == 0 {
+		ks = DefaultKs
 	}
 	out := make(map[string]float64, 2*len(ks))
 	for _, dir := range []struct {

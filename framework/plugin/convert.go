@@ -14,6 +14,7 @@ func infoToPB(in Info) *pb.Info {
 	out := &pb.Info{
 		Kind: in.Kind, Name: in.Name, Version: in.Version, Description: in.Description,
 		Schema: schemaToPB(in.Schema), Datasets: in.Datasets, Transforms: in.Transforms, Metrics: in.Metrics,
+		Backbone: in.Backbone,
 	}
 	for _, p := range in.Params {
 		out.Params = append(out.Params, &pb.Param{Name: p.Name, Type: p.Type, Default: p.Default, Doc: p.Doc})
@@ -25,6 +26,7 @@ func infoFromPB(in *pb.Info) Info {
 	out := Info{
 		Kind: in.GetKind(), Name: in.GetName(), Version: in.GetVersion(), Description: in.GetDescription(),
 		Schema: schemaFromPB(in.GetSchema()), Datasets: in.GetDatasets(), Transforms: in.GetTransforms(), Metrics: in.GetMetrics(),
+		Backbone: in.GetBackbone(),
 	}
 	for _, p := range in.GetParams() {
 		out.Params = append(out.Params, Param{Name: p.GetName(), Type: p.GetType(), Default: p.GetDefault(), Doc: p.GetDoc()})

@@ -39,6 +39,9 @@ type Info struct {
 	Datasets   []string    // datasets it can serve
 	Transforms []string    // domain transforms it knows
 	Metrics    []string    // metric names Evaluate returns
+	// Backbone names the model the adapters apply to, as a PEFT config's
+	// base_model_name_or_path does (a Hugging Face id or a path); optional.
+	Backbone string
 }
 
 // Params is a plugin's TOML block, decoded to plain Go values (string, bool, int64,

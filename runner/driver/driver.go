@@ -85,11 +85,16 @@ type runner struct {
 	schema   lora.Schema
 	evalInfo plugin.Info
 	embed    map[string][]float32 // task id -> description embedding
-	gens     map[string]*generator
-	experts  *expertStore
-	man      *Manifest
-	prog     *progress
-	release  func() // releases the output folder's lock
+	// keepEncoder keeps the encoder running after setUp, as encoder, for descriptions
+	// that are not the experiment's (Fit).
+	keepEncoder bool
+	encoder     *plugin.Client
+	banks       map[string][]BankFile // seen tasks whose experts are PEFT folders
+	gens        map[string]*generator
+	experts     *expertStore
+	man         *Manifest
+	prog        *progress
+	release     func() // releases the output folder's lock
 
 	idMu sync.Mutex
 	ids  map[string]*pluginIdentity // by identityKey
@@ -169,6 +174,19 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 // when opt.Out is empty), the expert cache (<out>/cache when opt.Cache is empty) and the
 // manifest. The plugins start in setUp.
 func newRunner(exp *config.Experiment, opt Options) (*runner, error) {
+	r, err := newUnlockedRunner(exp, opt)
+	if err != nil {
+		return nil, err
+	}
+	if r.release, err = lockOutput(r.out); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newUnlockedRunner is newRunner without the output folder's lock, for work that writes
+// nothing there but, at most, cache entries (which are safe to share).
+func newUnlockedRunner(exp *config.Experiment, opt Options) (*runner, error) {
 	opt = opt.withDefaults()
 	out := opt.Out
 	if out == "" {
@@ -177,17 +195,13 @@ func newRunner(exp *config.Experiment, opt Options) (*runner, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("output folder: %w", err)
 	}
-	release, err := lockOutput(out)
-	if err != nil {
-		return nil, err
-	}
 	cache := opt.Cache
 	if cache == "" {
 		cache = filepath.Join(out, "cache")
 	}
 	return &runner{exp: exp, opt: opt, log: opt.Log, out: out, gens: map[string]*generator{}, prev: map[string]results.Row{},
 		experts: &expertStore{dir: filepath.Join(cache, "experts"), fresh: opt.Fresh, runs: map[string]*expertRun{}},
-		man:     newManifest(exp, opt.Jobs), release: release, ids: map[string]*pluginIdentity{}}, nil
+		man:     newManifest(exp, opt.Jobs), release: func() {}, ids: map[string]*pluginIdentity{}}, nil
 }
 
 // totals counts the work of the run: distinct experts (seen tasks for each training
@@ -308,6 +322,9 @@ func (r *runner) setUp(ctx context.Context) error {
 		}
 		r.schema, r.evalInfo = info.Schema, info
 		errs := capacity(r.exp, info.Schema, memory.Physical())
+		if err := r.digestBanks(); err != nil {
+			errs = append(errs, err)
+		}
 		for _, t := range r.usedTasks() {
 			errs = append(errs, taskProblems(r.exp, t.ID, ev.CheckTask(ctx, t))...)
 		}
@@ -323,13 +340,18 @@ func (r *runner) setUp(ctx context.Context) error {
 	}
 	vecs, err := encClient.Encoder().Embed(ctx, texts)
 	if err != nil {
+		encClient.Kill()
 		return fmt.Errorf("embedding the task descriptions: %w", err)
 	}
 	r.embed = map[string][]float32{}
 	for i, t := range tasks {
 		r.embed[t.ID] = vecs[i]
 	}
-	encClient.Kill() // not needed any more; frees its memory
+	if r.keepEncoder {
+		r.encoder = encClient
+	} else {
+		encClient.Kill() // not needed any more; frees its memory
+	}
 	return nil
 }
 
@@ -524,6 +546,7 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 		}
 		if err == nil && row.Error == "" {
 			r.diversity(m, split.Name, id, seed, []*lora.Adapter{adapter}, []map[string]float64{row.Metrics})
+			r.keep(m, split.Name, id, seed, []*lora.Adapter{adapter}, []map[string]float64{row.Metrics})
 		}
 	})
 	return ctx.Err()
@@ -636,27 +659,10 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 	if len(pending) == 0 {
 		return nil
 	}
-	// The library: every seen task's expert for this seed and these training options.
-	lib := plugin.Library{Schema: r.schema}
-	var libErr error
-	var mu sync.Mutex
-	parallel(split.Seen, func(id string) {
-		t, _ := r.exp.Task(id)
-		path, err := r.experts.get(ctx, r, t, seed, m.Train)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			libErr = errors.Join(libErr, fmt.Errorf("expert %s: %w", id, err))
-			return
-		}
-		lib.Experts = append(lib.Experts, plugin.Expert{ID: id, Description: t.Description, Embedding: r.embed[id], SnapshotPath: path})
-	})
+	lib, libErr := r.library(ctx, split, seed, m.Train)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	sort.Slice(lib.Experts, func(i, j int) bool {
-		return indexOf(split.Seen, lib.Experts[i].ID) < indexOf(split.Seen, lib.Experts[j].ID)
-	})
 	libKey := fmt.Sprintf("%s/%d", split.Name, seed)
 	gen, err := r.fitted(ctx, m, lib, libKey, deriveSeed(seed, "fit", split.Name, m.Name), libErr)
 	for _, id := range pending {
@@ -705,6 +711,7 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 		wg.Wait()
 		if genErr == nil && ctx.Err() == nil {
 			r.diversity(m, split.Name, id, seed, adapters, ms)
+			r.keep(m, split.Name, id, seed, adapters, ms)
 		}
 		if genErr != nil && gen != nil && gen.Exited() {
 			// The process died: the next task gets a fresh one, fitted again.
@@ -712,6 +719,30 @@ func (r *runner) generated(ctx context.Context, m config.Method, split task.Spli
 		}
 	}
 	return ctx.Err()
+}
+
+// library is what a split's generators fit on for a seed: every seen task's expert for
+// these training options (trained when not cached), in the split's order. The error
+// joins those of the experts that could not be had.
+func (r *runner) library(ctx context.Context, split task.Split, seed uint64, train plugin.TrainOptions) (plugin.Library, error) {
+	lib := plugin.Library{Schema: r.schema}
+	var libErr error
+	var mu sync.Mutex
+	parallel(split.Seen, func(id string) {
+		t, _ := r.exp.Task(id)
+		path, err := r.experts.get(ctx, r, t, seed, train)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			libErr = errors.Join(libErr, fmt.Errorf("expert %s: %w", id, err))
+			return
+		}
+		lib.Experts = append(lib.Experts, plugin.Expert{ID: id, Description: t.Description, Embedding: r.embed[id], SnapshotPath: path})
+	})
+	sort.Slice(lib.Experts, func(i, j int) bool {
+		return indexOf(split.Seen, lib.Experts[i].ID) < indexOf(split.Seen, lib.Experts[j].ID)
+	})
+	return lib, libErr
 }
 
 // fitted returns m's generator fitted on lib, starting or restarting its process when

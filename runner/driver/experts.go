@@ -42,7 +42,11 @@ type expertRun struct {
 func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
 	// One init per experiment seed, never per task: the library shares a parameter space.
 	opts.InitSeed = deriveSeed(seed, "lora-init")
+	files, banked := r.banks[t.ID]
 	key, err := expertKey(r, t, seed, opts)
+	if banked {
+		key = bankKey(files, r.schema) // the same files whatever the seed and training options
+	}
 	if err != nil {
 		return "", err
 	}
@@ -54,7 +58,11 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 	}
 	s.mu.Unlock()
 	run.once.Do(func() {
-		run.err = s.build(ctx, r, t, seed, opts, run.path)
+		if banked {
+			run.err = s.buildBank(ctx, r, t, run.path)
+		} else {
+			run.err = s.build(ctx, r, t, seed, opts, run.path)
+		}
 		r.prog.add("experts", 1)
 	})
 	if run.err != nil && ctx.Err() != nil {
@@ -68,6 +76,11 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 
 // check verifies a cache entry: its sidecar digest, then its content.
 func (s *expertStore) check(path string, schema lora.Schema, opts plugin.TrainOptions) error {
+	return s.checkSized(path, schema, opts.Snapshots)
+}
+
+// checkSized is check for an entry of n snapshots.
+func (s *expertStore) checkSized(path string, schema lora.Schema, n int) error {
 	want, err := os.ReadFile(path + ".sha256")
 	if err != nil {
 		return fmt.Errorf("its checksum sidecar: %w", err)
@@ -79,7 +92,7 @@ func (s *expertStore) check(path string, schema lora.Schema, opts plugin.TrainOp
 	if strings.TrimSpace(string(want)) != got {
 		return fmt.Errorf("checksum mismatch: the file has sha256 %s, its sidecar says %s", got, strings.TrimSpace(string(want)))
 	}
-	return validSnapshots(path, schema, opts.Snapshots)
+	return validSnapshots(path, schema, n)
 }
 
 func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions, path string) error {
@@ -118,6 +131,16 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	if res.Snapshots != opts.Snapshots {
 		return fmt.Errorf("the evaluator says it wrote %d snapshots for task %s, %d were asked", res.Snapshots, t.ID, opts.Snapshots)
 	}
+	if err := commitEntry(tmp, path); err != nil {
+		return err
+	}
+	r.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// commitEntry moves a checked snapshots file tmp into the cache at path, with its sha256
+// sidecar.
+func commitEntry(tmp, path string) error {
 	sum, err := plugin.FileSHA256(tmp)
 	if err != nil {
 		return fmt.Errorf("expert cache: %w", err)
@@ -129,7 +152,6 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	if err := atomicfile.WriteBytes(path+".sha256", []byte(sum+"\n")); err != nil {
 		return fmt.Errorf("expert cache: %w", err)
 	}
-	r.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
 	return nil
 }
 

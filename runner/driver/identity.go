@@ -154,17 +154,31 @@ func (r *runner) identity(m config.Method, split task.Split, taskID string) map[
 	if m.Reference == config.ZeroShot {
 		return id
 	}
+	if b := r.banks[taskID]; len(b) > 0 { // an oracle of a task with a bank is its bank
+		id[idTask] = digest(struct {
+			Task task.Task
+			Bank []string
+		}{t, bankDigests(b)})
+	}
 	id[idTrain] = digest(m.Train)
 	if m.Generator == nil {
 		return id
 	}
 	lib := make([]task.Task, len(split.Seen))
+	var banks []string
 	for i, s := range split.Seen {
 		lib[i], _ = r.exp.Task(s)
+		banks = append(banks, bankDigests(r.banks[s])...)
 	}
 	enc := r.identify(context.Background(), plugin.KindEncoder, r.exp.Encoder)
 	gen := r.identify(context.Background(), plugin.KindGenerator, *m.Generator)
 	id[idLibrary] = digest(lib)
+	if len(banks) > 0 { // experts from PEFT folders: their content, not their paths, counts
+		id[idLibrary] = digest(struct {
+			Tasks []task.Task
+			Banks []string
+		}{lib, banks})
+	}
 	id[idEncoder] = enc.code()
 	id[idEncoderParams] = enc.params(r.exp.Encoder.Params)
 	id[idGenerator] = gen.code()

@@ -45,6 +45,8 @@ type Manifest struct {
 	End        *time.Time         `json:"end,omitempty"`
 	// Phases are summed wall seconds per phase across parallel work.
 	Phases map[string]float64 `json:"phases"`
+	// Banks are the files of the experts taken from PEFT folders, by task.
+	Banks map[string][]BankFile `json:"banks,omitempty"`
 
 	mu      sync.Mutex
 	earlier []json.RawMessage // invocations recorded before this one
@@ -188,4 +190,12 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+func (m *Manifest) setBanks(b map[string][]BankFile) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(b) > 0 {
+		m.Banks = b
+	}
 }

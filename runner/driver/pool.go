@@ -71,3 +71,15 @@ func (p *evaluatorPool) do(ctx context.Context, f func(plugin.Evaluator) error) 
 	}
 	return err
 }
+
+// close kills every evaluator process of the pool; it is not used afterwards.
+func (p *evaluatorPool) close() {
+	for {
+		select {
+		case w := <-p.workers:
+			w.client.Kill()
+		default:
+			return
+		}
+	}
+}

@@ -214,10 +214,13 @@ type Info struct {
 	Description string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	Params      []*Param               `protobuf:"bytes,5,rep,name=params,proto3" json:"params,omitempty"`
 	// Evaluators only.
-	Schema        []*Module `protobuf:"bytes,6,rep,name=schema,proto3" json:"schema,omitempty"`
-	Datasets      []string  `protobuf:"bytes,7,rep,name=datasets,proto3" json:"datasets,omitempty"`
-	Transforms    []string  `protobuf:"bytes,8,rep,name=transforms,proto3" json:"transforms,omitempty"`
-	Metrics       []string  `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	Schema     []*Module `protobuf:"bytes,6,rep,name=schema,proto3" json:"schema,omitempty"`
+	Datasets   []string  `protobuf:"bytes,7,rep,name=datasets,proto3" json:"datasets,omitempty"`
+	Transforms []string  `protobuf:"bytes,8,rep,name=transforms,proto3" json:"transforms,omitempty"`
+	Metrics    []string  `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// The backbone the adapters apply to, as a PEFT config names it in
+	// base_model_name_or_path (a Hugging Face id or a path). Optional.
+	Backbone      string `protobuf:"bytes,10,opt,name=backbone,proto3" json:"backbone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +316,13 @@ func (x *Info) GetMetrics() []string {
 		return x.Metrics
 	}
 	return nil
+}
+
+func (x *Info) GetBackbone() string {
+	if x != nil {
+		return x.Backbone
+	}
+	return ""
 }
 
 type ConfigureRequest struct {
@@ -1125,7 +1135,7 @@ const file_sglab_proto_rawDesc = "" +
 	"\x02in\x18\x02 \x01(\x03R\x02in\x12\x10\n" +
 	"\x03out\x18\x03 \x01(\x03R\x03out\x12\x12\n" +
 	"\x04rank\x18\x04 \x01(\x03R\x04rank\x12\x14\n" +
-	"\x05alpha\x18\x05 \x01(\x01R\x05alpha\"\xa1\x02\n" +
+	"\x05alpha\x18\x05 \x01(\x01R\x05alpha\"\xbd\x02\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1137,7 +1147,9 @@ const file_sglab_proto_rawDesc = "" +
 	"\n" +
 	"transforms\x18\b \x03(\tR\n" +
 	"transforms\x12\x18\n" +
-	"\ametrics\x18\t \x03(\tR\ametrics\"3\n" +
+	"\ametrics\x18\t \x03(\tR\ametrics\x12\x1a\n" +
+	"\bbackbone\x18\n" +
+	" \x01(\tR\bbackbone\"3\n" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vparams_json\x18\x01 \x01(\tR\n" +
 	"paramsJson\"3\n" +

@@ -138,6 +138,9 @@ class ClipEvaluator(Evaluator):
     def datasets(self):
         return sorted(TASK_PARAM)
 
+    def backbone(self):
+        return self.cfg["model"]
+
     def metrics(self):
         return [f"{d}_r{k}" for d in ("i2t", "t2i") for k in DEFAULT_KS]
 

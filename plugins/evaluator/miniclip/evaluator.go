@@ -156,7 +156,19 @@ func (e *Evaluator) Info(ctx context.Context) (plugin.Info, error) {
 		Datasets:   datasets.Names(),
 		Transforms: domain.Names(),
 		Metrics:    metricNames(),
+		Backbone:   backboneName(cfg.Checkpoint),
 	}, nil
+}
+
+// ShippedBackbone is how exported adapters name the shipped checkpoint in PEFT's
+// base_model_name_or_path; another checkpoint is named by its path.
+const ShippedBackbone = "sglab/miniclip"
+
+func backboneName(checkpoint string) string {
+	if checkpoint == "" {
+		return ShippedBackbone
+	}
+	return checkpoint
 }
 
 // metricNames are the keys Evaluate returns.
@@ -345,11 +357,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, 
 		return nil, err
 	}
 	e2 := m.Config().Embed
-	sim, err := metrics.Similarity(rows(m.embedImages(test, ad), test.n, e2), rows(test.text, test.n, e2))
-	if err != nil {
-		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
-	}
-	out, err := metrics.Retrieval(sim, test.groups, test.groups, metrics.DefaultKs)
+	out, err := metrics.EmbeddingRetrieval(rows(m.embedImages(test, ad), test.n, e2), rows(test.text, test.n, e2), test.groups, test.groups, metrics.DefaultKs)
 	if err != nil {
 		return nil, fmt.Errorf("miniclip: task %q: %w", t.ID, err)
 	}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/sglab/sglab/plugins/generator/gemm"
+	"github.com/sglab/sglab/framework/gemm"
 )
 
 // Dense is a fully connected layer y = x·W + b. W is stored In×Out row-major so that

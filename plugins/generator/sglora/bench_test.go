@@ -9,7 +9,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/sglab/sglab/plugins/generator/gemm"
+	"github.com/sglab/sglab/framework/gemm"
+	"github.com/sglab/sglab/internal/membw"
 	"github.com/sglab/sglab/plugins/generator/library"
 	"github.com/sglab/sglab/plugins/generator/library/librarytest"
 	"github.com/sglab/sglab/plugins/generator/mlp"
@@ -81,19 +82,29 @@ func BenchmarkGenerate(b *testing.B) {
 		for i := range target {
 			target[i] = float32(i%7) - 3
 		}
+		if s.name == paper.name {
+			// The limit of batch-1 generation: reading the decoder's last layer once
+			// from memory, measured as a parallel read of as many bytes.
+			buf := make([]float32, s.hidden*lib.Schema.NumParams())
+			for i := range buf {
+				buf[i] = 1 // touch every page before timing
+			}
+			for _, cold := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/P=%d/stream-read/cold=%v", s.name, lib.Schema.NumParams(), cold), func(b *testing.B) {
+					b.SetBytes(int64(4 * len(buf)))
+					membw.Repeat(b, cold, func(int) { streamSink += membw.Read(buf) })
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/read")
+				})
+			}
+		}
 		for _, n := range []int{1, 10} {
 			for _, cold := range []bool{false, true} {
 				b.Run(fmt.Sprintf("%s/P=%d/batch=%d/cold=%v", s.name, lib.Schema.NumParams(), n, cold), func(b *testing.B) {
-					for i := 0; i < b.N; i++ {
-						if cold {
-							b.StopTimer()
-							evict()
-							b.StartTimer()
-						}
+					membw.Repeat(b, cold, func(i int) {
 						if _, err := g.Generate(context.Background(), target, n, uint64(i)); err != nil {
 							b.Fatal(err)
 						}
-					}
+					})
 					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n)/1000, "ms/sample")
 				})
 			}
@@ -101,16 +112,7 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 }
 
-var evictBuf []float32
-
-func evict() {
-	if evictBuf == nil {
-		evictBuf = make([]float32, 1<<28)
-	}
-	for i := 0; i < len(evictBuf); i += 16 {
-		evictBuf[i]++
-	}
-}
+var streamSink float32
 
 // BenchmarkTrainEpoch times one epoch of training on the default world's library,
 // setup (z-score, conditions, initialisation) included.

@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/sglab/sglab/plugins/generator/gemm"
+	"github.com/sglab/sglab/framework/gemm"
 	"github.com/sglab/sglab/plugins/generator/mlp"
 )
 

@@ -151,6 +151,11 @@ class Evaluator(Plugin):
         """The metric names evaluate() returns."""
         return []
 
+    def backbone(self) -> str:
+        """The model the adapters apply to, as PEFT's base_model_name_or_path names it
+        (a Hugging Face id or a path); "" when unknown."""
+        return ""
+
     def check_task(self, task: Task) -> None:
         """Raises PluginError naming the task and the offending part when the task
         cannot be served (unknown dataset, transform or parameter)."""

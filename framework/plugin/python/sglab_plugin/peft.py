@@ -31,27 +31,28 @@ def _num(x: float):
     return int(x) if x.is_integer() and abs(x) < 1e21 else x
 
 
-def save_peft(folder: str, adapter: Adapter) -> None:
+def save_peft(folder: str, adapter: Adapter, base_model: str = "") -> None:
     """Writes adapter as a PEFT LoRA adapter in folder (created if missing).
 
     r and lora_alpha are the first module's; modules that differ appear in
     rank_pattern / alpha_pattern under their full name. target_modules lists the last
-    component of each module name.
+    component of each module name. base_model_name_or_path is base_model (null when
+    empty).
     """
     try:
-        _save(folder, adapter)
+        _save(folder, adapter, base_model)
     except (ValueError, OSError) as e:
         raise ValueError(f"lora: save PEFT adapter {folder}: {e}") from None
 
 
-def _save(folder, a):
+def _save(folder, a, base_model):
     s = a.schema
     validate_schema(s)
     if a.params.size != num_params(s):
         raise ValueError(f"adapter has {a.params.size} parameters, schema needs {num_params(s)}")
     a.check_finite()
     cfg = {
-        "alpha_pattern": {}, "bias": "none", "fan_in_fan_out": False, "inference_mode": True,
+        "alpha_pattern": {}, "base_model_name_or_path": base_model or None, "bias": "none", "fan_in_fan_out": False, "inference_mode": True,
         "init_lora_weights": True, "lora_alpha": _num(s[0].alpha), "lora_dropout": 0,
         "modules_to_save": None, "peft_type": "LORA", "r": s[0].rank, "rank_pattern": {},
         "target_modules": [], "task_type": None, "use_dora": False, "use_rslora": False,

@@ -268,6 +268,7 @@ class _Calls:
                 out.datasets.extend(p.datasets())
                 out.transforms.extend(p.transforms())
                 out.metrics.extend(p.metrics())
+                out.backbone = p.backbone()
             return out
         return self.run("Info", context, f, needs_config=False)
 

@@ -133,10 +133,11 @@ class TestPEFT(Temp):
     def test_round_trip(self):
         schema = SCHEMA + [Module("visual.blocks.1.attn.q_proj", 3, 4, 3, 4.0)]
         a = Adapter(schema, np.random.default_rng(5).standard_normal(num_params(schema)))
-        save_peft(self.dir, a)
+        save_peft(self.dir, a, "org/backbone")
         with open(os.path.join(self.dir, CONFIG_FILE)) as f:
             cfg = json.load(f)
         self.assertEqual((cfg["r"], cfg["lora_alpha"], cfg["peft_type"]), (2, 4, "LORA"))
+        self.assertEqual(cfg["base_model_name_or_path"], "org/backbone")
         self.assertEqual(cfg["target_modules"], ["q_proj", "v_proj"])
         self.assertEqual(cfg["rank_pattern"], {"visual.blocks.0.attn.v_proj": 1, "visual.blocks.1.attn.q_proj": 3})
         self.assertEqual(cfg["alpha_pattern"], {"visual.blocks.0.attn.v_proj": 0.5})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/sglab/sglab/internal/membw"
 )
 
 // BenchmarkDecoderOutput times the SG-LoRA decoder's last layer at paper scale
@@ -14,6 +16,13 @@ func BenchmarkDecoderOutput(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	w := randSlice(r, h*p)
 	packed := Pack(w, h, p, p)
+	for _, cold := range []bool{false, true} {
+		// The limit: a parallel read of the packed weight, the bytes the products read.
+		b.Run(fmt.Sprintf("stream-read/cold=%v", cold), func(b *testing.B) {
+			b.SetBytes(int64(4 * h * p))
+			membw.Repeat(b, cold, func(int) { readSink += membw.Read(packed.data) })
+		})
+	}
 	for _, batch := range []int{1, 10} {
 		x := randSlice(r, batch*h)
 		y := make([]float32, batch*p)
@@ -26,31 +35,13 @@ func BenchmarkDecoderOutput(b *testing.B) {
 		for _, cold := range []bool{false, true} {
 			b.Run(fmt.Sprintf("batch=%d/kernel=%s/packed/cold=%v", batch, Kernel(), cold), func(b *testing.B) {
 				b.SetBytes(int64(4 * h * p))
-				for i := 0; i < b.N; i++ {
-					if cold {
-						b.StopTimer()
-						Evict()
-						b.StartTimer()
-					}
-					GemmPacked(batch, x, h, 1, packed, 0, y, p)
-				}
+				membw.Repeat(b, cold, func(int) { GemmPacked(batch, x, h, 1, packed, 0, y, p) })
 			})
 		}
 	}
 }
 
-var evictBuf []float32
-
-// Evict sweeps 1 GB through the caches, so that the next product reads its weights
-// from memory, as a generation that follows other work does.
-func Evict() {
-	if evictBuf == nil {
-		evictBuf = make([]float32, 1<<28)
-	}
-	for i := 0; i < len(evictBuf); i += 16 {
-		evictBuf[i]++
-	}
-}
+var readSink float32
 
 // BenchmarkTraining times the three products of one paper-scale training batch of 64
 // through a 512×P layer: forward, weight gradient, input gradient.

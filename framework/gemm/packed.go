@@ -25,6 +25,29 @@ func Pack(b []float32, k, n, ldb int) *Packed {
 	return p
 }
 
+// PackColumns packs the k×n matrix whose column j is cols[j] (so k = len(cols[0])),
+// as Pack would pack it after a transpose, without building the transpose: a set of
+// embeddings, one per row, becomes the right operand of a product with another set.
+func PackColumns(cols [][]float32) *Packed {
+	n, k := len(cols), 0
+	if n > 0 {
+		k = len(cols[0])
+	}
+	for j, c := range cols {
+		if len(c) != k {
+			panic(fmt.Sprintf("gemm: PackColumns: column %d has %d values, column 0 has %d", j, len(c), k))
+		}
+	}
+	p := &Packed{K: k, N: n, data: make([]float32, (n+nr-1)/nr*nr*k)}
+	for j, c := range cols {
+		panel := p.data[j/nr*nr*k:]
+		for q, v := range c {
+			panel[q*nr+j%nr] = v
+		}
+	}
+	return p
+}
+
 // GemmPacked computes C = beta·C + A·B for a packed B (K×N); A (m×K) is addressed as
 // in Gemm. The panels are split over GOMAXPROCS goroutines.
 func GemmPacked(m int, a []float32, ai, ap int, b *Packed, beta float32, c []float32, ldc int) {

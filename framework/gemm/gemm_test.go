@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -144,6 +145,25 @@ func TestTranspose(t *testing.T) {
 					t.Fatalf("%v: dst[%d][%d] wrong", s, j, i)
 				}
 			}
+		}
+	}
+}
+
+func TestPackColumnsIsPackOfTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, s := range [][2]int{{1, 1}, {5, 16}, {37, 3}, {33, 70}} {
+		k, n := s[0], s[1]
+		cols := make([][]float32, n)
+		bt := make([]float32, 0, n*k)
+		for j := range cols {
+			cols[j] = randSlice(r, k)
+			bt = append(bt, cols[j]...)
+		}
+		b := make([]float32, k*n)
+		Transpose(b, bt, n, k)
+		got, want := PackColumns(cols), Pack(b, k, n, n)
+		if got.K != want.K || got.N != want.N || !slices.Equal(got.data, want.data) {
+			t.Fatalf("%d×%d: PackColumns differs from Pack of the transpose", k, n)
 		}
 	}
 }

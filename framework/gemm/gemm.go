@@ -1,8 +1,10 @@
-// Package gemm multiplies float32 matrices for the generators' neural networks. The
-// SG-LoRA decoder's last layer maps a few hundred hidden units to every LoRA parameter
-// (110,592 at paper scale), so generating an adapter is one long, thin matrix product
-// whose cost is reading that weight matrix once; training adds the transposed
-// products of backpropagation. Gemm packs the small operand, streams the large one
+// Package gemm multiplies float32 matrices: the generators' neural networks and the
+// retrieval metrics' image–text similarities share it, so it lives in the framework,
+// which plugins may import. The SG-LoRA decoder's last layer maps a few hundred hidden
+// units to every LoRA parameter (110,592 at paper scale), so generating an adapter is
+// one long, thin matrix product whose cost is reading that weight matrix once;
+// training adds the transposed products of backpropagation; scoring COCO-5k is a
+// 5,000 × 25,000 × 512 product. Gemm packs the small operand, streams the large one
 // through a register-blocked 6×16 micro-kernel (AVX2+FMA assembly on amd64, plain Go
 // elsewhere) and splits the work over GOMAXPROCS goroutines.
 package gemm

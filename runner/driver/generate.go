@@ -1,0 +1,236 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// FitOptions choose what Fit fits.
+type FitOptions struct {
+	Options
+	Method string // a generator method of the experiment (sweep variants included)
+	Split  string // the split whose library is fitted on; the first when empty
+}
+
+// Fitted is one generator method fitted on an experiment's library, with the
+// experiment's encoder kept running for new descriptions: what `runner generate` and
+// `runner serve` use. Its methods are safe for concurrent use. Close kills its plugins.
+type Fitted struct {
+	Method   string
+	Split    string
+	Seed     uint64      // the experiment seed whose experts form the library
+	Schema   lora.Schema // the evaluator's adapter schema
+	Backbone string      // the evaluator's backbone, for base_model_name_or_path
+	Experts  int
+
+	enc, gen *plugin.Client
+}
+
+// Fit fits opt.Method on the library of a split for the experiment's first seed: the
+// experts come from the same cache as Run's (trained when missing), and the fit's seed is
+// the one Run derives, so the fitted generator is the one Run scores. The evaluators stop
+// once the library is there; the encoder and the generator keep running until Close.
+func Fit(ctx context.Context, exp *config.Experiment, opt FitOptions) (*Fitted, error) {
+	m, err := generatorMethod(exp, opt.Method)
+	if err != nil {
+		return nil, err
+	}
+	split, err := pickSplit(exp, opt.Split)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newUnlockedRunner(exp, opt.Options)
+	if err != nil {
+		return nil, err
+	}
+	r.keepEncoder = true
+	f := &Fitted{Method: m.Name, Split: split.Name, Seed: exp.Seeds[0]}
+	ok := false
+	defer func() {
+		if r.pool != nil {
+			r.pool.close()
+		}
+		if !ok {
+			f.Close()
+			if r.encoder != nil {
+				r.encoder.Kill()
+			}
+		}
+	}()
+	if err := r.setUp(ctx); err != nil {
+		return nil, err
+	}
+	f.enc, f.Schema, f.Backbone = r.encoder, r.schema, r.evalInfo.Backbone
+	lib, err := r.library(ctx, split, f.Seed, m.Train)
+	if err := errors.Join(ctx.Err(), err); err != nil {
+		return nil, err
+	}
+	f.Experts = len(lib.Experts)
+	r.pool.close() // the experts are on disk; free the evaluators' memory before fitting
+	f.gen, err = r.fitted(ctx, m, lib, split.Name, deriveSeed(f.Seed, "fit", split.Name, m.Name), nil)
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return f, nil
+}
+
+// generatorMethod is the experiment's method named name, which must have a generator.
+func generatorMethod(exp *config.Experiment, name string) (config.Method, error) {
+	var names []string
+	for _, m := range exp.Methods {
+		if m.Generator == nil {
+			continue
+		}
+		if m.Name == name {
+			return m, nil
+		}
+		names = append(names, fmt.Sprintf("%q", m.Name))
+	}
+	if len(names) == 0 {
+		return config.Method{}, fmt.Errorf("%s: no method has a generator", exp.File)
+	}
+	return config.Method{}, fmt.Errorf("%s: no generator method %q (methods with a generator: %s)", exp.File, name, strings.Join(names, ", "))
+}
+
+// pickSplit is the split named name, or the experiment's first.
+func pickSplit(exp *config.Experiment, name string) (task.Split, error) {
+	if len(exp.Splits) == 0 {
+		return task.Split{}, fmt.Errorf("%s: no split", exp.File)
+	}
+	if name == "" {
+		return exp.Splits[0], nil
+	}
+	var names []string
+	for _, s := range exp.Splits {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, fmt.Sprintf("%q", s.Name))
+	}
+	return task.Split{}, fmt.Errorf("%s: no split %q (splits: %s)", exp.File, name, strings.Join(names, ", "))
+}
+
+// DescriptionError is a description the encoder refused (say, no word it knows): the
+// caller's input is at fault, not the service.
+type DescriptionError struct{ Err error }
+
+func (e *DescriptionError) Error() string { return "description: " + e.Err.Error() }
+func (e *DescriptionError) Unwrap() error { return e.Err }
+
+// Embed embeds a description with the experiment's encoder. A refusal by a running
+// encoder is a *DescriptionError.
+func (f *Fitted) Embed(ctx context.Context, description string) ([]float32, error) {
+	vs, err := f.enc.Encoder().Embed(ctx, []string{description})
+	if err != nil {
+		if f.enc.Exited() || ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &DescriptionError{Err: err}
+	}
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("encoder %s returned %d vectors for one description", f.enc.Label(), len(vs))
+	}
+	return vs[0], nil
+}
+
+// Generate returns n adapters for a description embedding; the same seed gives the same
+// adapters. Each is checked against the evaluator's schema.
+func (f *Fitted) Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
+	as, err := f.gen.Generator().Generate(ctx, target, n, seed)
+	if err != nil {
+		return nil, err
+	}
+	if len(as) != n {
+		return nil, fmt.Errorf("plugin %s Generate: %d adapters, asked for %d", f.gen.Label(), len(as), n)
+	}
+	for i, a := range as {
+		if err := a.Schema.Compatible(f.Schema); err != nil {
+			return nil, fmt.Errorf("plugin %s Generate: adapter %d: %w", f.gen.Label(), i, err)
+		}
+	}
+	return as, nil
+}
+
+// Alive says whether the encoder and generator processes are still running.
+func (f *Fitted) Alive() bool {
+	return f.enc != nil && f.gen != nil && !f.enc.Exited() && !f.gen.Exited()
+}
+
+// Close kills the encoder and generator processes.
+func (f *Fitted) Close() {
+	for _, c := range []*plugin.Client{f.enc, f.gen} {
+		if c != nil {
+			c.Kill()
+		}
+	}
+}
+
+// WritePEFT writes adapters as PEFT folders dir/sample-<i>/ whose config names
+// backbone as base_model_name_or_path, and returns the folders.
+func WritePEFT(dir string, adapters []*lora.Adapter, backbone string) ([]string, error) {
+	out := make([]string, 0, len(adapters))
+	for i, a := range adapters {
+		d := filepath.Join(dir, lora.PEFTSampleDir(i))
+		if err := lora.SavePEFT(d, a, backbone); err != nil {
+			return out, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// AdaptersDir is the folder under the output folder where kept adapters go:
+// adapters/<split>/<method>/<task>/seed-<s>/sample-<i>/.
+const AdaptersDir = "adapters"
+
+// keep writes the scored adapters of one method, task and seed that the method's
+// keep_adapters asks for as PEFT folders: all of them, or the best by i2t_r1 (ms[i] nil
+// marks a sample whose trial failed). A write that fails is logged, not a failed trial.
+func (r *runner) keep(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
+	var pick []int
+	switch m.KeepAdapters {
+	case config.KeepAll:
+		for i := range adapters {
+			if ms[i] != nil {
+				pick = append(pick, i)
+			}
+		}
+	case config.KeepBest:
+		best := -1
+		for i, mt := range ms {
+			if mt != nil && (best < 0 || mt["i2t_r1"] > ms[best]["i2t_r1"]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			pick = []int{best}
+		}
+	}
+	dir := filepath.Join(r.out, AdaptersDir, pathSafe(split), pathSafe(m.Name), pathSafe(taskID), fmt.Sprintf("seed-%d", seed))
+	for _, i := range pick {
+		d := filepath.Join(dir, lora.PEFTSampleDir(i))
+		if err := lora.SavePEFT(d, adapters[i], r.evalInfo.Backbone); err != nil {
+			r.log.Error("cannot keep an adapter", "method", m.Name, "task", taskID, "seed", seed, "sample", i, "error", err)
+		}
+	}
+}
+
+// pathSafe turns a name (a method's may hold spaces and '=') into one path component.
+func pathSafe(name string) string {
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_', c == '=':
+			return c
+		}
+		return '_'
+	}, name)
+}
