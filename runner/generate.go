@@ -20,12 +20,18 @@ import (
 type fitFlags struct {
 	driverFlags
 	method, split *string
+	load          *string // --fit; nil for `runner fit`
 }
 
 func addFitFlags(fs *flag.FlagSet) fitFlags {
 	return fitFlags{driverFlags: addPluginFlags(fs),
 		method: fs.String("method", "", "the experiment's generator method to fit (required)"),
 		split:  fs.String("split", "", "the split whose seen tasks form the library (default: the first)")}
+}
+
+// addLoadFlag adds --fit, a saved fit to load instead of fitting.
+func (f *fitFlags) addLoadFlag(fs *flag.FlagSet) {
+	f.load = fs.String("fit", "", "a fit file from `runner fit` to load instead of fitting (refused when fitted on another library)")
 }
 
 // fit loads the experiment and fits the method, with plugins that a signal kills. On
@@ -39,7 +45,11 @@ func (f fitFlags) fit(cmd string, exp *config.Experiment, stderr io.Writer) (*dr
 	opt := f.options(stderr, host)
 	ctx, stop := interruptible(host, opt.Log)
 	done := func() { stop(); host.KillAll() }
-	fitted, err := driver.Fit(ctx, exp, driver.FitOptions{Options: opt, Method: *f.method, Split: *f.split})
+	fo := driver.FitOptions{Options: opt, Method: *f.method, Split: *f.split}
+	if f.load != nil {
+		fo.Load = *f.load
+	}
+	fitted, err := driver.Fit(ctx, exp, fo)
 	if ctx.Err() != nil {
 		done()
 		fmt.Fprintf(stderr, "runner %s: interrupted; trained experts are in the cache and a rerun reuses them\n", cmd)
@@ -59,6 +69,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := addFitFlags(fs)
+	flags.addLoadFlag(fs)
 	description := fs.String("description", "", "the novel task's description (required)")
 	samples := fs.Int("samples", 1, "adapters to generate")
 	seed := fs.Uint64("seed", 1, "generation seed; the same seed gives the same adapters")
@@ -101,8 +112,8 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runner generate:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s on split %s (seed %d, %d experts): %d adapters for %q in %.0f ms, base model %q\n",
-		fitted.Method, fitted.Split, fitted.Seed, fitted.Experts, len(adapters), *description, float64(elapsed.Microseconds())/1000, fitted.Backbone)
+	fmt.Fprintf(stdout, "%s on split %s (seed %d, %d experts, %s): %d adapters for %q in %.0f ms, base model %q\n",
+		fitted.Method, fitted.Split, fitted.Seed, fitted.Experts, fitHow(fitted), len(adapters), *description, float64(elapsed.Microseconds())/1000, fitted.Backbone)
 	for _, d := range dirs {
 		fmt.Fprintln(stdout, d)
 	}
@@ -114,6 +125,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := addFitFlags(fs)
+	flags.addLoadFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (HOST:PORT; port 0 picks a free one)")
 	maxSamples := fs.Int("max-samples", service.DefaultMaxSamples, "most samples one request may ask for")
 	parallel := fs.Int("parallel", 0, "requests generating at once (0: the cores); others wait")
@@ -146,7 +158,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	// The address line is for scripts and tests: it names the port when --addr asked for 0.
-	fmt.Fprintf(stdout, "serving %s (split %s, %d experts) on http://%s\n", fitted.Method, fitted.Split, fitted.Experts, ln.Addr())
+	fmt.Fprintf(stdout, "serving %s (split %s, %d experts, %s) on http://%s\n", fitted.Method, fitted.Split, fitted.Experts, fitHow(fitted), ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -160,4 +172,43 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	srv.Shutdown(shut)
 	fmt.Fprintln(stderr, "runner serve: stopped")
 	return exitCode(ctx)
+}
+
+// fitHow says whether the generator was fitted or loaded from a fit file.
+func fitHow(f *driver.Fitted) string {
+	if f.Loaded {
+		return "fit loaded, library " + f.Library
+	}
+	return "fitted, library " + f.Library
+}
+
+// cmdFit fits a method on the experiment's library, as generate and serve do, and saves
+// the fit with the hash of that library for `generate --fit` and `serve --fit`.
+func cmdFit(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := addFitFlags(fs)
+	out := fs.String("out", "", "the fit file to write (required)")
+	exp, code := loadExperiment("fit", fs, args, stderr)
+	if exp == nil {
+		return code
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "runner fit: --out is required")
+		return 2
+	}
+	start := time.Now()
+	fitted, ctx, done, code := flags.fit("fit", exp, stderr)
+	if fitted == nil {
+		return code
+	}
+	defer done()
+	defer fitted.Close()
+	if err := fitted.SaveFit(ctx, *out); err != nil {
+		fmt.Fprintln(stderr, "runner fit:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s on split %s (seed %d, %d experts) fitted in %.1f s; saved to %s (library %s)\n",
+		fitted.Method, fitted.Split, fitted.Seed, fitted.Experts, time.Since(start).Seconds(), *out, fitted.Library)
+	return 0
 }

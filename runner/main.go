@@ -32,9 +32,11 @@ const usage = `runner: zero-shot LoRA-generation experiments
                                                      run an experiment
   runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric i2t_r1] [--quiet]
                                                      does a similar description mean a helpful expert?
-  runner generate FILE --method NAME --description TEXT --out DIR [--samples N] [--seed S] [--split NAME]
+  runner fit FILE --method NAME --out FILE [--split NAME]
+                                                     fit a generator once and save the fit with its library's hash
+  runner generate FILE --method NAME --description TEXT --out DIR [--samples N] [--seed S] [--split NAME] [--fit FILE]
                                                      write LoRAs generated for a description as PEFT folders
-  runner serve FILE --method NAME [--addr HOST:PORT] [--max-samples N] [--parallel N]
+  runner serve FILE --method NAME [--addr HOST:PORT] [--max-samples N] [--parallel N] [--fit FILE]
                                                      serve generated LoRAs over HTTP (POST /v1/adapters)
   runner validate FILE                               report every problem of an experiment file
   runner plugins                                     list the built-in plugins
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "transfer":
 		return cmdTransfer(args[1:], stdout, stderr)
+	case "fit":
+		return cmdFit(args[1:], stdout, stderr)
 	case "generate":
 		return cmdGenerate(args[1:], stdout, stderr)
 	case "serve":

@@ -147,3 +147,16 @@ func packedPanels(m, k int, apack []float32, b *Packed, j0, j1 int, c []float32,
 		}
 	}
 }
+
+// Unpack returns the k×n row-major matrix p was packed from.
+func (p *Packed) Unpack() []float32 {
+	k, n := p.K, p.N
+	b := make([]float32, k*n)
+	for jr := 0; jr < n; jr += nr {
+		w := min(nr, n-jr)
+		for r := range k {
+			copy(b[r*n+jr:r*n+jr+w], p.data[jr*k+r*nr:jr*k+r*nr+w])
+		}
+	}
+	return b
+}

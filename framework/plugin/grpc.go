@@ -314,11 +314,7 @@ func (s *generatorServer) Configure(ctx context.Context, req *pb.ConfigureReques
 }
 
 func (s *generatorServer) Fit(ctx context.Context, req *pb.FitRequest) (*pb.Empty, error) {
-	lib := Library{Schema: schemaFromPB(req.GetSchema())}
-	for _, e := range req.GetExperts() {
-		lib.Experts = append(lib.Experts, Expert{ID: e.GetId(), Description: e.GetDescription(),
-			Embedding: e.GetEmbedding(), SnapshotPath: e.GetSnapshotPath()})
-	}
+	lib := libraryFromPB(req.GetSchema(), req.GetExperts())
 	if err := s.impl.Fit(ctx, lib, req.GetSeed()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -350,11 +346,7 @@ func (c *generatorClient) Configure(ctx context.Context, p Params) error {
 }
 
 func (c *generatorClient) Fit(ctx context.Context, lib Library, seed uint64) error {
-	req := &pb.FitRequest{Schema: schemaToPB(lib.Schema), Seed: seed}
-	for _, e := range lib.Experts {
-		req.Experts = append(req.Experts, &pb.Expert{Id: e.ID, Description: e.Description,
-			Embedding: e.Embedding, SnapshotPath: e.SnapshotPath})
-	}
+	req := &pb.FitRequest{Schema: schemaToPB(lib.Schema), Seed: seed, Experts: expertsToPB(lib)}
 	if _, err := c.c.Fit(ctx, req); err != nil {
 		return fromStatus(err)
 	}
@@ -394,4 +386,64 @@ func (c *generatorClient) Generate(ctx context.Context, target []float32, n int,
 		return nil, fmt.Errorf("bad data: asked for %d adapters, got %d", n, len(out))
 	}
 	return out, nil
+}
+
+func libraryFromPB(schema []*pb.Module, experts []*pb.Expert) Library {
+	lib := Library{Schema: schemaFromPB(schema)}
+	for _, e := range experts {
+		lib.Experts = append(lib.Experts, Expert{ID: e.GetId(), Description: e.GetDescription(),
+			Embedding: e.GetEmbedding(), SnapshotPath: e.GetSnapshotPath()})
+	}
+	return lib
+}
+
+func expertsToPB(lib Library) []*pb.Expert {
+	out := make([]*pb.Expert, 0, len(lib.Experts))
+	for _, e := range lib.Experts {
+		out = append(out, &pb.Expert{Id: e.ID, Description: e.Description, Embedding: e.Embedding, SnapshotPath: e.SnapshotPath})
+	}
+	return out
+}
+
+func (s *generatorServer) SaveFit(ctx context.Context, req *pb.SaveFitRequest) (*pb.Empty, error) {
+	fs, ok := s.impl.(FitSaver)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, ErrCannotSaveFit.Error())
+	}
+	if err := fs.SaveFit(ctx, req.GetPath()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.Empty{}, nil
+}
+
+func (s *generatorServer) LoadFit(ctx context.Context, req *pb.LoadFitRequest) (*pb.Empty, error) {
+	fs, ok := s.impl.(FitSaver)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, ErrCannotSaveFit.Error())
+	}
+	if err := fs.LoadFit(ctx, req.GetPath(), libraryFromPB(req.GetSchema(), req.GetExperts())); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.Empty{}, nil
+}
+
+// fitSaveStatus maps UNIMPLEMENTED to ErrCannotSaveFit.
+func fitSaveStatus(err error) error {
+	if status.Code(err) == codes.Unimplemented {
+		return ErrCannotSaveFit
+	}
+	return fromStatus(err)
+}
+
+func (c *generatorClient) SaveFit(ctx context.Context, path string) error {
+	_, err := c.c.SaveFit(ctx, &pb.SaveFitRequest{Path: path})
+	return fitSaveStatus(err)
+}
+
+func (c *generatorClient) LoadFit(ctx context.Context, path string, lib Library) error {
+	if _, err := c.c.LoadFit(ctx, &pb.LoadFitRequest{Path: path, Schema: schemaToPB(lib.Schema), Experts: expertsToPB(lib)}); err != nil {
+		return fitSaveStatus(err)
+	}
+	c.schema = lib.Schema
+	return nil
 }

@@ -384,6 +384,31 @@ func (w *generatorCalls) Generate(ctx context.Context, target []float32, n int, 
 	return call(w.c, ctx, CallGenerate, "Generate", func(ctx context.Context) ([]*lora.Adapter, error) { return w.g.Generate(ctx, target, n, seed) })
 }
 
+// SaveFit asks the generator to save its fitted state to path; ErrCannotSaveFit (in
+// the CallError) when it cannot.
+func (w *generatorCalls) SaveFit(ctx context.Context, path string) error {
+	fs, ok := w.g.(FitSaver)
+	if !ok {
+		return &CallError{Plugin: w.c.spec.Label, Kind: w.c.spec.Kind, Call: "SaveFit", Err: ErrCannotSaveFit}
+	}
+	_, err := call(w.c, ctx, CallFit, "SaveFit", func(ctx context.Context) (struct{}, error) { return struct{}{}, fs.SaveFit(ctx, path) })
+	return err
+}
+
+// LoadFit asks the generator to load a fit SaveFit saved, made on lib.
+func (w *generatorCalls) LoadFit(ctx context.Context, path string, lib Library) error {
+	fs, ok := w.g.(FitSaver)
+	if !ok {
+		return &CallError{Plugin: w.c.spec.Label, Kind: w.c.spec.Kind, Call: "LoadFit", Err: ErrCannotSaveFit}
+	}
+	_, err := call(w.c, ctx, CallFit, "LoadFit", func(ctx context.Context) (struct{}, error) { return struct{}{}, fs.LoadFit(ctx, path, lib) })
+	return err
+}
+
+// FitSaver returns the generator plugin's SaveFit and LoadFit, whose errors name the
+// plugin and the call.
+func (c *Client) FitSaver() FitSaver { return &generatorCalls{c: c, g: c.raw.(Generator)} }
+
 // tailBuffer keeps the last lines a plugin wrote to stderr, made readable: hclog's
 // JSON lines become "level: message key=value".
 type tailBuffer struct {

@@ -6,6 +6,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/task"
@@ -115,3 +116,15 @@ type Generator interface {
 	// adapters.
 	Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error)
 }
+
+// FitSaver is what a generator implements to save its fitted state and load it back
+// instead of fitting again (optional: SaveFit and LoadFit of protocol version 1 answer
+// UNIMPLEMENTED without it). LoadFit gets the library the fit was made on, as Fit got
+// it; after LoadFit, Generate gives what it gave after the Fit that SaveFit saved.
+type FitSaver interface {
+	SaveFit(ctx context.Context, path string) error
+	LoadFit(ctx context.Context, path string, lib Library) error
+}
+
+// ErrCannotSaveFit is a generator without SaveFit and LoadFit.
+var ErrCannotSaveFit = errors.New("cannot save its fit: the generator does not implement SaveFit and LoadFit")

@@ -441,3 +441,67 @@ func TestPythonRunByHand(t *testing.T) {
 		t.Fatalf("run by hand: %v\n%s", err, out)
 	}
 }
+
+// TestPythonSaveFit: a Python generator without save_fit and load_fit answers SaveFit
+// and LoadFit with ErrCannotSaveFit; one with them saves a fit that another process
+// loads instead of fitting, generating the same adapters.
+func TestPythonSaveFit(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := smallSchema(1)
+	lib := Library{Schema: s}
+	for i, seed := range []uint64{3, 5} {
+		path := filepath.Join(dir, "e"+string(rune('0'+i))+".safetensors")
+		if err := lora.WriteSnapshots(path, s, exactSnapshots(s, 2, seed), nil); err != nil {
+			t.Fatal(err)
+		}
+		lib.Experts = append(lib.Experts, Expert{ID: "e" + string(rune('0'+i)), Embedding: []float32{1, float32(i)}, SnapshotPath: path})
+	}
+	plain, plainLogs := startPython(t, h, KindGenerator, "generator", nil)
+	if err := plain.Generator().Fit(ctx, lib, 1); err != nil {
+		t.Fatal(err)
+	}
+	fit := filepath.Join(dir, "fit")
+	if err := plain.FitSaver().SaveFit(ctx, fit); !errors.Is(err, ErrCannotSaveFit) || !strings.Contains(err.Error(), "py-generator") {
+		t.Errorf("SaveFit of a plugin without save_fit: %v", err)
+	}
+	if err := plain.FitSaver().LoadFit(ctx, fit, lib); !errors.Is(err, ErrCannotSaveFit) {
+		t.Errorf("LoadFit of a plugin without load_fit: %v", err)
+	}
+	closeCleanly(t, plain, plainLogs)
+
+	a, aLogs := startPython(t, h, KindGenerator, "saving-generator", nil)
+	if err := a.FitSaver().SaveFit(ctx, fit); err == nil || !strings.Contains(err.Error(), "before Fit") {
+		t.Errorf("SaveFit before Fit: %v", err)
+	}
+	if err := a.Generator().Fit(ctx, lib, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FitSaver().SaveFit(ctx, fit); err != nil {
+		t.Fatal(err)
+	}
+	want, err := a.Generator().Generate(ctx, []float32{1, 1}, 2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeCleanly(t, a, aLogs)
+	b, bLogs := startPython(t, h, KindGenerator, "saving-generator", nil)
+	if err := b.FitSaver().LoadFit(ctx, fit, lib); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Generator().Generate(ctx, []float32{1, 1}, 2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i].Params, want[i].Params) {
+			t.Errorf("adapter %d after LoadFit differs", i)
+		}
+	}
+	if err := b.FitSaver().LoadFit(ctx, fit, Library{Schema: s, Experts: lib.Experts[:1]}); err == nil || !strings.Contains(err.Error(), "fitted on 2 experts") {
+		t.Errorf("LoadFit on another library: %v", err)
+	}
+	closeCleanly(t, b, bLogs)
+}

@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +22,24 @@ func gone(c *Client, d time.Duration) bool {
 	return false
 }
 
+// stop sends SIGSTOP to pid and waits until the kernel shows it stopped: kill returns
+// before a busy process is, and a call sent in between would still be answered.
+func stop(t *testing.T, pid int) {
+	t.Helper()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return // no /proc: nothing better to wait on
+		}
+		// The state follows the parenthesised command name: "pid (comm) T ...".
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i+1:]), " T") {
+			return
+		}
+	}
+	t.Fatalf("process %d did not stop", pid)
+}
+
 // TestStoppedPluginKilledWithinTimeout: a SIGSTOPped plugin cannot answer go-plugin's
 // graceful shutdown, yet a call past its timeout ends within the timeout and a few
 // seconds, with the process killed; per-call timeouts apply by call.
@@ -32,7 +52,7 @@ func TestStoppedPluginKilledWithinTimeout(t *testing.T) {
 	if _, err := c.Evaluator().Info(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	syscall.Kill(c.cmd.Process.Pid, syscall.SIGSTOP)
+	stop(t, c.cmd.Process.Pid)
 	start := time.Now()
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "a", Domain: []task.Transform{{Name: "x", Args: []float64{1}}}}, nil, 1)
 	took := time.Since(start)
@@ -55,7 +75,7 @@ func TestKillStoppedPlugin(t *testing.T) {
 	a := startFake(t, h, KindEncoder, "encoder", nil)
 	b := startFake(t, h, KindEncoder, "encoder", nil)
 	for _, c := range []*Client{a, b} {
-		syscall.Kill(c.cmd.Process.Pid, syscall.SIGSTOP)
+		stop(t, c.cmd.Process.Pid)
 	}
 	start := time.Now()
 	a.Kill()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
@@ -18,6 +19,9 @@ type FitOptions struct {
 	Options
 	Method string // a generator method of the experiment (sweep variants included)
 	Split  string // the split whose library is fitted on; the first when empty
+	// Load is a fit file (`runner fit`) to load instead of fitting; it must have been
+	// fitted on the library this experiment gives, or Fit refuses it naming what differs.
+	Load string
 }
 
 // Fitted is one generator method fitted on an experiment's library, with the
@@ -30,8 +34,11 @@ type Fitted struct {
 	Schema   lora.Schema // the evaluator's adapter schema
 	Backbone string      // the evaluator's backbone, for base_model_name_or_path
 	Experts  int
+	Library  string // digest of the library and the generator, as a fit file records it
+	Loaded   bool   // loaded from a fit file, not fitted
 
 	enc, gen *plugin.Client
+	header   *FitHeader
 }
 
 // Fit fits opt.Method on the library of a split for the experiment's first seed: the
@@ -75,8 +82,26 @@ func Fit(ctx context.Context, exp *config.Experiment, opt FitOptions) (*Fitted, 
 	}
 	f.Experts = len(lib.Experts)
 	r.pool.close() // the experts are on disk; free the evaluators' memory before fitting
-	f.gen, err = r.fitted(ctx, m, lib, split.Name, deriveSeed(f.Seed, "fit", split.Name, m.Name), nil)
+	fitSeed := deriveSeed(f.Seed, "fit", split.Name, m.Name)
+	gen, err := r.startConfigured(ctx, plugin.KindGenerator, *m.Generator) // which notes its identity
 	if err != nil {
+		return nil, err
+	}
+	r.gens[m.Name] = &generator{client: gen}
+	f.gen = gen
+	if f.header, err = r.fitHeader(ctx, m, split.Name, f.Seed, fitSeed, lib); err != nil {
+		return nil, err
+	}
+	f.Library = f.header.Library
+	if opt.Load != "" {
+		start := time.Now()
+		if err := loadFit(ctx, gen, opt.Load, f.header, lib); err != nil {
+			return nil, err
+		}
+		r.gens[m.Name].fitted = split.Name
+		f.Loaded = true
+		r.log.Info("loaded fit", "method", m.Name, "file", opt.Load, "library", f.Library, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
+	} else if f.gen, err = r.fitted(ctx, m, lib, split.Name, fitSeed, nil); err != nil {
 		return nil, err
 	}
 	ok = true

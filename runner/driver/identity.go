@@ -57,6 +57,11 @@ func (p *pluginIdentity) code() string {
 // the experiment gives, formatted alike, so that a value equal to its default changes
 // nothing.
 func (p *pluginIdentity) params(given map[string]any) string {
+	return digest(p.resolved(given))
+}
+
+// resolved is the plugin's defaults overlaid with the given values, formatted alike.
+func (p *pluginIdentity) resolved(given map[string]any) map[string]string {
 	resolved := maps.Clone(p.defaults)
 	if resolved == nil {
 		resolved = map[string]string{}
@@ -64,7 +69,7 @@ func (p *pluginIdentity) params(given map[string]any) string {
 	for k, v := range given {
 		resolved[k] = params.Format(v)
 	}
-	return digest(resolved)
+	return resolved
 }
 
 func identityKey(kind string, ref config.PluginRef) string { return kind + "\x00" + ref.String() }

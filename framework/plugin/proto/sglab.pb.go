@@ -1119,6 +1119,113 @@ func (x *GenerateRequest) GetSeed() uint64 {
 	return 0
 }
 
+type SaveFitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the plugin writes its fitted state; named by the runner.
+	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveFitRequest) Reset() {
+	*x = SaveFitRequest{}
+	mi := &file_sglab_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveFitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveFitRequest) ProtoMessage() {}
+
+func (x *SaveFitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sglab_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveFitRequest.ProtoReflect.Descriptor instead.
+func (*SaveFitRequest) Descriptor() ([]byte, []int) {
+	return file_sglab_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SaveFitRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type LoadFitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A file SaveFit wrote.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The library the fit was made on, as FitRequest gives it.
+	Schema        []*Module `protobuf:"bytes,2,rep,name=schema,proto3" json:"schema,omitempty"`
+	Experts       []*Expert `protobuf:"bytes,3,rep,name=experts,proto3" json:"experts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadFitRequest) Reset() {
+	*x = LoadFitRequest{}
+	mi := &file_sglab_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadFitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadFitRequest) ProtoMessage() {}
+
+func (x *LoadFitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sglab_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadFitRequest.ProtoReflect.Descriptor instead.
+func (*LoadFitRequest) Descriptor() ([]byte, []int) {
+	return file_sglab_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LoadFitRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LoadFitRequest) GetSchema() []*Module {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *LoadFitRequest) GetExperts() []*Expert {
+	if x != nil {
+		return x.Experts
+	}
+	return nil
+}
+
 var File_sglab_proto protoreflect.FileDescriptor
 
 const file_sglab_proto_rawDesc = "" +
@@ -1208,7 +1315,13 @@ const file_sglab_proto_rawDesc = "" +
 	"\x0fGenerateRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x03(\x02R\x06target\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x03R\x01n\x12\x12\n" +
-	"\x04seed\x18\x03 \x01(\x04R\x04seed2\xd0\x01\n" +
+	"\x04seed\x18\x03 \x01(\x04R\x04seed\"$\n" +
+	"\x0eSaveFitRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"\x88\x01\n" +
+	"\x0eLoadFitRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12/\n" +
+	"\x06schema\x18\x02 \x03(\v2\x17.sglab.plugin.v1.ModuleR\x06schema\x121\n" +
+	"\aexperts\x18\x03 \x03(\v2\x17.sglab.plugin.v1.ExpertR\aexperts2\xd0\x01\n" +
 	"\aEncoder\x125\n" +
 	"\x04Info\x12\x16.sglab.plugin.v1.Empty\x1a\x15.sglab.plugin.v1.Info\x12F\n" +
 	"\tConfigure\x12!.sglab.plugin.v1.ConfigureRequest\x1a\x16.sglab.plugin.v1.Empty\x12F\n" +
@@ -1218,12 +1331,14 @@ const file_sglab_proto_rawDesc = "" +
 	"\tConfigure\x12!.sglab.plugin.v1.ConfigureRequest\x1a\x16.sglab.plugin.v1.Empty\x12:\n" +
 	"\tCheckTask\x12\x15.sglab.plugin.v1.Task\x1a\x16.sglab.plugin.v1.Empty\x12F\n" +
 	"\x05Train\x12\x1d.sglab.plugin.v1.TrainRequest\x1a\x1e.sglab.plugin.v1.TrainResponse\x12F\n" +
-	"\bEvaluate\x12 .sglab.plugin.v1.EvaluateRequest\x1a\x18.sglab.plugin.v1.Metrics2\x90\x02\n" +
+	"\bEvaluate\x12 .sglab.plugin.v1.EvaluateRequest\x1a\x18.sglab.plugin.v1.Metrics2\x98\x03\n" +
 	"\tGenerator\x125\n" +
 	"\x04Info\x12\x16.sglab.plugin.v1.Empty\x1a\x15.sglab.plugin.v1.Info\x12F\n" +
 	"\tConfigure\x12!.sglab.plugin.v1.ConfigureRequest\x1a\x16.sglab.plugin.v1.Empty\x12:\n" +
 	"\x03Fit\x12\x1b.sglab.plugin.v1.FitRequest\x1a\x16.sglab.plugin.v1.Empty\x12H\n" +
-	"\bGenerate\x12 .sglab.plugin.v1.GenerateRequest\x1a\x18.sglab.plugin.v1.Adapter0\x01B/Z-github.com/sglab/sglab/framework/plugin/protob\x06proto3"
+	"\bGenerate\x12 .sglab.plugin.v1.GenerateRequest\x1a\x18.sglab.plugin.v1.Adapter0\x01\x12B\n" +
+	"\aSaveFit\x12\x1f.sglab.plugin.v1.SaveFitRequest\x1a\x16.sglab.plugin.v1.Empty\x12B\n" +
+	"\aLoadFit\x12\x1f.sglab.plugin.v1.LoadFitRequest\x1a\x16.sglab.plugin.v1.EmptyB/Z-github.com/sglab/sglab/framework/plugin/protob\x06proto3"
 
 var (
 	file_sglab_proto_rawDescOnce sync.Once
@@ -1237,7 +1352,7 @@ func file_sglab_proto_rawDescGZIP() []byte {
 	return file_sglab_proto_rawDescData
 }
 
-var file_sglab_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_sglab_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_sglab_proto_goTypes = []any{
 	(*Empty)(nil),            // 0: sglab.plugin.v1.Empty
 	(*Param)(nil),            // 1: sglab.plugin.v1.Param
@@ -1257,50 +1372,58 @@ var file_sglab_proto_goTypes = []any{
 	(*Expert)(nil),           // 15: sglab.plugin.v1.Expert
 	(*FitRequest)(nil),       // 16: sglab.plugin.v1.FitRequest
 	(*GenerateRequest)(nil),  // 17: sglab.plugin.v1.GenerateRequest
-	nil,                      // 18: sglab.plugin.v1.Metrics.ValuesEntry
-	nil,                      // 19: sglab.plugin.v1.TrainResponse.MetricsEntry
+	(*SaveFitRequest)(nil),   // 18: sglab.plugin.v1.SaveFitRequest
+	(*LoadFitRequest)(nil),   // 19: sglab.plugin.v1.LoadFitRequest
+	nil,                      // 20: sglab.plugin.v1.Metrics.ValuesEntry
+	nil,                      // 21: sglab.plugin.v1.TrainResponse.MetricsEntry
 }
 var file_sglab_proto_depIdxs = []int32{
 	1,  // 0: sglab.plugin.v1.Info.params:type_name -> sglab.plugin.v1.Param
 	2,  // 1: sglab.plugin.v1.Info.schema:type_name -> sglab.plugin.v1.Module
 	5,  // 2: sglab.plugin.v1.Task.domain:type_name -> sglab.plugin.v1.Transform
-	18, // 3: sglab.plugin.v1.Metrics.values:type_name -> sglab.plugin.v1.Metrics.ValuesEntry
+	20, // 3: sglab.plugin.v1.Metrics.values:type_name -> sglab.plugin.v1.Metrics.ValuesEntry
 	10, // 4: sglab.plugin.v1.EmbedResponse.vectors:type_name -> sglab.plugin.v1.Vector
 	6,  // 5: sglab.plugin.v1.TrainRequest.task:type_name -> sglab.plugin.v1.Task
-	19, // 6: sglab.plugin.v1.TrainResponse.metrics:type_name -> sglab.plugin.v1.TrainResponse.MetricsEntry
+	21, // 6: sglab.plugin.v1.TrainResponse.metrics:type_name -> sglab.plugin.v1.TrainResponse.MetricsEntry
 	6,  // 7: sglab.plugin.v1.EvaluateRequest.task:type_name -> sglab.plugin.v1.Task
 	7,  // 8: sglab.plugin.v1.EvaluateRequest.adapter:type_name -> sglab.plugin.v1.Adapter
 	2,  // 9: sglab.plugin.v1.FitRequest.schema:type_name -> sglab.plugin.v1.Module
 	15, // 10: sglab.plugin.v1.FitRequest.experts:type_name -> sglab.plugin.v1.Expert
-	0,  // 11: sglab.plugin.v1.Encoder.Info:input_type -> sglab.plugin.v1.Empty
-	4,  // 12: sglab.plugin.v1.Encoder.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
-	9,  // 13: sglab.plugin.v1.Encoder.Embed:input_type -> sglab.plugin.v1.EmbedRequest
-	0,  // 14: sglab.plugin.v1.Evaluator.Info:input_type -> sglab.plugin.v1.Empty
-	4,  // 15: sglab.plugin.v1.Evaluator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
-	6,  // 16: sglab.plugin.v1.Evaluator.CheckTask:input_type -> sglab.plugin.v1.Task
-	12, // 17: sglab.plugin.v1.Evaluator.Train:input_type -> sglab.plugin.v1.TrainRequest
-	14, // 18: sglab.plugin.v1.Evaluator.Evaluate:input_type -> sglab.plugin.v1.EvaluateRequest
-	0,  // 19: sglab.plugin.v1.Generator.Info:input_type -> sglab.plugin.v1.Empty
-	4,  // 20: sglab.plugin.v1.Generator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
-	16, // 21: sglab.plugin.v1.Generator.Fit:input_type -> sglab.plugin.v1.FitRequest
-	17, // 22: sglab.plugin.v1.Generator.Generate:input_type -> sglab.plugin.v1.GenerateRequest
-	3,  // 23: sglab.plugin.v1.Encoder.Info:output_type -> sglab.plugin.v1.Info
-	0,  // 24: sglab.plugin.v1.Encoder.Configure:output_type -> sglab.plugin.v1.Empty
-	11, // 25: sglab.plugin.v1.Encoder.Embed:output_type -> sglab.plugin.v1.EmbedResponse
-	3,  // 26: sglab.plugin.v1.Evaluator.Info:output_type -> sglab.plugin.v1.Info
-	0,  // 27: sglab.plugin.v1.Evaluator.Configure:output_type -> sglab.plugin.v1.Empty
-	0,  // 28: sglab.plugin.v1.Evaluator.CheckTask:output_type -> sglab.plugin.v1.Empty
-	13, // 29: sglab.plugin.v1.Evaluator.Train:output_type -> sglab.plugin.v1.TrainResponse
-	8,  // 30: sglab.plugin.v1.Evaluator.Evaluate:output_type -> sglab.plugin.v1.Metrics
-	3,  // 31: sglab.plugin.v1.Generator.Info:output_type -> sglab.plugin.v1.Info
-	0,  // 32: sglab.plugin.v1.Generator.Configure:output_type -> sglab.plugin.v1.Empty
-	0,  // 33: sglab.plugin.v1.Generator.Fit:output_type -> sglab.plugin.v1.Empty
-	7,  // 34: sglab.plugin.v1.Generator.Generate:output_type -> sglab.plugin.v1.Adapter
-	23, // [23:35] is the sub-list for method output_type
-	11, // [11:23] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	2,  // 11: sglab.plugin.v1.LoadFitRequest.schema:type_name -> sglab.plugin.v1.Module
+	15, // 12: sglab.plugin.v1.LoadFitRequest.experts:type_name -> sglab.plugin.v1.Expert
+	0,  // 13: sglab.plugin.v1.Encoder.Info:input_type -> sglab.plugin.v1.Empty
+	4,  // 14: sglab.plugin.v1.Encoder.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
+	9,  // 15: sglab.plugin.v1.Encoder.Embed:input_type -> sglab.plugin.v1.EmbedRequest
+	0,  // 16: sglab.plugin.v1.Evaluator.Info:input_type -> sglab.plugin.v1.Empty
+	4,  // 17: sglab.plugin.v1.Evaluator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
+	6,  // 18: sglab.plugin.v1.Evaluator.CheckTask:input_type -> sglab.plugin.v1.Task
+	12, // 19: sglab.plugin.v1.Evaluator.Train:input_type -> sglab.plugin.v1.TrainRequest
+	14, // 20: sglab.plugin.v1.Evaluator.Evaluate:input_type -> sglab.plugin.v1.EvaluateRequest
+	0,  // 21: sglab.plugin.v1.Generator.Info:input_type -> sglab.plugin.v1.Empty
+	4,  // 22: sglab.plugin.v1.Generator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
+	16, // 23: sglab.plugin.v1.Generator.Fit:input_type -> sglab.plugin.v1.FitRequest
+	17, // 24: sglab.plugin.v1.Generator.Generate:input_type -> sglab.plugin.v1.GenerateRequest
+	18, // 25: sglab.plugin.v1.Generator.SaveFit:input_type -> sglab.plugin.v1.SaveFitRequest
+	19, // 26: sglab.plugin.v1.Generator.LoadFit:input_type -> sglab.plugin.v1.LoadFitRequest
+	3,  // 27: sglab.plugin.v1.Encoder.Info:output_type -> sglab.plugin.v1.Info
+	0,  // 28: sglab.plugin.v1.Encoder.Configure:output_type -> sglab.plugin.v1.Empty
+	11, // 29: sglab.plugin.v1.Encoder.Embed:output_type -> sglab.plugin.v1.EmbedResponse
+	3,  // 30: sglab.plugin.v1.Evaluator.Info:output_type -> sglab.plugin.v1.Info
+	0,  // 31: sglab.plugin.v1.Evaluator.Configure:output_type -> sglab.plugin.v1.Empty
+	0,  // 32: sglab.plugin.v1.Evaluator.CheckTask:output_type -> sglab.plugin.v1.Empty
+	13, // 33: sglab.plugin.v1.Evaluator.Train:output_type -> sglab.plugin.v1.TrainResponse
+	8,  // 34: sglab.plugin.v1.Evaluator.Evaluate:output_type -> sglab.plugin.v1.Metrics
+	3,  // 35: sglab.plugin.v1.Generator.Info:output_type -> sglab.plugin.v1.Info
+	0,  // 36: sglab.plugin.v1.Generator.Configure:output_type -> sglab.plugin.v1.Empty
+	0,  // 37: sglab.plugin.v1.Generator.Fit:output_type -> sglab.plugin.v1.Empty
+	7,  // 38: sglab.plugin.v1.Generator.Generate:output_type -> sglab.plugin.v1.Adapter
+	0,  // 39: sglab.plugin.v1.Generator.SaveFit:output_type -> sglab.plugin.v1.Empty
+	0,  // 40: sglab.plugin.v1.Generator.LoadFit:output_type -> sglab.plugin.v1.Empty
+	27, // [27:41] is the sub-list for method output_type
+	13, // [13:27] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_sglab_proto_init() }
@@ -1314,7 +1437,7 @@ func file_sglab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sglab_proto_rawDesc), len(file_sglab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

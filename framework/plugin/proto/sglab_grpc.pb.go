@@ -460,6 +460,8 @@ const (
 	Generator_Configure_FullMethodName = "/sglab.plugin.v1.Generator/Configure"
 	Generator_Fit_FullMethodName       = "/sglab.plugin.v1.Generator/Fit"
 	Generator_Generate_FullMethodName  = "/sglab.plugin.v1.Generator/Generate"
+	Generator_SaveFit_FullMethodName   = "/sglab.plugin.v1.Generator/SaveFit"
+	Generator_LoadFit_FullMethodName   = "/sglab.plugin.v1.Generator/LoadFit"
 )
 
 // GeneratorClient is the client API for Generator service.
@@ -470,6 +472,11 @@ type GeneratorClient interface {
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*Empty, error)
 	Fit(ctx context.Context, in *FitRequest, opts ...grpc.CallOption) (*Empty, error)
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Adapter], error)
+	// Optional (a plugin without them answers UNIMPLEMENTED): SaveFit writes the fitted
+	// state to a file the runner names; LoadFit restores it instead of Fit, given the
+	// library the fit was made on (the runner has checked the library's hash).
+	SaveFit(ctx context.Context, in *SaveFitRequest, opts ...grpc.CallOption) (*Empty, error)
+	LoadFit(ctx context.Context, in *LoadFitRequest, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type generatorClient struct {
@@ -529,6 +536,26 @@ func (c *generatorClient) Generate(ctx context.Context, in *GenerateRequest, opt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Generator_GenerateClient = grpc.ServerStreamingClient[Adapter]
 
+func (c *generatorClient) SaveFit(ctx context.Context, in *SaveFitRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Generator_SaveFit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *generatorClient) LoadFit(ctx context.Context, in *LoadFitRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Generator_LoadFit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GeneratorServer is the server API for Generator service.
 // All implementations must embed UnimplementedGeneratorServer
 // for forward compatibility.
@@ -537,6 +564,11 @@ type GeneratorServer interface {
 	Configure(context.Context, *ConfigureRequest) (*Empty, error)
 	Fit(context.Context, *FitRequest) (*Empty, error)
 	Generate(*GenerateRequest, grpc.ServerStreamingServer[Adapter]) error
+	// Optional (a plugin without them answers UNIMPLEMENTED): SaveFit writes the fitted
+	// state to a file the runner names; LoadFit restores it instead of Fit, given the
+	// library the fit was made on (the runner has checked the library's hash).
+	SaveFit(context.Context, *SaveFitRequest) (*Empty, error)
+	LoadFit(context.Context, *LoadFitRequest) (*Empty, error)
 	mustEmbedUnimplementedGeneratorServer()
 }
 
@@ -558,6 +590,12 @@ func (UnimplementedGeneratorServer) Fit(context.Context, *FitRequest) (*Empty, e
 }
 func (UnimplementedGeneratorServer) Generate(*GenerateRequest, grpc.ServerStreamingServer[Adapter]) error {
 	return status.Error(codes.Unimplemented, "method Generate not implemented")
+}
+func (UnimplementedGeneratorServer) SaveFit(context.Context, *SaveFitRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method SaveFit not implemented")
+}
+func (UnimplementedGeneratorServer) LoadFit(context.Context, *LoadFitRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method LoadFit not implemented")
 }
 func (UnimplementedGeneratorServer) mustEmbedUnimplementedGeneratorServer() {}
 func (UnimplementedGeneratorServer) testEmbeddedByValue()                   {}
@@ -645,6 +683,42 @@ func _Generator_Generate_Handler(srv interface{}, stream grpc.ServerStream) erro
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Generator_GenerateServer = grpc.ServerStreamingServer[Adapter]
 
+func _Generator_SaveFit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveFitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GeneratorServer).SaveFit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Generator_SaveFit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GeneratorServer).SaveFit(ctx, req.(*SaveFitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Generator_LoadFit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadFitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GeneratorServer).LoadFit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Generator_LoadFit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GeneratorServer).LoadFit(ctx, req.(*LoadFitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Generator_ServiceDesc is the grpc.ServiceDesc for Generator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -663,6 +737,14 @@ var Generator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Fit",
 			Handler:    _Generator_Fit_Handler,
+		},
+		{
+			MethodName: "SaveFit",
+			Handler:    _Generator_SaveFit_Handler,
+		},
+		{
+			MethodName: "LoadFit",
+			Handler:    _Generator_LoadFit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -69,6 +69,14 @@ func (d *Dense) Freeze() {
 	d.W, d.GW, d.GB = nil, nil, nil
 }
 
+// Weights returns the In×Out weight matrix, unpacked when the layer is frozen.
+func (d *Dense) Weights() []float32 {
+	if d.packed != nil {
+		return d.packed.Unpack()
+	}
+	return d.W
+}
+
 // Backward accumulates GW += xᵀ·dy and GB += Σ dy over the n rows, and, when dx is
 // not nil, writes the gradient with respect to the input columns [from, In):
 // dx (n×(In−from)) = dy·W[from:]ᵀ. Asking only for a tail of the input avoids the

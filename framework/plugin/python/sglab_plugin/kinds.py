@@ -183,3 +183,9 @@ class Generator(Plugin):
         """n adapters (Adapters or flat vectors) of the library's schema for the target
         embedding; the same seed gives the same adapters."""
         raise NotImplementedError
+
+    # Optional: a generator that defines both
+    #   save_fit(self, path: str) -> None          write the fitted state to path
+    #   load_fit(self, path: str, library: Library) -> None   restore it instead of fit
+    # can have its fit saved (`runner fit`) and loaded (`--fit`); without them SaveFit
+    # and LoadFit answer UNIMPLEMENTED and the runner says the plugin cannot save its fit.

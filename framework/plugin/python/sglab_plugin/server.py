@@ -351,6 +351,12 @@ class _EvaluatorServicer(sglab_pb2_grpc.EvaluatorServicer):
         return self.c.run("Evaluate", context, f)
 
 
+def _library(schema, experts) -> Library:
+    return Library(schema=_schema_from_pb(schema), experts=[
+        Expert(id=e.id, description=e.description, embedding=np.asarray(e.embedding, dtype=np.float32),
+               snapshot_path=e.snapshot_path) for e in experts])
+
+
 class _GeneratorServicer(sglab_pb2_grpc.GeneratorServicer):
     def __init__(self, calls: _Calls) -> None:
         self.c = calls
@@ -364,14 +370,40 @@ class _GeneratorServicer(sglab_pb2_grpc.GeneratorServicer):
     def Fit(self, req, context):  # noqa: N802
         def f():
             self.c.check_kind("generator")
-            schema = _schema_from_pb(req.schema)
-            lib = Library(schema=schema, experts=[
-                Expert(id=e.id, description=e.description, embedding=np.asarray(e.embedding, dtype=np.float32),
-                       snapshot_path=e.snapshot_path) for e in req.experts])
+            lib = _library(req.schema, req.experts)
             self.c.plugin.fit(lib, req.seed)
-            self.c.schema = schema
+            self.c.schema = lib.schema
             return sglab_pb2.Empty()
         return self.c.run("Fit", context, f)
+
+    def _saves_fits(self) -> bool:
+        p = self.c.plugin
+        return callable(getattr(p, "save_fit", None)) and callable(getattr(p, "load_fit", None))
+
+    def SaveFit(self, req, context):  # noqa: N802
+        # Optional: UNIMPLEMENTED unless the plugin defines save_fit and load_fit.
+        if not self._saves_fits():
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "cannot save its fit: the plugin defines no save_fit and load_fit")
+
+        def f():
+            self.c.check_kind("generator")
+            if self.c.schema is None:
+                raise PluginError("SaveFit called before Fit")
+            self.c.plugin.save_fit(req.path)
+            return sglab_pb2.Empty()
+        return self.c.run("SaveFit", context, f)
+
+    def LoadFit(self, req, context):  # noqa: N802
+        if not self._saves_fits():
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "cannot save its fit: the plugin defines no save_fit and load_fit")
+
+        def f():
+            self.c.check_kind("generator")
+            lib = _library(req.schema, req.experts)
+            self.c.plugin.load_fit(req.path, lib)
+            self.c.schema = lib.schema
+            return sglab_pb2.Empty()
+        return self.c.run("LoadFit", context, f)
 
     def Generate(self, req, context):  # noqa: N802
         # The whole list is made under the call lock, then streamed one adapter per

@@ -77,6 +77,35 @@ class TestCalls(unittest.TestCase):
             f()
         return cm.exception.args
 
+    def test_save_fit_unimplemented_unless_defined(self):
+        for call in (lambda: self.gen.SaveFit(sglab_pb2.SaveFitRequest(path="x"), FakeContext()),
+                     lambda: self.gen.LoadFit(sglab_pb2.LoadFitRequest(path="x"), FakeContext())):
+            code, msg = self.status(call)
+            self.assertEqual(code, grpc.StatusCode.UNIMPLEMENTED)
+            self.assertIn("cannot save its fit", msg)
+
+        saved = []
+
+        class Saving(Echo):
+            def save_fit(self, path):
+                saved.append(path)
+
+            def load_fit(self, path, library):
+                self.schema = library.schema
+                saved.append((path, len(library.experts)))
+
+        gen = _GeneratorServicer(_Calls(Saving()))
+        code, msg = self.status(lambda: gen.SaveFit(sglab_pb2.SaveFitRequest(path="f"), FakeContext()))
+        self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("before Fit", msg)
+        lib = dict(schema=[sglab_pb2.Module(name="m", **{"in": 1}, out=1, rank=1, alpha=1.0)],
+                   experts=[sglab_pb2.Expert(id="e", embedding=[1.0])])
+        gen.LoadFit(sglab_pb2.LoadFitRequest(path="f", **lib), FakeContext())
+        gen.SaveFit(sglab_pb2.SaveFitRequest(path="g"), FakeContext())
+        self.assertEqual(saved, [("f", 1), "g"])
+        out = list(gen.Generate(sglab_pb2.GenerateRequest(n=2, seed=2), FakeContext()))
+        self.assertEqual(len(out), 2)  # generates on the loaded fit's schema
+
     def test_configure_checks_then_fills_defaults(self):
         configure(self.gen, {"tau": 1})
         self.assertEqual(self.plugin.seen, [{"tau": 1.0, "names": ["a"]}])

@@ -110,7 +110,24 @@ class FakeGenerator(Generator):
         return [mean + i for i in range(n)]
 
 
-FAKES = {"encoder": FakeEncoder, "evaluator": FakeEvaluator, "generator": FakeGenerator}
+class SavingGenerator(FakeGenerator):
+    """FakeGenerator whose fit can be saved and loaded."""
+
+    name = "py-saving-generator"
+
+    def save_fit(self, path):
+        with open(path, "wb") as f:
+            np.save(f, np.stack([np.asarray(s, dtype=np.float32) for s in self.snaps]))
+
+    def load_fit(self, path, library):
+        with open(path, "rb") as f:
+            self.snaps = list(np.load(f))
+        if len(self.snaps) != len(library.experts):
+            raise PluginError(f"fitted on {len(self.snaps)} experts, the library has {len(library.experts)}")
+        self.schema = library.schema
+
+
+FAKES = {"encoder": FakeEncoder, "evaluator": FakeEvaluator, "generator": FakeGenerator, "saving-generator": SavingGenerator}
 
 if __name__ == "__main__":
     serve(FAKES[os.environ.get("SGLAB_PY_FAKE", "generator")]())

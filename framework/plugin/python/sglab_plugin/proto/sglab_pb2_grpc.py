@@ -354,6 +354,16 @@ class GeneratorStub(object):
                 request_serializer=sglab__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=sglab__pb2.Adapter.FromString,
                 )
+        self.SaveFit = channel.unary_unary(
+                '/sglab.plugin.v1.Generator/SaveFit',
+                request_serializer=sglab__pb2.SaveFitRequest.SerializeToString,
+                response_deserializer=sglab__pb2.Empty.FromString,
+                )
+        self.LoadFit = channel.unary_unary(
+                '/sglab.plugin.v1.Generator/LoadFit',
+                request_serializer=sglab__pb2.LoadFitRequest.SerializeToString,
+                response_deserializer=sglab__pb2.Empty.FromString,
+                )
 
 
 class GeneratorServicer(object):
@@ -383,6 +393,21 @@ class GeneratorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveFit(self, request, context):
+        """Optional (a plugin without them answers UNIMPLEMENTED): SaveFit writes the fitted
+        state to a file the runner names; LoadFit restores it instead of Fit, given the
+        library the fit was made on (the runner has checked the library's hash).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadFit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -405,6 +430,16 @@ def add_GeneratorServicer_to_server(servicer, server):
                     servicer.Generate,
                     request_deserializer=sglab__pb2.GenerateRequest.FromString,
                     response_serializer=sglab__pb2.Adapter.SerializeToString,
+            ),
+            'SaveFit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveFit,
+                    request_deserializer=sglab__pb2.SaveFitRequest.FromString,
+                    response_serializer=sglab__pb2.Empty.SerializeToString,
+            ),
+            'LoadFit': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadFit,
+                    request_deserializer=sglab__pb2.LoadFitRequest.FromString,
+                    response_serializer=sglab__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -481,5 +516,39 @@ class Generator(object):
         return grpc.experimental.unary_stream(request, target, '/sglab.plugin.v1.Generator/Generate',
             sglab__pb2.GenerateRequest.SerializeToString,
             sglab__pb2.Adapter.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SaveFit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/sglab.plugin.v1.Generator/SaveFit',
+            sglab__pb2.SaveFitRequest.SerializeToString,
+            sglab__pb2.Empty.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def LoadFit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/sglab.plugin.v1.Generator/LoadFit',
+            sglab__pb2.LoadFitRequest.SerializeToString,
+            sglab__pb2.Empty.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
