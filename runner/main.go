@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +39,8 @@ const usage = `runner: zero-shot LoRA-generation experiments
                                                      write LoRAs generated for a description as PEFT folders
   runner serve FILE --method NAME [--addr HOST:PORT] [--max-samples N] [--parallel N] [--fit FILE]
                                                      serve generated LoRAs over HTTP (POST /v1/adapters)
+  runner plan FILE [--json] [--out DIR] [--cache DIR] [--fresh]
+                                                     what a run would do now and how long it should take
   runner validate FILE                               report every problem of an experiment file
   runner plugins                                     list the built-in plugins
   runner report DIR                                  render tables and figures of a results folder
@@ -65,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdGenerate(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "plugins":
@@ -420,5 +425,76 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d tasks, %d splits, %d methods, %d seeds)\n", args[0], len(exp.Tasks), len(exp.Splits), len(exp.Methods), len(exp.Seeds))
+	return 0
+}
+
+// cmdPlan prints what `runner run` would do now, stage by stage, with time estimates
+// from earlier measurements, without running or writing anything.
+func cmdPlan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := addDriverFlags(fs)
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	exp, code := loadExperiment("plan", fs, args, stderr)
+	if exp == nil {
+		return code
+	}
+	host := &plugin.Host{}
+	defer host.KillAll()
+	*flags.quiet = true
+	opt := flags.options(stderr, host)
+	ctx, stop := interruptible(host, opt.Log)
+	defer stop()
+	p, err := driver.PlanRun(ctx, exp, opt)
+	host.KillAll()
+	if ctx.Err() != nil {
+		return exitCode(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "runner plan:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			fmt.Fprintln(stderr, "runner plan:", err)
+			return 1
+		}
+		return 0
+	}
+	secs := func(v *float64) string {
+		if v == nil {
+			return "unknown"
+		}
+		d := time.Duration(*v * float64(time.Second))
+		if d < time.Second {
+			return d.Round(time.Millisecond).String()
+		}
+		return d.Round(100 * time.Millisecond).String()
+	}
+	fmt.Fprintf(stdout, "plan of %s: output %s, expert cache %s\n\n", p.Experiment, p.Out, p.Cache)
+	fmt.Fprintf(stdout, "%-18s %7s %7s %9s %10s %10s\n", "stage", "total", "done", "remaining", "each", "estimate")
+	for _, s := range p.Stages {
+		fmt.Fprintf(stdout, "%-18s %7d %7d %9d %10s %10s\n", s.Name, s.Total, s.Done, s.Remaining, secs(s.Each), secs(s.Seconds))
+	}
+	all := secs(&p.Seconds)
+	if len(p.Unknown) > 0 {
+		all = fmt.Sprintf("%s + unknown (%s)", all, strings.Join(p.Unknown, ", "))
+	}
+	fmt.Fprintf(stdout, "%-18s %7s %7s %9s %10s %10s\n\n", "all", "", "", "", "", all)
+	fmt.Fprintln(stdout, "estimates are work seconds summed over parallel work; \"done\" is the expert cache for trainings, the journal otherwise")
+	for _, s := range p.Stages {
+		fmt.Fprintf(stdout, "  %s: %s\n", s.Name, s.Source)
+	}
+	if p.Stale > 0 {
+		fmt.Fprintf(stdout, "%d journal rows are stale (their configuration changed): a run moves them to superseded.jsonl and runs their trials again\n", p.Stale)
+		for _, w := range p.StaleWhy {
+			fmt.Fprintln(stdout, "  "+w)
+		}
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintln(stdout, "warning:", w)
+	}
 	return 0
 }

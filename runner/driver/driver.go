@@ -187,13 +187,20 @@ func newRunner(exp *config.Experiment, opt Options) (*runner, error) {
 // newUnlockedRunner is newRunner without the output folder's lock, for work that writes
 // nothing there but, at most, cache entries (which are safe to share).
 func newUnlockedRunner(exp *config.Experiment, opt Options) (*runner, error) {
+	r := newIdleRunner(exp, opt)
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	return r, nil
+}
+
+// newIdleRunner is newUnlockedRunner without creating the output folder, for work that
+// only reads (PlanRun).
+func newIdleRunner(exp *config.Experiment, opt Options) *runner {
 	opt = opt.withDefaults()
 	out := opt.Out
 	if out == "" {
 		out = exp.Output
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
 	}
 	cache := opt.Cache
 	if cache == "" {
@@ -201,7 +208,7 @@ func newUnlockedRunner(exp *config.Experiment, opt Options) (*runner, error) {
 	}
 	return &runner{exp: exp, opt: opt, log: opt.Log, out: out, gens: map[string]*generator{}, prev: map[string]results.Row{},
 		experts: &expertStore{dir: filepath.Join(cache, "experts"), fresh: opt.Fresh, runs: map[string]*expertRun{}},
-		man:     newManifest(exp, opt.Jobs), release: func() {}, ids: map[string]*pluginIdentity{}}, nil
+		man:     newManifest(exp, opt.Jobs), release: func() {}, ids: map[string]*pluginIdentity{}}
 }
 
 // totals counts the work of the run: distinct experts (seen tasks for each training
@@ -247,8 +254,37 @@ func (r *runner) resume(path string) error {
 	if err != nil {
 		return err
 	}
-	var keep, stale []results.Row
-	groups := map[string]*staleGroup{}
+	keep, stale, groups := r.judge(prev)
+	if len(keep) == len(prev) && (len(raw) == 0 || raw[len(raw)-1] == '\n') {
+		return nil
+	}
+	if len(stale) > 0 {
+		r.logStale(groups)
+		r.summary.Stale = len(stale)
+		// Kept before they leave the journal: a crash in between duplicates, never loses.
+		w, err := results.Create(filepath.Join(r.out, results.SupersededFile))
+		if err != nil {
+			return err
+		}
+		for _, row := range stale {
+			if err := w.Append(row); err != nil {
+				w.Close()
+				return err
+			}
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+	}
+	r.log.Info("journal: dropping failed, torn and stale rows before resuming", "kept", len(keep), "dropped", len(prev)-len(keep))
+	return results.Rewrite(path, keep)
+}
+
+// judge sorts the rows of an earlier journal into those a rerun keeps (its finished
+// trials, now in r.prev) and the stale ones, grouped by method, split and reason; failed
+// and duplicate rows are in neither.
+func (r *runner) judge(prev []results.Row) (keep, stale []results.Row, groups map[string]*staleGroup) {
+	groups = map[string]*staleGroup{}
 	for _, row := range prev {
 		if _, dup := r.prev[row.Key()]; row.Error != "" || dup {
 			continue
@@ -274,29 +310,7 @@ func (r *runner) resume(path string) error {
 		r.prev[row.Key()] = row
 		keep = append(keep, row)
 	}
-	if len(keep) == len(prev) && (len(raw) == 0 || raw[len(raw)-1] == '\n') {
-		return nil
-	}
-	if len(stale) > 0 {
-		r.logStale(groups)
-		r.summary.Stale = len(stale)
-		// Kept before they leave the journal: a crash in between duplicates, never loses.
-		w, err := results.Create(filepath.Join(r.out, results.SupersededFile))
-		if err != nil {
-			return err
-		}
-		for _, row := range stale {
-			if err := w.Append(row); err != nil {
-				w.Close()
-				return err
-			}
-		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("results: %w", err)
-		}
-	}
-	r.log.Info("journal: dropping failed, torn and stale rows before resuming", "kept", len(keep), "dropped", len(prev)-len(keep))
-	return results.Rewrite(path, keep)
+	return keep, stale, groups
 }
 
 // setUp starts the encoder and the evaluators, checks every task with the evaluator and
@@ -554,10 +568,10 @@ func (r *runner) oracle(ctx context.Context, m config.Method, split task.Split, 
 
 // evaluate scores a (nil: the bare backbone) on t.
 func (r *runner) evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
-	start := time.Now()
-	defer func() { r.man.addPhase("evaluate", time.Since(start)) }()
 	var mt map[string]float64
 	err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
+		start := time.Now() // the evaluation itself, not the wait for a free evaluator
+		defer func() { r.man.addPhase("evaluate", time.Since(start)) }()
 		var err error
 		mt, err = ev.Evaluate(ctx, t, a, seed)
 		return err

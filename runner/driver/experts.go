@@ -39,21 +39,43 @@ type expertRun struct {
 	err  error
 }
 
-func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
+// entry is the cache key and path of task t's expert for seed and opts (its bank's when
+// the task has one), and opts as the expert is trained with.
+func (s *expertStore) entry(r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (key, path string, _ plugin.TrainOptions, err error) {
 	// One init per experiment seed, never per task: the library shares a parameter space.
 	opts.InitSeed = deriveSeed(seed, "lora-init")
 	files, banked := r.banks[t.ID]
-	key, err := expertKey(r, t, seed, opts)
+	key, err = expertKey(r, t, seed, opts)
 	if banked {
-		key = bankKey(files, r.schema) // the same files whatever the seed and training options
+		key, err = bankKey(files, r.schema), nil // the same files whatever the seed and training options
 	}
+	if err != nil {
+		return "", "", opts, err
+	}
+	return key, filepath.Join(s.dir, t.ID+"-"+key[:16]+".safetensors"), opts, nil
+}
+
+// cached tells whether a sound entry for task t is at path (never, with fresh).
+func (s *expertStore) cached(r *runner, t task.Task, path string, opts plugin.TrainOptions) bool {
+	if s.fresh {
+		return false
+	}
+	if _, banked := r.banks[t.ID]; banked {
+		return s.checkSized(path, r.schema, len(r.exp.Banks[t.ID])) == nil
+	}
+	return s.check(path, r.schema, opts) == nil
+}
+
+func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
+	_, banked := r.banks[t.ID]
+	key, path, opts, err := s.entry(r, t, seed, opts)
 	if err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	run := s.runs[key]
 	if run == nil {
-		run = &expertRun{path: filepath.Join(s.dir, t.ID+"-"+key[:16]+".safetensors")}
+		run = &expertRun{path: path}
 		s.runs[key] = run
 	}
 	s.mu.Unlock()
@@ -117,11 +139,12 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	start := time.Now()
 	var res plugin.TrainResult
 	err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
+		t0 := time.Now() // the training itself, not the wait for a free evaluator
+		defer func() { r.man.addPhase("train", time.Since(t0)) }()
 		var err error
 		res, err = ev.Train(ctx, t, deriveSeed(seed, "train", t.ID), opts, tmp)
 		return err
 	})
-	r.man.addPhase("train", time.Since(start))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,362 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/memory"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// Stages of a plan, in the order a run meets them.
+const (
+	StageExperts   = "expert trainings"
+	StageOracles   = "oracle trainings"
+	StageFits      = "generator fits"
+	StageTrials    = "trials"
+	StageRefs      = "references"
+	StageDiversity = "diversity"
+)
+
+// Plan is what a run of an experiment would do now, before it starts: per stage the
+// work the experiment holds, what the expert cache and the journal already hold, what
+// remains, and an estimate of its time from what this machine measured before.
+type Plan struct {
+	Experiment string   `json:"experiment"`
+	Out        string   `json:"out"`
+	Cache      string   `json:"cache"`
+	Stages     []Stage  `json:"stages"`
+	Stale      int      `json:"stale"`     // journal rows a run would supersede (configuration changed)
+	StaleWhy   []string `json:"stale_why"` // per method, split and reason
+	Seconds    float64  `json:"seconds"`   // the stages' estimates summed, those with one
+	Unknown    []string `json:"unknown"`   // stages with work left and no estimate
+	Warnings   []string `json:"warnings"`
+}
+
+// Stage is one kind of work of a plan. Total counts the experiment's work of the kind,
+// Done what the cache (trainings) or the journal (the rest) already holds, Remaining
+// what a run would do now (a training only when pending work needs it, a fit only for
+// a library with unfinished trials). Each is the work seconds of one unit as measured
+// before (nil: unknown) and Seconds Each × Remaining; Source says where Each comes from.
+type Stage struct {
+	Name      string   `json:"name"`
+	Total     int      `json:"total"`
+	Done      int      `json:"done"`
+	Remaining int      `json:"remaining"`
+	Each      *float64 `json:"seconds_each"`
+	Seconds   *float64 `json:"seconds"`
+	Source    string   `json:"source"`
+}
+
+// PlanRun tells what Run would do with exp and opt, without doing it: it writes nothing
+// (the output folder is not even created). It starts the evaluator (configured, for its
+// adapter schema and identity) and asks the encoder and generators their Info, as Run
+// does, because the expert cache's keys and the journal rows' identities depend on what
+// the plugins say of themselves; no training, fit or evaluation starts.
+func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, error) {
+	r := newIdleRunner(exp, opt)
+	c, err := r.startConfigured(ctx, plugin.KindEvaluator, exp.Evaluator)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Evaluator().Info(ctx)
+	c.Kill()
+	if err != nil {
+		return nil, err
+	}
+	r.schema, r.evalInfo = info.Schema, info
+	if err := r.digestBanks(); err != nil {
+		return nil, err
+	}
+	p := &Plan{Experiment: exp.Name, Out: r.out, Cache: filepath.Dir(r.experts.dir), Warnings: []string{}, StaleWhy: []string{}}
+	for _, e := range capacity(exp, info.Schema, memory.Physical()) {
+		p.Warnings = append(p.Warnings, e.Error())
+	}
+	journal := filepath.Join(r.out, results.FileName)
+	rows, err := results.Read(journal)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		_, stale, groups := r.judge(rows)
+		p.Stale = len(stale)
+		for _, k := range slices.Sorted(maps.Keys(groups)) {
+			g := groups[k]
+			p.StaleWhy = append(p.StaleWhy, fmt.Sprintf("%s on split %s: %d rows (changed: %s)", g.method, g.split, g.n, g.why))
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+
+	st := map[string]*Stage{}
+	for _, n := range []string{StageExperts, StageOracles, StageFits, StageTrials, StageRefs, StageDiversity} {
+		st[n] = &Stage{Name: n}
+	}
+	done := func(row results.Row) bool { _, ok := r.prev[row.Key()]; return ok }
+	// count adds one unit of work of stage to the plan.
+	count := func(stage string, finished, needed bool) {
+		s := st[stage]
+		s.Total++
+		if finished {
+			s.Done++
+		} else if needed {
+			s.Remaining++
+		}
+	}
+	// Trainings, by cache key: each is trained once however many libraries need it.
+	type training struct {
+		stage          string
+		cached, needed bool
+	}
+	trainings := map[string]*training{}
+	var order []string
+	train := func(stage string, t task.Task, seed uint64, opts plugin.TrainOptions, needed bool) error {
+		key, path, opts, err := r.experts.entry(r, t, seed, opts)
+		if err != nil {
+			return err
+		}
+		tr := trainings[key]
+		if tr == nil {
+			tr = &training{stage: stage, cached: r.experts.cached(r, t, path, opts)}
+			trainings[key] = tr
+			order = append(order, key)
+		}
+		tr.needed = tr.needed || needed
+		return nil
+	}
+	for _, seed := range exp.Seeds {
+		for _, split := range exp.Splits {
+			for _, m := range exp.Methods {
+				pendingLib := false
+				for _, id := range split.Novel {
+					samples := 1
+					if m.Reference == "" {
+						samples = m.Samples
+					}
+					pending := false
+					for s := 0; s < samples; s++ {
+						row := methodRow(m, split.Name, id, seed, s)
+						stage := StageTrials
+						if m.Reference != "" {
+							stage = StageRefs
+						}
+						count(stage, done(row), true)
+						pending = pending || !done(row)
+					}
+					if m.Reference == config.ZeroShot {
+						continue
+					}
+					div := methodRow(m, split.Name, id, seed, 0)
+					div.Kind = results.KindDiversity
+					count(StageDiversity, done(div), true)
+					if m.Reference == config.Oracle {
+						t, _ := exp.Task(id)
+						if err := train(StageOracles, t, seed, m.Train, pending || !done(div)); err != nil {
+							return nil, err
+						}
+					}
+					pendingLib = pendingLib || pending
+				}
+				if m.Generator == nil {
+					continue
+				}
+				count(StageFits, !pendingLib, true)
+				for _, id := range split.Seen {
+					t, _ := exp.Task(id)
+					if err := train(StageExperts, t, seed, m.Train, pendingLib); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	for _, key := range order {
+		tr := trainings[key]
+		count(tr.stage, tr.cached, tr.needed)
+	}
+
+	// Measurements of the output folder, else of the experiment's own output folder.
+	est := measure(r, r.out, rows)
+	if other := exp.Output; other != "" && filepath.Clean(other) != filepath.Clean(r.out) {
+		rows, _ := results.Read(filepath.Join(other, results.FileName))
+		for n, e := range measure(r, other, rows) {
+			if est[n].each == nil && e.each != nil {
+				est[n] = e
+			}
+		}
+	}
+	p.Unknown = []string{}
+	for _, n := range []string{StageExperts, StageOracles, StageFits, StageTrials, StageRefs, StageDiversity} {
+		s := st[n]
+		e := est[n]
+		s.Each, s.Source = e.each, e.source
+		if s.Remaining == 0 {
+			s.Seconds = new(float64)
+		} else if s.Each != nil {
+			v := *s.Each * float64(s.Remaining)
+			s.Seconds = &v
+		}
+		if s.Seconds == nil {
+			p.Unknown = append(p.Unknown, s.Name)
+		} else {
+			p.Seconds += *s.Seconds
+		}
+		p.Stages = append(p.Stages, *s)
+	}
+	return p, ctx.Err()
+}
+
+type estimate struct {
+	each   *float64
+	source string
+}
+
+// measure estimates the work seconds of one unit of each stage from what the results
+// folder dir records: the manifest's phase timings (training and fitting, against the
+// cache entries written meanwhile) and the journal's rows (given) seconds per trial.
+func measure(r *runner, dir string, rows []results.Row) map[string]estimate {
+	unknown := "unknown: nothing measured yet"
+	est := map[string]estimate{}
+	for _, n := range []string{StageExperts, StageOracles, StageFits, StageTrials, StageRefs} {
+		est[n] = estimate{source: unknown}
+	}
+	est[StageDiversity] = estimate{source: "not measured: computed by the runner from the samples, no plugin call"}
+	manifest := filepath.Join(dir, ManifestFile)
+	invs, _ := ReadManifest(manifest)
+
+	// Trainings: the manifests' train phase over the cache entries written meanwhile.
+	var trainSec float64
+	trained := 0
+	entries, _ := os.ReadDir(r.experts.dir)
+	for _, inv := range invs {
+		if inv.End == nil || inv.Phases["train"] <= 0 {
+			continue
+		}
+		n := 0
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".safetensors") {
+				continue
+			}
+			if fi, err := e.Info(); err == nil && !fi.ModTime().Before(inv.Start) && !fi.ModTime().After(*inv.End) {
+				n++
+			}
+		}
+		if n > 0 {
+			trainSec += inv.Phases["train"]
+			trained += n
+		}
+	}
+	if trained > 0 {
+		e := estimate{each: ptr(trainSec / float64(trained)),
+			source: fmt.Sprintf("%s: phase train, %.1f s over the %d cache entries written by its runs", manifest, trainSec, trained)}
+		est[StageExperts], est[StageOracles] = e, e
+	}
+
+	// Fits: the manifests' fit phase over the libraries the journal holds trials of.
+	var fitSec float64
+	for _, inv := range invs {
+		if inv.End != nil {
+			fitSec += inv.Phases["fit"]
+		}
+	}
+	journal := filepath.Join(dir, results.FileName)
+	libs := map[string]bool{}
+	type agg struct {
+		sum float64
+		n   int
+	}
+	byMethod := map[string]*agg{}
+	for _, row := range rows {
+		if row.Kind != results.KindTrial || row.Error != "" {
+			continue
+		}
+		if row.Reference == "" {
+			libs[fmt.Sprint(row.Method, "\x00", row.Split, "\x00", row.Seed)] = true
+		}
+		a := byMethod[row.Method]
+		if a == nil {
+			a = &agg{}
+			byMethod[row.Method] = a
+		}
+		a.sum += row.Seconds
+		a.n++
+	}
+	if fitSec > 0 && len(libs) > 0 {
+		est[StageFits] = estimate{each: ptr(fitSec / float64(len(libs))),
+			source: fmt.Sprintf("%s: phase fit, %.1f s over the %d libraries %s holds generated trials of", manifest, fitSec, len(libs), journal)}
+	}
+
+	// Trials and references: the journal's seconds per trial (a generated one's include
+	// its share of the generation), per method weighted by its trials. An oracle's rows
+	// include its training, so an oracle's evaluation is measured on the zero-shot rows.
+	perTrial := func(ms []config.Method, stage string) {
+		var sum float64
+		n, rowsUsed := 0, 0
+		var names []string
+		for _, m := range ms {
+			name := m.Name
+			if m.Reference == config.Oracle {
+				name = ""
+				for _, z := range r.exp.Methods {
+					if z.Reference == config.ZeroShot {
+						name = z.Name
+					}
+				}
+			}
+			a := byMethod[name]
+			if a == nil || a.n == 0 {
+				return // one method without a measurement makes the stage unknown
+			}
+			w := len(r.exp.Seeds) * m.Samples
+			if m.Reference != "" {
+				w = len(r.exp.Seeds)
+			}
+			sum += a.sum / float64(a.n) * float64(w)
+			n += w
+			rowsUsed += a.n
+			names = append(names, name)
+		}
+		if n == 0 {
+			return
+		}
+		est[stage] = estimate{each: ptr(sum / float64(n)),
+			source: fmt.Sprintf("%s: mean seconds of %d trial rows of %s", journal, rowsUsed, strings.Join(dedup(names), ", "))}
+	}
+	var gen, refs []config.Method
+	for _, m := range r.exp.Methods {
+		if m.Reference == "" {
+			gen = append(gen, m)
+		} else {
+			refs = append(refs, m)
+		}
+	}
+	perTrial(gen, StageTrials)
+	perTrial(refs, StageRefs)
+	return est
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func dedup(xs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
