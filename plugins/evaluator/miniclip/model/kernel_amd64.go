@@ -9,3 +9,12 @@ func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, out *float32)
 
 // haveKernel reports whether rows4x16 may run: it needs AVX's 256-bit registers.
 var haveKernel = cpu.X86.HasAVX
+
+// scores8 and wsum8 are attentionForward's float32 kernels for heads of width 8
+// (kernel_amd64.s).
+//
+//go:noescape
+func scores8(q, kt *float32, ldk, blocks int, scale float32, out *float32)
+
+//go:noescape
+func wsum8(p *float32, l int, v *float32, stride int, o *float32)

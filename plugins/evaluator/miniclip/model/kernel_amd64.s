@@ -68,3 +68,94 @@ store:
 	VMOVUPS Y7, 224(DX)
 	VZEROUPPER
 	RET
+
+// func scores8(q, kt *float32, ldk, blocks int, scale float32, out *float32)
+//
+// out[8b + j] = (Σ_{k<8} q[k]·kt[k·ldk + 8b + j])·scale for b < blocks, j < 8: eight
+// keys' scores at once, each summed from zero in order of k with every product rounded
+// (VMULPS then VADDPS), then scaled, as attentionForward's scalar loop does.
+TEXT ·scores8(SB), NOSPLIT, $0-48
+	MOVQ q+0(FP), SI
+	MOVQ kt+8(FP), DI
+	MOVQ ldk+16(FP), R8
+	MOVQ blocks+24(FP), CX
+	VBROADCASTSS scale+32(FP), Y15
+	MOVQ out+40(FP), DX
+	SHLQ $2, R8
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
+	VBROADCASTSS 8(SI), Y10
+	VBROADCASTSS 12(SI), Y11
+	VBROADCASTSS 16(SI), Y12
+	VBROADCASTSS 20(SI), Y13
+	VBROADCASTSS 24(SI), Y14
+	TESTQ CX, CX
+	JLE done
+
+block:
+	MOVQ DI, AX
+	VXORPS Y0, Y0, Y0
+	VMULPS (AX), Y8, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VMULPS (AX), Y9, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VMULPS (AX), Y10, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VMULPS (AX), Y11, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VMULPS (AX), Y12, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VMULPS (AX), Y13, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VMULPS (AX), Y14, Y1
+	VADDPS Y1, Y0, Y0
+	ADDQ R8, AX
+	VBROADCASTSS 28(SI), Y2
+	VMULPS (AX), Y2, Y1
+	VADDPS Y1, Y0, Y0
+	VMULPS Y15, Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ block
+
+done:
+	VZEROUPPER
+	RET
+
+// func wsum8(p *float32, l int, v *float32, stride int, o *float32)
+//
+// o[0:8] += p[j]·v[j·stride : j·stride+8] for j < l in order, every product rounded
+// before it is added: attentionForward's weighted sum of the values for one head of
+// width 8.
+TEXT ·wsum8(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), SI
+	MOVQ l+8(FP), CX
+	MOVQ v+16(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ o+32(FP), DX
+	SHLQ $2, R8
+	VMOVUPS (DX), Y0
+	TESTQ CX, CX
+	JLE store8
+
+loop8:
+	VBROADCASTSS (SI), Y1
+	VMULPS (DI), Y1, Y2
+	VADDPS Y2, Y0, Y0
+	ADDQ $4, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ loop8
+
+store8:
+	VMOVUPS Y0, (DX)
+	VZEROUPPER
+	RET

@@ -7,3 +7,11 @@ const haveKernel = false
 func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, out *float32) {
 	panic("model: rows4x16 has no implementation on this architecture")
 }
+
+func scores8(q, kt *float32, ldk, blocks int, scale float32, out *float32) {
+	panic("model: scores8 has no implementation on this architecture")
+}
+
+func wsum8(p *float32, l int, v *float32, stride int, o *float32) {
+	panic("model: wsum8 has no implementation on this architecture")
+}

@@ -347,6 +347,18 @@ func exp32(x float32) float32 {
 // The loops over a head's dh values are written out inline: with dh ≈ 8 a call per dot
 // product would cost as much as the arithmetic.
 func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
+	if haveKernel && d == 8*heads {
+		if o32, ok := any(out).([]float32); ok {
+			attentionForward8(o32, any(probs).([]float32), any(qkv).([]float32), l, d, heads)
+			return
+		}
+	}
+	attentionForwardScalar(out, probs, qkv, l, d, heads)
+}
+
+// attentionForwardScalar is attentionForward in plain Go, the reference
+// attentionForward8 must agree with bit for bit.
+func attentionForwardScalar[T Float](out, probs, qkv []T, l, d, heads int) {
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
 	stride := 3 * d
@@ -390,6 +402,62 @@ func attentionForward[T Float](out, probs, qkv []T, l, d, heads int) {
 					oi[k] += w * vj[k]
 				}
 			}
+		}
+	}
+}
+
+// attentionForward8 is attentionForward for float32 heads of width 8 on two kernels:
+// scores8 scores eight keys at once against keys packed transposed, and wsum8 adds the
+// weighted values into a head's output in one register. Each number goes through the
+// same operations in the same order as attentionForwardScalar; the softmax between them
+// is the scalar code itself.
+func attentionForward8(out, probs, qkv []float32, l, d, heads int) {
+	const dh = 8
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	stride := 3 * d
+	blocks := (l + 7) / 8
+	ldk := blocks * 8
+	buf := packBufs.Get().(*[]float32)
+	defer packBufs.Put(buf)
+	kt := grow(buf, dh*ldk+ldk) // keys transposed, then one row of scores
+	row := kt[dh*ldk:]
+	clear(out[:l*d])
+	if l == 0 {
+		return
+	}
+	for h := 0; h < heads; h++ {
+		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
+		for k := 0; k < dh; k++ {
+			r := kt[k*ldk : (k+1)*ldk]
+			for j := 0; j < l; j++ {
+				r[j] = qkv[j*stride+ko+k]
+			}
+			clear(r[l:])
+		}
+		p := probs[h*l*l : (h+1)*l*l]
+		for i := 0; i < l; i++ {
+			scores8(&qkv[i*stride+qo], &kt[0], ldk, blocks, scale, &row[0])
+			pi := p[i*l : (i+1)*l]
+			copy(pi, row[:l])
+			mx := float32(math.Inf(-1))
+			for _, s := range pi {
+				if s > mx {
+					mx = s
+				}
+			}
+			for j := range pi {
+				pi[j] -= mx
+			}
+			expInPlace(pi)
+			var sum float32
+			for _, e := range pi {
+				sum += e
+			}
+			inv := 1 / sum
+			for j := range pi {
+				pi[j] *= inv
+			}
+			wsum8(&pi[0], l, &qkv[vo], stride, &out[i*d+h*dh])
 		}
 	}
 }

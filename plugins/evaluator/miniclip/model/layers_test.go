@@ -130,3 +130,36 @@ func BenchmarkGemm(b *testing.B) {
 		})
 	}
 }
+
+// TestAttention8MatchesScalar checks that attentionForward's float32 kernels give the
+// scalar code's bits, outputs and probabilities, for token counts below, at and past
+// multiples of eight and for one and several heads.
+func TestAttention8MatchesScalar(t *testing.T) {
+	if !haveKernel {
+		t.Skip("no SIMD kernel on this machine")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, l := range []int{1, 5, 8, 9, 17, 33} {
+		for _, heads := range []int{1, 4} {
+			d := 8 * heads
+			qkv := make([]float32, l*3*d)
+			for i := range qkv {
+				qkv[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(4)-2)))
+			}
+			want, got := make([]float32, l*d), make([]float32, l*d)
+			wantP, gotP := make([]float32, heads*l*l), make([]float32, heads*l*l)
+			attentionForwardScalar(want, wantP, qkv, l, d, heads)
+			attentionForward8(got, gotP, qkv, l, d, heads)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("l=%d heads=%d: out[%d] = %v, scalar %v", l, heads, i, got[i], want[i])
+				}
+			}
+			for i := range wantP {
+				if math.Float32bits(gotP[i]) != math.Float32bits(wantP[i]) {
+					t.Fatalf("l=%d heads=%d: probs[%d] = %v, scalar %v", l, heads, i, gotP[i], wantP[i])
+				}
+			}
+		}
+	}
+}
