@@ -2,27 +2,18 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/internal/pythontest"
 )
 
-// needTorch fails the test when Debian's Python lacks what the CLIP plugins import,
-// unless SGLAB_SKIP_PYTHON=1 says this machine has no Python on purpose.
+// needTorch skips or fails the test when Debian's Python lacks what the CLIP plugins import.
 func needTorch(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("/usr/bin/python3", "-c", "import torch, numpy, PIL, grpc, google.protobuf, cryptography").CombinedOutput()
-	if err == nil {
-		return
-	}
-	if os.Getenv("SGLAB_SKIP_PYTHON") == "1" {
-		t.Skipf("SGLAB_SKIP_PYTHON=1: %v %s", err, out)
-	}
-	t.Fatalf("the CLIP plugins need /usr/bin/python3 with python3-torch, python3-numpy, python3-pil, python3-grpcio, "+
-		"python3-protobuf and python3-cryptography (set SGLAB_SKIP_PYTHON=1 to skip): %v\n%s", err, out)
+	pythontest.Require(t, "the CLIP plugins", pythontest.Torch)
 }
 
 // TestTinyClip runs experiments/tiny-clip.toml as CI does: the Python cliptext encoder and

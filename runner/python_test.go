@@ -2,25 +2,19 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/internal/pythontest"
 )
 
 // TestPythonPluginByPath runs the Python example generator (plugins/example/python)
 // in the tiny experiment, named by a path relative to the TOML through a symlink, as a
 // user's own plugin folder would hold it: the SDK is found from the file's real place.
 func TestPythonPluginByPath(t *testing.T) {
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import grpc, google.protobuf, numpy, cryptography").CombinedOutput(); err != nil {
-		if os.Getenv("SGLAB_SKIP_PYTHON") == "1" {
-			t.Skipf("SGLAB_SKIP_PYTHON=1: %v %s", err, out)
-		}
-		t.Fatalf("Python plugins need /usr/bin/python3 with python3-grpcio, python3-protobuf, python3-numpy and "+
-			"python3-cryptography (set SGLAB_SKIP_PYTHON=1 to skip): %v\n%s", err, out)
-	}
+	pythontest.Require(t, "Python plugins", pythontest.SDK)
 	dir := t.TempDir()
 	src, err := filepath.Abs("../plugins/example/python/mean_generator.py")
 	if err != nil {

@@ -19,38 +19,17 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/task"
+	"github.com/sglab/sglab/internal/pythontest"
 )
 
 // Python plugins run through the same host path as Go ones: the fakes in
 // testdata/python/fake.py use the SDK in framework/plugin/python, with Debian's
 // interpreter (python3-grpcio, python3-protobuf, python3-numpy, python3-cryptography).
 
-const systemPython = "/usr/bin/python3"
-
-var (
-	pythonOnce sync.Once
-	pythonErr  error
-)
-
-// needPython fails the test when the interpreter or its packages are missing, unless
-// SGLAB_SKIP_PYTHON=1 says this machine has no Python on purpose.
+// needPython skips or fails the test when the interpreter or its packages are missing.
 func needPython(t *testing.T) {
 	t.Helper()
-	pythonOnce.Do(func() {
-		out, err := exec.Command(systemPython, "-c", "import grpc, google.protobuf, numpy, cryptography").CombinedOutput()
-		if err != nil {
-			pythonErr = errors.New(strings.TrimSpace(string(out)) + ": " + err.Error())
-		}
-	})
-	if pythonErr == nil {
-		return
-	}
-	if os.Getenv("SGLAB_SKIP_PYTHON") == "1" {
-		t.Skipf("SGLAB_SKIP_PYTHON=1 and %s cannot run the SDK: %v", systemPython, pythonErr)
-	}
-	t.Fatalf("the Python plugin SDK needs %s with grpc, protobuf, numpy and cryptography "+
-		"(Debian: apt-get install python3-grpcio python3-protobuf python3-numpy python3-cryptography; "+
-		"set SGLAB_SKIP_PYTHON=1 to skip): %v", systemPython, pythonErr)
+	pythontest.Require(t, "the Python plugin SDK", pythontest.SDK)
 }
 
 // syncBuffer collects a plugin's host-side log.

@@ -7,18 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/sglab/sglab/internal/pythontest"
 )
 
 func TestPythonUnitTests(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if out, err := exec.Command(python, "-c", "import torch, numpy, PIL, grpc, google.protobuf, cryptography").CombinedOutput(); err != nil {
-		if os.Getenv("SGLAB_SKIP_PYTHON") == "1" {
-			t.Skipf("SGLAB_SKIP_PYTHON=1 and %s cannot run the cliptext plugin: %v %s", python, err, out)
-		}
-		t.Fatalf("the cliptext plugin needs %s with torch, numpy, PIL, grpc, protobuf and cryptography "+
-			"(Debian: python3-torch python3-numpy python3-pil python3-grpcio python3-protobuf python3-cryptography; "+
-			"set SGLAB_SKIP_PYTHON=1 to skip): %v\n%s", python, err, out)
-	}
+	const python = pythontest.Interpreter
+	pythontest.Require(t, "the cliptext plugin", pythontest.Torch)
 	cmd := exec.Command(python, "-m", "unittest", "discover", "-s", "tests", "-t", ".")
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()

@@ -14,29 +14,18 @@ import (
 	"testing"
 
 	"github.com/sglab/sglab/framework/metrics"
+	"github.com/sglab/sglab/internal/pythontest"
 )
 
-const systemPython = "/usr/bin/python3"
-
-// needTorch fails the test when Debian's interpreter lacks what the plugin imports,
-// unless SGLAB_SKIP_PYTHON=1 says this machine has no Python on purpose.
+// needTorch skips or fails the test when Debian's interpreter lacks what the plugin imports.
 func needTorch(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command(systemPython, "-c", "import torch, numpy, PIL, grpc, google.protobuf, cryptography").CombinedOutput()
-	if err == nil {
-		return
-	}
-	if os.Getenv("SGLAB_SKIP_PYTHON") == "1" {
-		t.Skipf("SGLAB_SKIP_PYTHON=1 and %s cannot run the CLIP plugin: %v %s", systemPython, err, out)
-	}
-	t.Fatalf("the CLIP plugin needs %s with torch, numpy, PIL, grpc, protobuf and cryptography (Debian: apt-get "+
-		"install python3-torch python3-numpy python3-pil python3-grpcio python3-protobuf python3-cryptography; "+
-		"set SGLAB_SKIP_PYTHON=1 to skip): %v\n%s", systemPython, err, out)
+	pythontest.Require(t, "the CLIP plugin", pythontest.Torch)
 }
 
 func TestPythonUnitTests(t *testing.T) {
 	needTorch(t)
-	cmd := exec.Command(systemPython, "-m", "unittest", "discover", "-s", "tests", "-t", ".")
+	cmd := exec.Command(pythontest.Interpreter, "-m", "unittest", "discover", "-s", "tests", "-t", ".")
 	cmd.Env = append(os.Environ(), "SGLAB_CACHE="+t.TempDir(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -90,7 +79,7 @@ func TestRecallMatchesGo(t *testing.T) {
 	script := `import json, sys
 from retrieval import recall
 print(json.dumps([recall(c["sim"], c["img"], c["txt"]) for c in json.load(sys.stdin)]))`
-	cmd := exec.Command(systemPython, "-c", script)
+	cmd := exec.Command(pythontest.Interpreter, "-c", script)
 	cmd.Stdin = bytes.NewReader(in)
 	cmd.Env = append(os.Environ(), "PYTHONPATH=.", "PYTHONDONTWRITEBYTECODE=1")
 	out, err := cmd.CombinedOutput()
