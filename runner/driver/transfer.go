@@ -16,7 +16,7 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
-	"github.com/sglab/sglab/plugins/generator/similarity"
+	"github.com/sglab/sglab/internal/generator/similarity"
 )
 
 // TransferManifestFile is the manifest of a transfer diagnostic, beside its outputs.
@@ -180,7 +180,7 @@ func (r *runner) prototypes(ctx context.Context, experts []string, seed uint64) 
 }
 
 // prototype is an expert's μ: the element-wise mean of its snapshots, summed in float64
-// in snapshot order, as plugins/generator/library computes it for the generators.
+// in snapshot order, as internal/generator/library computes it for the generators.
 func prototype(path string, schema lora.Schema) (*lora.Adapter, error) {
 	s, snaps, err := readSnapshots(path, schema)
 	if err != nil {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/internal/generator/library/librarytest"
 	"github.com/sglab/sglab/plugins/encoder/glove"
 	"github.com/sglab/sglab/plugins/evaluator/miniclip"
-	"github.com/sglab/sglab/plugins/generator/library/librarytest"
 	"github.com/sglab/sglab/plugins/generator/sglora"
 )
 

@@ -7,10 +7,10 @@ package adaptersoup
 import (
 	"fmt"
 
-	"github.com/sglab/sglab/plugins/generator/baseline"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/merge"
-	"github.com/sglab/sglab/plugins/generator/similarity"
+	"github.com/sglab/sglab/internal/generator/baseline"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/merge"
+	"github.com/sglab/sglab/internal/generator/similarity"
 )
 
 // Config holds the method's parameters.

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/sglab/sglab/framework/plugin"
-	bt "github.com/sglab/sglab/plugins/generator/baseline/baselinetest"
+	bt "github.com/sglab/sglab/internal/generator/baseline/baselinetest"
 )
 
 func TestUniformMeanOfTopK(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 	"math/rand/v2"
 
 	"github.com/sglab/sglab/framework/params"
-	"github.com/sglab/sglab/plugins/generator/baseline"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/merge"
+	"github.com/sglab/sglab/internal/generator/baseline"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/merge"
 )
 
 // Config holds the method's parameters.

@@ -23,8 +23,8 @@ import (
 	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/mlp"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/mlp"
 )
 
 // Name and Version identify the plugin.

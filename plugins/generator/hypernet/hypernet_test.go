@@ -12,8 +12,8 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/library/librarytest"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/library/librarytest"
 )
 
 func small(t *testing.T) *library.Library {

@@ -6,9 +6,9 @@
 package meanlora
 
 import (
-	"github.com/sglab/sglab/plugins/generator/baseline"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/merge"
+	"github.com/sglab/sglab/internal/generator/baseline"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/merge"
 )
 
 // Config is empty: the method has no parameters.

@@ -4,8 +4,8 @@
 package nearest
 
 import (
-	"github.com/sglab/sglab/plugins/generator/baseline"
-	"github.com/sglab/sglab/plugins/generator/library"
+	"github.com/sglab/sglab/internal/generator/baseline"
+	"github.com/sglab/sglab/internal/generator/library"
 )
 
 // Config is empty: the method has no parameters.

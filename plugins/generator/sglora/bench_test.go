@@ -10,10 +10,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/gemm"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/library/librarytest"
+	"github.com/sglab/sglab/internal/generator/mlp"
 	"github.com/sglab/sglab/internal/membw"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/library/librarytest"
-	"github.com/sglab/sglab/plugins/generator/mlp"
 )
 
 // scale is one benchmark setting: a library shape and the nets sized for it.

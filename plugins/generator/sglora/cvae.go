@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/sglab/sglab/framework/gemm"
-	"github.com/sglab/sglab/plugins/generator/mlp"
+	"github.com/sglab/sglab/internal/generator/mlp"
 )
 
 // cvae is SG-LoRA's conditional VAE over normalised flat LoRA vectors X (width P),

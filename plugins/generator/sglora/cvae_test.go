@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/sglab/sglab/plugins/generator/mlp"
+	"github.com/sglab/sglab/internal/generator/mlp"
 )
 
 // smallModel returns a tiny CVAE with every parameter randomised (biases too, and

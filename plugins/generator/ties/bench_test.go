@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/plugins/generator/library/librarytest"
+	"github.com/sglab/sglab/internal/generator/library/librarytest"
 )
 
 // BenchmarkGeneratePaper merges the top-4 of 100 paper-scale experts (36 modules of

@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/sglab/sglab/framework/plugin"
-	bt "github.com/sglab/sglab/plugins/generator/baseline/baselinetest"
-	"github.com/sglab/sglab/plugins/generator/merge"
+	bt "github.com/sglab/sglab/internal/generator/baseline/baselinetest"
+	"github.com/sglab/sglab/internal/generator/merge"
 )
 
 func TestTIES(t *testing.T) {

@@ -6,9 +6,9 @@ package topkweighted
 
 import (
 	"github.com/sglab/sglab/framework/params"
-	"github.com/sglab/sglab/plugins/generator/baseline"
-	"github.com/sglab/sglab/plugins/generator/library"
-	"github.com/sglab/sglab/plugins/generator/merge"
+	"github.com/sglab/sglab/internal/generator/baseline"
+	"github.com/sglab/sglab/internal/generator/library"
+	"github.com/sglab/sglab/internal/generator/merge"
 )
 
 // Config holds the method's parameters.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/plugins/generator/similarity"
+	"github.com/sglab/sglab/internal/generator/similarity"
 )
 
 // Expert is one seen task.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/plugins/generator/baseline"
-	"github.com/sglab/sglab/plugins/generator/library/librarytest"
+	"github.com/sglab/sglab/internal/generator/baseline"
+	"github.com/sglab/sglab/internal/generator/library/librarytest"
 )
 
 // The fixture.

@@ -12,7 +12,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/sglab/sglab/framework/lora"
-	"github.com/sglab/sglab/plugins/generator/library"
+	"github.com/sglab/sglab/internal/generator/library"
 )
 
 // Schema returns n modules of shape out×in at rank r (alpha = 2r), named like the
