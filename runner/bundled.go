@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // bundled are the Python plugins that ship in the repository, by path from its root.
@@ -56,7 +57,7 @@ func listBundled(ctx context.Context, w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\nPython plugins in %s (name them by path in an experiment, e.g. plugin = \"../%s\"):\n", root, bundled[len(bundled)-1].path)
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	for _, b := range bundled {
 		path := filepath.Join(root, b.path)
@@ -70,8 +71,8 @@ func listBundled(ctx context.Context, w io.Writer) {
 	}
 }
 
-func bundledInfo(ctx context.Context, host *plugin.Host, kind, path string) (plugin.Info, error) {
-	c, err := host.Start(ctx, plugin.Spec{Kind: kind, Path: path, StartTimeout: time.Minute})
+func bundledInfo(ctx context.Context, host *rpc.Host, kind, path string) (plugin.Info, error) {
+	c, err := host.Start(ctx, rpc.Spec{Kind: kind, Path: path, StartTimeout: time.Minute})
 	if err != nil {
 		return plugin.Info{}, err
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sglab/sglab/framework/config"
-	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/runner/driver"
 	"github.com/sglab/sglab/runner/service"
 )
@@ -41,7 +41,7 @@ func (f fitFlags) fit(cmd string, exp *config.Experiment, stderr io.Writer) (*dr
 		fmt.Fprintf(stderr, "runner %s: --method is required\n", cmd)
 		return nil, nil, nil, 2
 	}
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	opt := f.options(stderr, host)
 	ctx, stop := interruptible(host, opt.Log)
 	done := func() { stop(); host.KillAll() }

@@ -23,7 +23,7 @@ import (
 
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
-	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/plugins/evaluator/miniclip"
 	"github.com/sglab/sglab/runner/driver"
 )
@@ -95,7 +95,7 @@ func TestGenerateWritesPEFT(t *testing.T) {
 	}
 
 	// The same fit and seed in this process give the written numbers bit for bit.
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	f, err := driver.Fit(context.Background(), loadTOML(t, exp), driver.FitOptions{
 		Options: driver.Options{Cache: cache, Jobs: 1, Host: host, Spec: specFor}, Method: "SG-LoRA"})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/plugins/builtin"
 	"github.com/sglab/sglab/reports"
 	"github.com/sglab/sglab/runner/driver"
@@ -115,24 +116,24 @@ func newLogger(stderr io.Writer, quiet bool) hclog.Logger {
 // specFor turns an experiment's plugin reference into what to execute: built-ins are
 // this very binary in plugin mode; others are the named executable. Its callers say
 // where the reference is.
-func specFor(kind string, ref config.PluginRef) (plugin.Spec, error) {
+func specFor(kind string, ref config.PluginRef) (rpc.Spec, error) {
 	if ref.Path != "" {
-		return plugin.Spec{Kind: kind, Label: ref.Path, Path: ref.Path, SHA256: ref.SHA256}, nil
+		return rpc.Spec{Kind: kind, Label: ref.Path, Path: ref.Path, SHA256: ref.SHA256}, nil
 	}
 	if _, ok := builtin.Lookup(kind, ref.Name); !ok {
-		return plugin.Spec{}, fmt.Errorf("no built-in %s plugin %q (built-in %ss: %s)", kind, ref.Name, kind, strings.Join(builtin.Names(kind), ", "))
+		return rpc.Spec{}, fmt.Errorf("no built-in %s plugin %q (built-in %ss: %s)", kind, ref.Name, kind, strings.Join(builtin.Names(kind), ", "))
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return plugin.Spec{}, fmt.Errorf("cannot find the runner's own executable to serve built-in %s: %w", ref.Name, err)
+		return rpc.Spec{}, fmt.Errorf("cannot find the runner's own executable to serve built-in %s: %w", ref.Name, err)
 	}
-	return plugin.Spec{Kind: kind, Label: ref.Name, Path: exe, Args: []string{"plugin", "serve", kind + "/" + ref.Name}}, nil
+	return rpc.Spec{Kind: kind, Label: ref.Name, Path: exe, Args: []string{"plugin", "serve", kind + "/" + ref.Name}}, nil
 }
 
 // interruptible returns a context cancelled by SIGINT or SIGTERM, which also kills
 // every plugin at once, so no plugin outlives an interrupted runner. The context's
 // cause is an interrupted naming the signal.
-func interruptible(host *plugin.Host, log hclog.Logger) (context.Context, func()) {
+func interruptible(host *rpc.Host, log hclog.Logger) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -213,7 +214,7 @@ func loadExperiment(cmd string, fs *flag.FlagSet, args []string, stderr io.Write
 
 // options are the driver options of the flags, with a logger that goes to stderr and, on
 // a terminal, a redrawn progress line in place of the info logs.
-func (f driverFlags) options(stderr io.Writer, host *plugin.Host) driver.Options {
+func (f driverFlags) options(stderr io.Writer, host *rpc.Host) driver.Options {
 	var progress io.Writer
 	if file, ok := stderr.(*os.File); ok && !*f.quiet && isTerminal(file) {
 		progress = stderr
@@ -235,7 +236,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if exp == nil {
 		return code
 	}
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	opt := flags.options(stderr, host)
 	log := opt.Log
@@ -278,7 +279,7 @@ func cmdTransfer(args []string, stdout, stderr io.Writer) int {
 	if exp == nil {
 		return code
 	}
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	opt := flags.options(stderr, host)
 	if opt.Out == "" {
@@ -348,7 +349,7 @@ func cmdPlugin(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "runner plugin serve: no built-in %q\n", args[1])
 		return 2
 	}
-	plugin.Serve(e.New())
+	rpc.Serve(e.New())
 	return 0
 }
 
@@ -407,7 +408,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if exp != nil {
-		host := &plugin.Host{}
+		host := &rpc.Host{}
 		defer host.KillAll()
 		log := newLogger(stderr, true)
 		ctx, stop := interruptible(host, log)
@@ -439,7 +440,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	if exp == nil {
 		return code
 	}
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	*flags.quiet = true
 	opt := flags.options(stderr, host)

@@ -1,7 +1,8 @@
-// Package plugin is the contract between the runner and its plugins. The Go interfaces
-// here are what plugin authors implement; the gRPC glue in this package carries them
-// across the process boundary (go-plugin), so built-in and third-party plugins take
-// the same path.
+// Package plugin is the contract between the runner and its plugins: the interfaces
+// plugin authors implement, what they exchange (Info, Params, Library, TrainOptions)
+// and the names of the calls. It knows nothing of the transport, so code that only
+// reads configuration (framework/config) does not import gRPC; package rpc carries the
+// contract across the process boundary (go-plugin), and plugin authors call rpc.Serve.
 package plugin
 
 import (

@@ -21,9 +21,10 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
-func main() { plugin.Serve(&generator{cfg: config{Tau: 0.1}}) }
+func main() { rpc.Serve(&generator{cfg: config{Tau: 0.1}}) }
 
 type config struct {
 	Tau float64 `param:"tau" doc:"softmax temperature over cosine similarities; small is nearly top-1"`

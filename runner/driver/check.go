@@ -13,6 +13,7 @@ import (
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -27,7 +28,7 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 	opt = opt.withDefaults()
 	r := &runner{exp: exp, opt: opt, log: opt.Log}
 	var problems []error
-	start := func(kind string, ref config.PluginRef) (*plugin.Client, plugin.Base) {
+	start := func(kind string, ref config.PluginRef) (*rpc.Client, plugin.Base) {
 		if ref.Name == "" && ref.Path == "" {
 			return nil, nil // the file does not say which plugin; Load reported it
 		}
@@ -61,7 +62,7 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 		c.Kill()
 	}
 	// One process per generator plugin, configured in turn with each method's params.
-	running := map[string]*plugin.Client{}
+	running := map[string]*rpc.Client{}
 	for _, m := range exp.Methods {
 		if m.Generator == nil || m.Generator.Name == "" && m.Generator.Path == "" {
 			continue
@@ -89,7 +90,7 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 
 // start starts a plugin of kind from ref, with env (KEY=VALUE) added to its environment
 // beside the experiment's folder (plugin.EnvExperimentDir), and checks it is of that kind.
-func (r *runner) start(ctx context.Context, kind string, ref config.PluginRef, env ...string) (*plugin.Client, plugin.Base, error) {
+func (r *runner) start(ctx context.Context, kind string, ref config.PluginRef, env ...string) (*rpc.Client, plugin.Base, error) {
 	spec, err := r.opt.Spec(kind, ref)
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +104,7 @@ func (r *runner) start(ctx context.Context, kind string, ref config.PluginRef, e
 	if err != nil {
 		return nil, nil, err
 	}
-	b := base(c, kind)
+	b := c.Base()
 	info, err := b.Info(ctx)
 	if err != nil {
 		c.Kill()
@@ -140,8 +141,8 @@ func perLine(err error, w config.Where, where func(line string) (config.Where, b
 	if err == nil {
 		return nil
 	}
-	var ce *plugin.CallError
-	var re *plugin.RemoteError
+	var ce *rpc.CallError
+	var re *rpc.RemoteError
 	if !errors.As(err, &ce) || !errors.As(err, &re) {
 		return []error{w.Errorf("%v", err)}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/metrics"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
@@ -44,14 +45,14 @@ type Options struct {
 	// Progress, when set (a terminal), shows a redrawn status line; otherwise progress
 	// goes to the log.
 	Progress io.Writer
-	Host     *plugin.Host
+	Host     *rpc.Host
 	Log      hclog.Logger
 	// StartTimeout and CallTimeout, when positive, override the experiment's [timeouts]
 	// (CallTimeout for every call).
 	StartTimeout time.Duration
 	CallTimeout  time.Duration
 	// Spec turns a plugin reference of the experiment into what to execute.
-	Spec func(kind string, ref config.PluginRef) (plugin.Spec, error)
+	Spec func(kind string, ref config.PluginRef) (rpc.Spec, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -88,7 +89,7 @@ type runner struct {
 	// keepEncoder keeps the encoder running after setUp, as encoder, for descriptions
 	// that are not the experiment's (Fit).
 	keepEncoder bool
-	encoder     *plugin.Client
+	encoder     *rpc.Client
 	banks       map[string][]BankFile // seen tasks whose experts are PEFT folders
 	gens        map[string]*generator
 	experts     *expertStore
@@ -320,7 +321,7 @@ func (r *runner) setUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.pool, err = newEvaluatorPool(ctx, r.opt.Jobs, func(ctx context.Context, index int) (*plugin.Client, error) {
+	r.pool, err = newEvaluatorPool(ctx, r.opt.Jobs, func(ctx context.Context, index int) (*rpc.Client, error) {
 		return r.startConfigured(ctx, plugin.KindEvaluator, r.exp.Evaluator, fmt.Sprintf("%s=%d", plugin.EnvWorkerIndex, index))
 	})
 	if err != nil {
@@ -388,7 +389,7 @@ func (r *runner) usedTasks() []task.Task {
 
 // configureSpec applies the experiment's timeouts (or the options' overrides) and the
 // run's logger to a plugin's spec.
-func (r *runner) configureSpec(spec *plugin.Spec) {
+func (r *runner) configureSpec(spec *rpc.Spec) {
 	spec.Timeouts = r.exp.Timeouts
 	if spec.Timeouts == nil {
 		spec.Timeouts = plugin.DefaultTimeouts
@@ -403,20 +404,9 @@ func (r *runner) configureSpec(spec *plugin.Spec) {
 	spec.Logger = r.log.Named(spec.Label)
 }
 
-// base is a started plugin as the kind it was started as.
-func base(c *plugin.Client, kind string) plugin.Base {
-	switch kind {
-	case plugin.KindEncoder:
-		return c.Encoder()
-	case plugin.KindEvaluator:
-		return c.Evaluator()
-	}
-	return c.Generator()
-}
-
 // startConfigured starts a plugin of kind from ref, with env (KEY=VALUE) added to its
 // environment, and hands it its parameters.
-func (r *runner) startConfigured(ctx context.Context, kind string, ref config.PluginRef, env ...string) (*plugin.Client, error) {
+func (r *runner) startConfigured(ctx context.Context, kind string, ref config.PluginRef, env ...string) (*rpc.Client, error) {
 	c, b, err := r.start(ctx, kind, ref, env...)
 	if err != nil {
 		return nil, fmt.Errorf("%s:%d: %w", ref.File, ref.Line, err)
@@ -649,7 +639,7 @@ func readSnapshots(path string, schema lora.Schema) (lora.Schema, [][]float32, e
 
 // generator is one generator method's plugin process, fitted lazily per library.
 type generator struct {
-	client *plugin.Client
+	client *rpc.Client
 	fitted string // key of the library it was last fitted on
 }
 
@@ -761,7 +751,7 @@ func (r *runner) library(ctx context.Context, split task.Split, seed uint64, tra
 
 // fitted returns m's generator fitted on lib, starting or restarting its process when
 // needed.
-func (r *runner) fitted(ctx context.Context, m config.Method, lib plugin.Library, key string, seed uint64, libErr error) (*plugin.Client, error) {
+func (r *runner) fitted(ctx context.Context, m config.Method, lib plugin.Library, key string, seed uint64, libErr error) (*rpc.Client, error) {
 	if libErr != nil {
 		return nil, libErr
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
@@ -38,11 +39,11 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
 		switch name {
 		case "encoder":
-			plugin.Serve(&encoder{})
+			rpc.Serve(&encoder{})
 		case "evaluator":
-			plugin.Serve(&evaluator{})
+			rpc.Serve(&evaluator{})
 		case "generator":
-			plugin.Serve(&generator2{})
+			rpc.Serve(&generator2{})
 		}
 		os.Exit(0)
 	}
@@ -160,12 +161,12 @@ func (g *generator2) Generate(_ context.Context, target []float32, n int, seed u
 	return out, nil
 }
 
-func testSpec(kind string, ref config.PluginRef) (plugin.Spec, error) {
+func testSpec(kind string, ref config.PluginRef) (rpc.Spec, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return plugin.Spec{}, err
+		return rpc.Spec{}, err
 	}
-	return plugin.Spec{Kind: kind, Label: ref.Name, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=" + ref.Name}}, nil
+	return rpc.Spec{Kind: kind, Label: ref.Name, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=" + ref.Name}}, nil
 }
 
 const experiment = `
@@ -225,7 +226,7 @@ func load(t *testing.T, text string) *config.Experiment {
 
 func runToy(t *testing.T, exp *config.Experiment, out string, jobs int) *Summary {
 	t.Helper()
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	sum, err := Run(context.Background(), exp, Options{Out: out, Jobs: jobs, Host: host, Spec: testSpec, StartTimeout: 20 * time.Second})
 	if err != nil {
@@ -331,7 +332,7 @@ func TestCacheDetectsDamage(t *testing.T) {
 	exp := load(t, experiment)
 	cache := t.TempDir()
 	run := func() (*Summary, []byte) {
-		host := &plugin.Host{}
+		host := &rpc.Host{}
 		defer host.KillAll()
 		var logs bytes.Buffer
 		log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
@@ -438,7 +439,7 @@ description = "task bb"
 dataset = "cifar"`, 1)
 	text = strings.Replace(text, "samples = 3", "samples = 3\n[method.params]\nnoize = 2", 1)
 	exp := load(t, text)
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	probs := Check(context.Background(), exp, Options{Host: host, Spec: testSpec})
 	var all []string

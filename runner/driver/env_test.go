@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -14,12 +15,12 @@ import (
 // (kept when a dead worker is restarted), and the experiment file's folder.
 func TestPluginEnvironment(t *testing.T) {
 	exp := load(t, experiment)
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	ctx := context.Background()
 	opt := Options{Host: host, Spec: testSpec, StartTimeout: 20 * time.Second}.withDefaults()
 	r := &runner{exp: exp, opt: opt, log: opt.Log}
-	pool, err := newEvaluatorPool(ctx, 2, func(ctx context.Context, index int) (*plugin.Client, error) {
+	pool, err := newEvaluatorPool(ctx, 2, func(ctx context.Context, index int) (*rpc.Client, error) {
 		return r.startConfigured(ctx, plugin.KindEvaluator, exp.Evaluator, fmt.Sprintf("%s=%d", plugin.EnvWorkerIndex, index))
 	})
 	if err != nil {

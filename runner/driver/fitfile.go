@@ -21,6 +21,7 @@ import (
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // A fit file (`runner fit`) is a fitted generator saved with the library it was fitted
@@ -254,7 +255,7 @@ func readFitHeader(f io.Reader, path string) (*FitHeader, error) {
 
 // loadFit checks the fit file at path against here and has the generator load it,
 // through a temporary copy of the plugin's bytes.
-func loadFit(ctx context.Context, gen *plugin.Client, path string, here *FitHeader, lib plugin.Library) error {
+func loadFit(ctx context.Context, gen *rpc.Client, path string, here *FitHeader, lib plugin.Library) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -293,7 +294,7 @@ func loadFit(ctx context.Context, gen *plugin.Client, path string, here *FitHead
 }
 
 // cannotSave turns a generator's UNIMPLEMENTED SaveFit or LoadFit into a plain message.
-func cannotSave(gen *plugin.Client, err error) error {
+func cannotSave(gen *rpc.Client, err error) error {
 	if errors.Is(err, plugin.ErrCannotSaveFit) {
 		return fmt.Errorf("generator plugin %s cannot save its fit (it does not implement the optional SaveFit and LoadFit calls); use it without a fit file", gen.Label())
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -37,7 +38,7 @@ type Fitted struct {
 	Library  string // digest of the library and the generator, as a fit file records it
 	Loaded   bool   // loaded from a fit file, not fitted
 
-	enc, gen *plugin.Client
+	enc, gen *rpc.Client
 	header   *FitHeader
 }
 
@@ -192,7 +193,7 @@ func (f *Fitted) Alive() bool {
 
 // Close kills the encoder and generator processes.
 func (f *Fitted) Close() {
-	for _, c := range []*plugin.Client{f.enc, f.gen} {
+	for _, c := range []*rpc.Client{f.enc, f.gen} {
 		if c != nil {
 			c.Kill()
 		}

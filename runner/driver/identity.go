@@ -14,6 +14,7 @@ import (
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
@@ -76,7 +77,7 @@ func identityKey(kind string, ref config.PluginRef) string { return kind + "\x00
 
 // noteInfo records what a started plugin said of itself, once per plugin reference: in
 // the identity cache and in the manifest.
-func (r *runner) noteInfo(kind string, ref config.PluginRef, spec plugin.Spec, info plugin.Info) {
+func (r *runner) noteInfo(kind string, ref config.PluginRef, spec rpc.Spec, info plugin.Info) {
 	key := identityKey(kind, ref)
 	r.idMu.Lock()
 	_, known := r.ids[key]

@@ -16,14 +16,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/config"
-	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
 )
 
 // runLogged runs exp into out and returns the summary and the log.
 func runLogged(t *testing.T, text, out string) (*Summary, string) {
 	t.Helper()
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	var logs bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
@@ -111,7 +111,7 @@ func TestOutputFolderLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	start := time.Now()
 	_, err = Run(context.Background(), load(t, experiment), Options{Out: out, Host: host, Spec: testSpec})
@@ -233,7 +233,7 @@ func runWithJournalLimit(dir string) {
 		os.Exit(1)
 	}
 	syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 8 << 10, Max: ^uint64(0)})
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	_, err = Run(context.Background(), exp, Options{Out: filepath.Join(dir, "out"), Host: host, Spec: testSpec, StartTimeout: 20 * time.Second})
 	host.KillAll()
 	fmt.Println(err)

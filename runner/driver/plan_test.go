@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 func planToy(t *testing.T, text, out string) *Plan {
 	t.Helper()
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	p, err := PlanRun(context.Background(), load(t, text), Options{Out: out, Host: host, Spec: testSpec, StartTimeout: 20 * time.Second})
 	if err != nil {

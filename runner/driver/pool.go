@@ -5,10 +5,11 @@ import (
 	"fmt"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // starter starts and configures the plugin process of worker index.
-type starter func(ctx context.Context, index int) (*plugin.Client, error)
+type starter func(ctx context.Context, index int) (*rpc.Client, error)
 
 // evaluatorPool holds one evaluator process per job, so plugins need not be
 // goroutine-safe and N trainings or evaluations run at once. A worker whose process
@@ -21,7 +22,7 @@ type evaluatorPool struct {
 
 type worker struct {
 	index    int // 0 … n−1, told to its process (plugin.EnvWorkerIndex), kept across restarts
-	client   *plugin.Client
+	client   *rpc.Client
 	restarts int
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/reports"
 	"github.com/sglab/sglab/reports/stats"
 )
@@ -34,7 +34,7 @@ novel = ["bb"]
 func TestTransfer(t *testing.T) {
 	exp := load(t, experiment+transferSplit)
 	cache, out := t.TempDir(), t.TempDir()
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	if _, err := Run(context.Background(), exp, Options{Out: t.TempDir(), Cache: cache, Jobs: 2, Host: host, Spec: testSpec, StartTimeout: 20 * time.Second}); err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestTransferNamesFailedEvaluation(t *testing.T) {
 	text := strings.Replace(experiment, `id = "dddd"`, `id = "kill-evaluator"`, 1)
 	text = strings.Replace(text, `"dddd"]`, `"kill-evaluator"]`, 1)
 	exp := load(t, text)
-	host := &plugin.Host{}
+	host := &rpc.Host{}
 	defer host.KillAll()
 	_, err := Transfer(context.Background(), exp, TransferOptions{Metric: "i2t_r1", Options: Options{Out: t.TempDir(), Jobs: 1,
 		Host: host, Spec: testSpec, StartTimeout: 20 * time.Second}})

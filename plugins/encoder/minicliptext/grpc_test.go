@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // With SGLAB_MINICLIPTEXT_SERVE set the test binary serves the encoder, so the gRPC
 // path is tested with no build step outside go test.
 func TestMain(m *testing.M) {
 	if os.Getenv("SGLAB_MINICLIPTEXT_SERVE") != "" {
-		plugin.Serve(New())
+		rpc.Serve(New())
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -25,9 +26,9 @@ func TestGRPCRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &plugin.Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c, err := h.Start(context.Background(), plugin.Spec{
+	c, err := h.Start(context.Background(), rpc.Spec{
 		Kind: plugin.KindEncoder, Label: "minicliptext", Path: exe,
 		Args: []string{"-test.run=^$"}, Env: []string{"SGLAB_MINICLIPTEXT_SERVE=1"},
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // The test binary re-executes itself as the plugin: with SGLAB_MINICLIP_SERVE set,
@@ -18,7 +19,7 @@ import (
 // path is tested with no build step outside go test.
 func TestMain(m *testing.M) {
 	if os.Getenv("SGLAB_MINICLIP_SERVE") != "" {
-		plugin.Serve(New())
+		rpc.Serve(New())
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -32,9 +33,9 @@ func TestGRPCRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &plugin.Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c, err := h.Start(context.Background(), plugin.Spec{
+	c, err := h.Start(context.Background(), rpc.Spec{
 		Kind: plugin.KindEvaluator, Label: "miniclip", Path: exe,
 		Args: []string{"-test.run=^$"}, Env: []string{"SGLAB_MINICLIP_SERVE=1"},
 	})

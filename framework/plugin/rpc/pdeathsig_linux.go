@@ -1,4 +1,4 @@
-package plugin
+package rpc
 
 import (
 	"os/exec"

@@ -1,13 +1,10 @@
-package plugin
+package rpc
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -18,11 +15,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	"github.com/sglab/sglab/framework/lora"
-	"github.com/sglab/sglab/framework/task"
+	"github.com/sglab/sglab/framework/plugin"
 )
 
 // Spec says how to start one plugin process.
@@ -35,8 +29,8 @@ type Spec struct {
 	// SHA256, when set, is the hex digest the executable must have; it is checked
 	// before launch and a mismatch launches nothing.
 	SHA256       string
-	StartTimeout time.Duration // default DefaultTimeouts[CallStart]
-	// Timeouts bound each call (by its Call* name); a call missing there is bounded by
+	StartTimeout time.Duration // default plugin.DefaultTimeouts[plugin.CallStart]
+	// Timeouts bound each call (by its plugin.Call* name); a call missing there is bounded by
 	// CallTimeout, 0 meaning no bound. A call past its bound kills the plugin process
 	// outright, so the call ends within its bound and a few seconds however the plugin
 	// is stuck (even SIGSTOPped).
@@ -61,7 +55,7 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		s.Logger = hclog.NewNullLogger()
 	}
 	if s.StartTimeout <= 0 {
-		s.StartTimeout = DefaultTimeouts[CallStart]
+		s.StartTimeout = plugin.DefaultTimeouts[plugin.CallStart]
 	}
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("plugin %s (%s): %s", s.Label, s.Kind, fmt.Sprintf(format, args...))
@@ -74,7 +68,7 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		return nil, fail("cannot start: %s is not an executable file", s.Path)
 	}
 	if s.SHA256 != "" {
-		sum, err := FileSHA256(s.Path)
+		sum, err := plugin.FileSHA256(s.Path)
 		if err != nil {
 			return nil, fail("cannot verify checksum: %v", err)
 		}
@@ -93,9 +87,10 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 	cmd.Env = append(os.Environ(), s.Env...)
 	setParentDeathSignal(cmd)
 	tail := &tailBuffer{max: 40}
-	gp := goplugin.NewClient(&goplugin.ClientConfig{
+	c := &Client{spec: s, tail: tail, cmd: cmd}
+	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
-		VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: kindSet(s.Kind)},
+		VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: hostSet(s.Kind, c)},
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -106,25 +101,28 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		// over gRPC; both land in the tail and the log, never on the runner's stdout.
 		SyncStdout: &logWriter{tail: tail, log: s.Logger, prefix: "stdout: "},
 		SyncStderr: &logWriter{tail: tail, log: s.Logger},
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes))},
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+			grpc.WithChainUnaryInterceptor(c.unary),
+			grpc.WithChainStreamInterceptor(c.stream),
+		},
 	})
-	c := &Client{spec: s, gp: gp, tail: tail, cmd: cmd}
+	gp := c.gp
 	h.mu.Lock()
 	h.clients = append(h.clients, c)
 	h.mu.Unlock()
 
-	rpc, err := gp.Client()
+	conn, err := gp.Client()
 	if err != nil {
 		gp.Kill()
 		return nil, fail("failed to start: %s%s", explainStart(err), tail.suffix())
 	}
-	raw, err := rpc.Dispense(s.Kind)
+	raw, err := conn.Dispense(s.Kind)
 	if err != nil {
 		gp.Kill()
 		return nil, fail("does not serve the %s kind: %v%s", s.Kind, err, tail.suffix())
 	}
-	c.raw = raw.(Base)
+	c.raw = raw.(plugin.Base)
 	return c, nil
 }
 
@@ -147,18 +145,6 @@ func (h *Host) KillAll() {
 	wg.Wait()
 }
 
-func kindSet(kind string) goplugin.PluginSet {
-	switch kind {
-	case KindEncoder:
-		return goplugin.PluginSet{kind: &encoderPlugin{}}
-	case KindEvaluator:
-		return goplugin.PluginSet{kind: &evaluatorPlugin{}}
-	case KindGenerator:
-		return goplugin.PluginSet{kind: &generatorPlugin{}}
-	}
-	return goplugin.PluginSet{}
-}
-
 // explainStart rewords go-plugin's start errors for people who write plugins.
 func explainStart(err error) string {
 	msg := err.Error()
@@ -171,27 +157,13 @@ func explainStart(err error) string {
 	return msg
 }
 
-// FileSHA256 is the hex sha256 digest of a file's content.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // Client is one running plugin process.
 type Client struct {
 	spec Spec
 	gp   *goplugin.Client
 	tail *tailBuffer
-	raw  Base
-	cmd  *exec.Cmd // go-plugin starts it; its Process is what killNow kills
+	raw  plugin.Base // the kind's client, dispensed by go-plugin
+	cmd  *exec.Cmd   // go-plugin starts it; its Process is what killNow kills
 }
 
 // Label names the plugin in messages.
@@ -249,165 +221,31 @@ func (c *Client) waitExit(d time.Duration) bool {
 // Tail returns the last lines the plugin wrote to stderr.
 func (c *Client) Tail() string { return c.tail.String() }
 
-// Encoder returns the plugin as an Encoder whose errors name the plugin and the call.
-func (c *Client) Encoder() Encoder { return &encoderCalls{c: c, e: c.raw.(Encoder)} }
+// Base returns the plugin as the kind it was started as (Spec.Kind): a
+// plugin.Encoder, plugin.Evaluator or plugin.Generator whose calls are bounded by the
+// Spec's timeouts and whose errors are CallErrors naming the plugin and the call.
+func (c *Client) Base() plugin.Base { return c.raw }
 
-// Evaluator returns the plugin as an Evaluator whose errors name the plugin and the call.
-func (c *Client) Evaluator() Evaluator { return &evaluatorCalls{c: c, e: c.raw.(Evaluator)} }
+// Encoder returns an encoder plugin as a plugin.Encoder.
+func (c *Client) Encoder() plugin.Encoder { return c.raw.(plugin.Encoder) }
 
-// Generator returns the plugin as a Generator whose errors name the plugin and the call.
-func (c *Client) Generator() Generator { return &generatorCalls{c: c, g: c.raw.(Generator)} }
+// Evaluator returns an evaluator plugin as a plugin.Evaluator.
+func (c *Client) Evaluator() plugin.Evaluator { return c.raw.(plugin.Evaluator) }
 
-// CallError is a failed plugin call.
-type CallError struct {
-	Plugin string
-	Kind   string
-	Call   string
-	Err    error
-	Tail   string // the plugin's last stderr lines when the process failed
-}
+// Generator returns a generator plugin as a plugin.Generator.
+func (c *Client) Generator() plugin.Generator { return c.raw.(plugin.Generator) }
 
-func (e *CallError) Error() string {
-	msg := fmt.Sprintf("plugin %s (%s) %s: %v", e.Plugin, e.Kind, e.Call, e.Err)
-	if e.Tail != "" {
-		msg += "\nlast lines of the plugin's stderr:\n" + e.Tail
-	}
-	return msg
-}
+// FitSaver returns a generator plugin's SaveFit and LoadFit; on a plugin without them
+// they fail with plugin.ErrCannotSaveFit (inside the CallError).
+func (c *Client) FitSaver() plugin.FitSaver { return c.raw.(plugin.FitSaver) }
 
-func (e *CallError) Unwrap() error { return e.Err }
-
-// timeout is the bound of the call named call (a Call* name); 0 means none.
+// timeout is the bound of the call named call (a plugin.Call* name); 0 means none.
 func (c *Client) timeout(call string) time.Duration {
 	if d, ok := c.spec.Timeouts[call]; ok {
 		return d
 	}
 	return c.spec.CallTimeout
 }
-
-// call runs f, the call kind (a Call* name) shown as name, with its timeout and turns
-// failures into CallErrors. A call that times out kills the plugin outright: it may be
-// wedged, and it must not outlive the runner.
-func call[T any](c *Client, ctx context.Context, kind, name string, f func(context.Context) (T, error)) (T, error) {
-	limit := c.timeout(kind)
-	if limit > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, limit)
-		defer cancel()
-	}
-	v, err := f(ctx)
-	if err == nil {
-		return v, nil
-	}
-	ce := &CallError{Plugin: c.spec.Label, Kind: c.spec.Kind, Call: name, Err: err}
-	// Transport failures arrive as gRPC statuses; the plugin's own refusals as
-	// RemoteErrors and bad data as plain errors, which need no post-mortem.
-	if _, transport := status.FromError(err); transport {
-		switch {
-		case limit > 0 && (ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded):
-			c.killNow()
-			ce.Err = fmt.Errorf("no answer within %s (the %s timeout); plugin killed", limit, kind)
-		case c.waitExit(2 * time.Second):
-			ce.Err = fmt.Errorf("plugin process exited: %v", err)
-		}
-		ce.Tail = c.tail.String()
-	}
-	var zero T
-	return zero, ce
-}
-
-type encoderCalls struct {
-	c *Client
-	e Encoder
-}
-
-func (w *encoderCalls) Info(ctx context.Context) (Info, error) {
-	return call(w.c, ctx, CallInfo, "Info", w.e.Info)
-}
-
-func (w *encoderCalls) Configure(ctx context.Context, p Params) error {
-	_, err := call(w.c, ctx, CallConfigure, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.Configure(ctx, p) })
-	return err
-}
-
-func (w *encoderCalls) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	return call(w.c, ctx, CallEmbed, "Embed", func(ctx context.Context) ([][]float32, error) { return w.e.Embed(ctx, texts) })
-}
-
-type evaluatorCalls struct {
-	c *Client
-	e Evaluator
-}
-
-func (w *evaluatorCalls) Info(ctx context.Context) (Info, error) {
-	return call(w.c, ctx, CallInfo, "Info", w.e.Info)
-}
-
-func (w *evaluatorCalls) Configure(ctx context.Context, p Params) error {
-	_, err := call(w.c, ctx, CallConfigure, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.Configure(ctx, p) })
-	return err
-}
-
-func (w *evaluatorCalls) CheckTask(ctx context.Context, t task.Task) error {
-	_, err := call(w.c, ctx, CallCheckTask, "CheckTask("+t.ID+")", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.e.CheckTask(ctx, t) })
-	return err
-}
-
-func (w *evaluatorCalls) Train(ctx context.Context, t task.Task, seed uint64, opts TrainOptions, out string) (TrainResult, error) {
-	return call(w.c, ctx, CallTrain, "Train("+t.ID+")", func(ctx context.Context) (TrainResult, error) { return w.e.Train(ctx, t, seed, opts, out) })
-}
-
-func (w *evaluatorCalls) Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
-	return call(w.c, ctx, CallEvaluate, "Evaluate("+t.ID+")", func(ctx context.Context) (map[string]float64, error) { return w.e.Evaluate(ctx, t, a, seed) })
-}
-
-type generatorCalls struct {
-	c *Client
-	g Generator
-}
-
-func (w *generatorCalls) Info(ctx context.Context) (Info, error) {
-	return call(w.c, ctx, CallInfo, "Info", w.g.Info)
-}
-
-func (w *generatorCalls) Configure(ctx context.Context, p Params) error {
-	_, err := call(w.c, ctx, CallConfigure, "Configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.g.Configure(ctx, p) })
-	return err
-}
-
-func (w *generatorCalls) Fit(ctx context.Context, lib Library, seed uint64) error {
-	_, err := call(w.c, ctx, CallFit, "Fit", func(ctx context.Context) (struct{}, error) { return struct{}{}, w.g.Fit(ctx, lib, seed) })
-	return err
-}
-
-func (w *generatorCalls) Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
-	return call(w.c, ctx, CallGenerate, "Generate", func(ctx context.Context) ([]*lora.Adapter, error) { return w.g.Generate(ctx, target, n, seed) })
-}
-
-// SaveFit asks the generator to save its fitted state to path; ErrCannotSaveFit (in
-// the CallError) when it cannot.
-func (w *generatorCalls) SaveFit(ctx context.Context, path string) error {
-	fs, ok := w.g.(FitSaver)
-	if !ok {
-		return &CallError{Plugin: w.c.spec.Label, Kind: w.c.spec.Kind, Call: "SaveFit", Err: ErrCannotSaveFit}
-	}
-	_, err := call(w.c, ctx, CallFit, "SaveFit", func(ctx context.Context) (struct{}, error) { return struct{}{}, fs.SaveFit(ctx, path) })
-	return err
-}
-
-// LoadFit asks the generator to load a fit SaveFit saved, made on lib.
-func (w *generatorCalls) LoadFit(ctx context.Context, path string, lib Library) error {
-	fs, ok := w.g.(FitSaver)
-	if !ok {
-		return &CallError{Plugin: w.c.spec.Label, Kind: w.c.spec.Kind, Call: "LoadFit", Err: ErrCannotSaveFit}
-	}
-	_, err := call(w.c, ctx, CallFit, "LoadFit", func(ctx context.Context) (struct{}, error) { return struct{}{}, fs.LoadFit(ctx, path, lib) })
-	return err
-}
-
-// FitSaver returns the generator plugin's SaveFit and LoadFit, whose errors name the
-// plugin and the call.
-func (c *Client) FitSaver() FitSaver { return &generatorCalls{c: c, g: c.raw.(Generator)} }
 
 // tailBuffer keeps the last lines a plugin wrote to stderr, made readable: hclog's
 // JSON lines become "level: message key=value".

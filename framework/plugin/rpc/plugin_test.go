@@ -1,4 +1,4 @@
-package plugin
+package rpc
 
 import (
 	"context"
@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/plugin"
+	pb "github.com/sglab/sglab/framework/plugin/proto"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -39,11 +43,11 @@ func paperSchema() lora.Schema {
 
 type fakeEncoder struct{ scale float32 }
 
-func (f *fakeEncoder) Info(context.Context) (Info, error) {
-	return Info{Kind: KindEncoder, Name: "fake-encoder", Version: "1.0", Params: []Param{{Name: "scale", Type: "float", Default: "1"}}}, nil
+func (f *fakeEncoder) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindEncoder, Name: "fake-encoder", Version: "1.0", Params: []plugin.Param{{Name: "scale", Type: "float", Default: "1"}}}, nil
 }
 
-func (f *fakeEncoder) Configure(_ context.Context, p Params) error {
+func (f *fakeEncoder) Configure(_ context.Context, p plugin.Params) error {
 	for k, v := range p {
 		if k != "scale" {
 			return fmt.Errorf("unknown parameter %q", k)
@@ -69,17 +73,17 @@ func nanValue() float64 { z := 0.0; return z / z }
 
 type fakeEvaluator struct{}
 
-func (fakeEvaluator) Info(context.Context) (Info, error) {
-	return Info{Kind: KindEvaluator, Name: "fake-evaluator", Version: "1.0", Schema: paperSchema(), Datasets: []string{"digits"}, Metrics: []string{"sum"}}, nil
+func (fakeEvaluator) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindEvaluator, Name: "fake-evaluator", Version: "1.0", Schema: paperSchema(), Datasets: []string{"digits"}, Metrics: []string{"sum"}}, nil
 }
-func (fakeEvaluator) Configure(context.Context, Params) error { return nil }
+func (fakeEvaluator) Configure(context.Context, plugin.Params) error { return nil }
 func (fakeEvaluator) CheckTask(_ context.Context, t task.Task) error {
 	if t.Dataset != "digits" {
 		return fmt.Errorf("task %s: unknown dataset %q", t.ID, t.Dataset)
 	}
 	return nil
 }
-func (fakeEvaluator) Train(_ context.Context, t task.Task, seed uint64, opts TrainOptions, out string) (TrainResult, error) {
+func (fakeEvaluator) Train(_ context.Context, t task.Task, seed uint64, opts plugin.TrainOptions, out string) (plugin.TrainResult, error) {
 	s := paperSchema()
 	snaps := make([][]float32, opts.Snapshots)
 	for m := range snaps {
@@ -87,9 +91,9 @@ func (fakeEvaluator) Train(_ context.Context, t task.Task, seed uint64, opts Tra
 		snaps[m][0] = float32(m) + float32(seed)
 	}
 	if err := lora.WriteSnapshots(out, s, snaps, map[string]string{"task": t.ID}); err != nil {
-		return TrainResult{}, err
+		return plugin.TrainResult{}, err
 	}
-	return TrainResult{Snapshots: opts.Snapshots, Metrics: map[string]float64{"loss": 0.5}}, nil
+	return plugin.TrainResult{Snapshots: opts.Snapshots, Metrics: map[string]float64{"loss": 0.5}}, nil
 }
 func (fakeEvaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
 	if t.ID == "crash" {
@@ -109,13 +113,13 @@ func (fakeEvaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, s
 	return map[string]float64{"sum": sum, "seed": float64(seed)}, nil
 }
 
-type fakeGenerator struct{ lib Library }
+type fakeGenerator struct{ lib plugin.Library }
 
-func (g *fakeGenerator) Info(context.Context) (Info, error) {
-	return Info{Kind: KindGenerator, Name: "fake-generator", Version: "1.0"}, nil
+func (g *fakeGenerator) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindGenerator, Name: "fake-generator", Version: "1.0"}, nil
 }
-func (g *fakeGenerator) Configure(context.Context, Params) error { return nil }
-func (g *fakeGenerator) Fit(_ context.Context, lib Library, _ uint64) error {
+func (g *fakeGenerator) Configure(context.Context, plugin.Params) error { return nil }
+func (g *fakeGenerator) Fit(_ context.Context, lib plugin.Library, _ uint64) error {
 	for _, e := range lib.Experts {
 		if _, err := os.Stat(e.SnapshotPath); err != nil {
 			return fmt.Errorf("expert %s: %w", e.ID, err)
@@ -125,7 +129,10 @@ func (g *fakeGenerator) Fit(_ context.Context, lib Library, _ uint64) error {
 	return nil
 }
 func (g *fakeGenerator) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
-	if target[0] < 0 {
+	switch target[0] {
+	case -2:
+		time.Sleep(time.Hour)
+	case -1:
 		return []*lora.Adapter{lora.New(g.lib.Schema)}, nil // wrong count on purpose
 	}
 	out := make([]*lora.Adapter, n)
@@ -150,7 +157,24 @@ func serveFake(name string) {
 	case "stdout":
 		fmt.Println("hello from a careless plugin")
 		Serve(&fakeEncoder{scale: 1})
+	case "old-generator":
+		old := kind{name: plugin.KindGenerator, register: func(s *grpc.Server, _ plugin.Base) { pb.RegisterGeneratorServer(s, oldGenerator{}) }}
+		goplugin.Serve(&goplugin.ServeConfig{
+			HandshakeConfig:  Handshake,
+			VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: {plugin.KindGenerator: &glue{kind: old}}},
+			GRPCServer:       goplugin.DefaultGRPCServer,
+		})
 	}
+}
+
+// oldGenerator is a generator built against an older protocol 1 than the runner's: it
+// serves Info and no other call.
+type oldGenerator struct {
+	pb.UnimplementedGeneratorServer
+}
+
+func (oldGenerator) Info(context.Context, *pb.Empty) (*pb.Info, error) {
+	return &pb.Info{Kind: plugin.KindGenerator, Name: "old-generator", Version: "0.1"}, nil
 }
 
 func startFake(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) *Client {
@@ -173,16 +197,16 @@ func startFake(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) *Clien
 func TestEncoderRoundTrip(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	enc := startFake(t, h, KindEncoder, "encoder", nil).Encoder()
+	enc := startFake(t, h, plugin.KindEncoder, "encoder", nil).Encoder()
 	ctx := context.Background()
 	info, err := enc.Info(ctx)
-	if err != nil || info.Name != "fake-encoder" || info.Kind != KindEncoder || len(info.Params) != 1 || info.Params[0].Name != "scale" {
+	if err != nil || info.Name != "fake-encoder" || info.Kind != plugin.KindEncoder || len(info.Params) != 1 || info.Params[0].Name != "scale" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if err := enc.Configure(ctx, Params{"scale": 2.0}); err != nil {
+	if err := enc.Configure(ctx, plugin.Params{"scale": 2.0}); err != nil {
 		t.Fatal(err)
 	}
-	err = enc.Configure(ctx, Params{"sacle": 2.0})
+	err = enc.Configure(ctx, plugin.Params{"sacle": 2.0})
 	var ce *CallError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `"sacle"`) || !strings.Contains(err.Error(), "fake-encoder") || !strings.Contains(err.Error(), "Configure") {
 		t.Fatalf("bad key must be named with plugin and call: %v", err)
@@ -199,7 +223,7 @@ func TestEncoderRoundTrip(t *testing.T) {
 func TestEvaluatorRoundTripPaperScale(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	ev := startFake(t, h, KindEvaluator, "evaluator", nil).Evaluator()
+	ev := startFake(t, h, plugin.KindEvaluator, "evaluator", nil).Evaluator()
 	ctx := context.Background()
 	info, err := ev.Info(ctx)
 	if err != nil || info.Schema.NumParams() != 110592 || info.Schema.Compatible(paperSchema()) != nil {
@@ -215,7 +239,7 @@ func TestEvaluatorRoundTripPaperScale(t *testing.T) {
 		t.Fatalf("CheckTask error must name the task and dataset: %v", err)
 	}
 	out := filepath.Join(t.TempDir(), "t1.safetensors")
-	res, err := ev.Train(ctx, tk, 7, TrainOptions{Epochs: 3, Snapshots: 3}, out)
+	res, err := ev.Train(ctx, tk, 7, plugin.TrainOptions{Epochs: 3, Snapshots: 3}, out)
 	if err != nil || res.Snapshots != 3 || res.Metrics["loss"] != 0.5 {
 		t.Fatalf("Train = %+v, %v", res, err)
 	}
@@ -240,7 +264,7 @@ func TestEvaluatorRoundTripPaperScale(t *testing.T) {
 func TestGeneratorRoundTripPaperScaleLibrary(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	gen := startFake(t, h, KindGenerator, "generator", nil).Generator()
+	gen := startFake(t, h, plugin.KindGenerator, "generator", nil).Generator()
 	ctx := context.Background()
 	// 100 experts × 100 snapshots of a 110,592-parameter LoRA: the library goes by
 	// reference, so every expert may point at one real 44 MB snapshots file.
@@ -253,11 +277,11 @@ func TestGeneratorRoundTripPaperScaleLibrary(t *testing.T) {
 	if err := lora.WriteSnapshots(path, paperSchema(), snaps, nil); err != nil {
 		t.Fatal(err)
 	}
-	lib := Library{Schema: paperSchema()}
+	lib := plugin.Library{Schema: paperSchema()}
 	for i := 0; i < 100; i++ {
 		emb := make([]float32, 512)
 		emb[i%512] = 1
-		lib.Experts = append(lib.Experts, Expert{ID: fmt.Sprint("e", i), Description: "an expert", Embedding: emb, SnapshotPath: path})
+		lib.Experts = append(lib.Experts, plugin.Expert{ID: fmt.Sprint("e", i), Description: "an expert", Embedding: emb, SnapshotPath: path})
 	}
 	if err := gen.Fit(ctx, lib, 1); err != nil {
 		t.Fatal(err)
@@ -287,7 +311,7 @@ func TestGeneratorRoundTripPaperScaleLibrary(t *testing.T) {
 func TestCrashMidCall(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	c := startFake(t, h, KindEvaluator, "evaluator", nil)
+	c := startFake(t, h, plugin.KindEvaluator, "evaluator", nil)
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "crash"}, nil, 1)
 	var ce *CallError
 	if !errors.As(err, &ce) {
@@ -310,7 +334,7 @@ func TestCrashMidCall(t *testing.T) {
 func TestHangPastTimeoutKillsPlugin(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	c := startFake(t, h, KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 300 * time.Millisecond })
+	c := startFake(t, h, plugin.KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 300 * time.Millisecond })
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "hang"}, nil, 1)
 	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") || !strings.Contains(err.Error(), "Evaluate(hang)") {
 		t.Fatalf("hang: %v", err)
@@ -324,7 +348,7 @@ func TestStdoutBeforeHandshake(t *testing.T) {
 	exe, _ := os.Executable()
 	h := &Host{}
 	defer h.KillAll()
-	_, err := h.Start(context.Background(), Spec{Kind: KindEncoder, Label: "careless", Path: exe,
+	_, err := h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Label: "careless", Path: exe,
 		Env: []string{"SGLAB_TEST_PLUGIN=stdout"}, StartTimeout: 10 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "stdout must carry only the go-plugin handshake") || !strings.Contains(err.Error(), "careless") {
 		t.Fatalf("want a clear stdout error, got %v", err)
@@ -333,19 +357,19 @@ func TestStdoutBeforeHandshake(t *testing.T) {
 
 func TestChecksum(t *testing.T) {
 	exe, _ := os.Executable()
-	sum, err := FileSHA256(exe)
+	sum, err := plugin.FileSHA256(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &Host{}
 	defer h.KillAll()
-	c := startFake(t, h, KindEncoder, "encoder", func(s *Spec) { s.SHA256 = strings.ToUpper(sum) })
+	c := startFake(t, h, plugin.KindEncoder, "encoder", func(s *Spec) { s.SHA256 = strings.ToUpper(sum) })
 	if _, err := c.Encoder().Info(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// A wrong digest refuses before launch; the env var marks what would have run.
 	marker := filepath.Join(t.TempDir(), "launched")
-	_, err = h.Start(context.Background(), Spec{Kind: KindEncoder, Label: "tampered", Path: exe, SHA256: strings.Repeat("0", 64),
+	_, err = h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Label: "tampered", Path: exe, SHA256: strings.Repeat("0", 64),
 		Env: []string{"SGLAB_TEST_PLUGIN=encoder", "SGLAB_TEST_MARKER=" + marker}})
 	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch, not launched") || !strings.Contains(err.Error(), sum) {
 		t.Fatalf("mismatch: %v", err)
@@ -360,20 +384,20 @@ func TestChecksum(t *testing.T) {
 
 func TestKillAll(t *testing.T) {
 	h := &Host{}
-	a := startFake(t, h, KindEncoder, "encoder", nil)
-	b := startFake(t, h, KindGenerator, "generator", nil)
+	a := startFake(t, h, plugin.KindEncoder, "encoder", nil)
+	b := startFake(t, h, plugin.KindGenerator, "generator", nil)
 	h.KillAll()
 	if !a.Exited() || !b.Exited() {
 		t.Fatal("KillAll left a plugin running")
 	}
-	if _, err := h.Start(context.Background(), Spec{Kind: KindEncoder, Path: os.Args[0]}); err == nil || !strings.Contains(err.Error(), "shutting down") {
+	if _, err := h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Path: os.Args[0]}); err == nil || !strings.Contains(err.Error(), "shutting down") {
 		t.Fatalf("Start after KillAll: %v", err)
 	}
 }
 
 func TestNotExecutable(t *testing.T) {
 	h := &Host{}
-	_, err := h.Start(context.Background(), Spec{Kind: KindEncoder, Label: "ghost", Path: filepath.Join(t.TempDir(), "nope")})
+	_, err := h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Label: "ghost", Path: filepath.Join(t.TempDir(), "nope")})
 	if err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("missing executable: %v", err)
 	}
@@ -385,7 +409,7 @@ func BenchmarkEvaluatePaperScaleAdapter(b *testing.B) {
 	exe, _ := os.Executable()
 	h := &Host{}
 	defer h.KillAll()
-	c, err := h.Start(context.Background(), Spec{Kind: KindEvaluator, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=evaluator"}})
+	c, err := h.Start(context.Background(), Spec{Kind: plugin.KindEvaluator, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=evaluator"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -398,5 +422,48 @@ func BenchmarkEvaluatePaperScaleAdapter(b *testing.B) {
 		if _, err := ev.Evaluate(context.Background(), tk, a, 1); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestOlderPlugin: an RPC the plugin does not serve is a clear error, not a transport
+// failure; an absent optional RPC is what its absence means; the plugin keeps running.
+func TestOlderPlugin(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	c := startFake(t, h, plugin.KindGenerator, "old-generator", nil)
+	if info, err := c.Generator().Info(context.Background()); err != nil || info.Name != "old-generator" {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	err := c.Generator().Fit(context.Background(), plugin.Library{Schema: paperSchema()}, 1)
+	want := "plugin fake-old-generator (generator) Fit: plugin fake-old-generator is older than this runner: it does not implement RPC sglab.plugin.v1.Generator/Fit"
+	if err == nil || err.Error() != want {
+		t.Errorf("Fit on an older plugin:\n got %v\nwant %s", err, want)
+	}
+	if err := c.FitSaver().SaveFit(context.Background(), t.TempDir()+"/fit"); !errors.Is(err, plugin.ErrCannotSaveFit) {
+		t.Errorf("SaveFit on an older plugin = %v, want ErrCannotSaveFit", err)
+	}
+	if c.Exited() {
+		t.Error("an unimplemented call killed the plugin")
+	}
+}
+
+// TestGenerateHangPastTimeoutKillsPlugin: the timeout bounds a streaming call to its
+// end, as it bounds a unary one.
+func TestGenerateHangPastTimeoutKillsPlugin(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	c := startFake(t, h, plugin.KindGenerator, "generator", func(s *Spec) {
+		s.Timeouts = map[string]time.Duration{plugin.CallGenerate: 300 * time.Millisecond}
+	})
+	s := lora.Schema{{Name: "m", In: 2, Out: 2, Rank: 1, Alpha: 1}}
+	if err := c.Generator().Fit(context.Background(), plugin.Library{Schema: s}, 1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Generator().Generate(context.Background(), []float32{-2}, 2, 1)
+	if err == nil || !strings.Contains(err.Error(), "Generate: no answer within 300ms (the generate timeout); plugin killed") {
+		t.Fatalf("hung Generate: %v", err)
+	}
+	if !c.Exited() {
+		t.Fatal("a plugin past its timeout must be killed")
 	}
 }

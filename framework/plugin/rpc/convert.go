@@ -1,4 +1,4 @@
-package plugin
+package rpc
 
 import (
 	"encoding/json"
@@ -6,11 +6,12 @@ import (
 	"math"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/plugin"
 	pb "github.com/sglab/sglab/framework/plugin/proto"
 	"github.com/sglab/sglab/framework/task"
 )
 
-func infoToPB(in Info) *pb.Info {
+func infoToPB(in plugin.Info) *pb.Info {
 	out := &pb.Info{
 		Kind: in.Kind, Name: in.Name, Version: in.Version, Description: in.Description,
 		Schema: schemaToPB(in.Schema), Datasets: in.Datasets, Transforms: in.Transforms, Metrics: in.Metrics,
@@ -22,14 +23,14 @@ func infoToPB(in Info) *pb.Info {
 	return out
 }
 
-func infoFromPB(in *pb.Info) Info {
-	out := Info{
+func infoFromPB(in *pb.Info) plugin.Info {
+	out := plugin.Info{
 		Kind: in.GetKind(), Name: in.GetName(), Version: in.GetVersion(), Description: in.GetDescription(),
 		Schema: schemaFromPB(in.GetSchema()), Datasets: in.GetDatasets(), Transforms: in.GetTransforms(), Metrics: in.GetMetrics(),
 		Backbone: in.GetBackbone(),
 	}
 	for _, p := range in.GetParams() {
-		out.Params = append(out.Params, Param{Name: p.GetName(), Type: p.GetType(), Default: p.GetDefault(), Doc: p.GetDoc()})
+		out.Params = append(out.Params, plugin.Param{Name: p.GetName(), Type: p.GetType(), Default: p.GetDefault(), Doc: p.GetDoc()})
 	}
 	return out
 }
@@ -53,9 +54,9 @@ func schemaFromPB(s []*pb.Module) lora.Schema {
 	return out
 }
 
-func paramsToJSON(p Params) (string, error) {
+func paramsToJSON(p plugin.Params) (string, error) {
 	if p == nil {
-		p = Params{}
+		p = plugin.Params{}
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -64,8 +65,8 @@ func paramsToJSON(p Params) (string, error) {
 	return string(b), nil
 }
 
-func paramsFromJSON(s string) (Params, error) {
-	p := Params{}
+func paramsFromJSON(s string) (plugin.Params, error) {
+	p := plugin.Params{}
 	if s == "" {
 		return p, nil
 	}
@@ -100,10 +101,10 @@ func taskFromPB(t *pb.Task) (task.Task, error) {
 }
 
 // checkVector rejects NaN and infinities, which no plugin may hand back.
-func checkVector(what string, v []float32) error {
+func checkVector(v []float32) error {
 	for i, x := range v {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("%s: value %d is %v", what, i, x)
+			return fmt.Errorf("value %d is %v", i, x)
 		}
 	}
 	return nil

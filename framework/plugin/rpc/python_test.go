@@ -1,4 +1,4 @@
-package plugin
+package rpc
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/framework/task"
 	"github.com/sglab/sglab/internal/pythontest"
 )
@@ -126,10 +127,10 @@ func TestPythonSnapshotsInterchange(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 
-	ev, evLogs := startPython(t, h, KindEvaluator, "evaluator", nil)
+	ev, evLogs := startPython(t, h, plugin.KindEvaluator, "evaluator", nil)
 	pyPath := filepath.Join(dir, "py.safetensors")
 	tk := task.Task{ID: "t1", Dataset: "digits"}
-	res, err := ev.Evaluator().Train(ctx, tk, 9, TrainOptions{Epochs: 4, Snapshots: 3}, pyPath)
+	res, err := ev.Evaluator().Train(ctx, tk, 9, plugin.TrainOptions{Epochs: 4, Snapshots: 3}, pyPath)
 	if err != nil || res.Snapshots != 3 || res.Metrics["loss"] != 0.5 {
 		t.Fatalf("Train = %+v, %v", res, err)
 	}
@@ -163,11 +164,11 @@ func TestPythonSnapshotsInterchange(t *testing.T) {
 	if err := lora.WriteSnapshots(goPath, smallSchema(1), goSnaps, nil); err != nil {
 		t.Fatal(err)
 	}
-	gen, genLogs := startPython(t, h, KindGenerator, "generator", nil)
-	if err := gen.Generator().Configure(ctx, Params{"mode": "snapshots"}); err != nil {
+	gen, genLogs := startPython(t, h, plugin.KindGenerator, "generator", nil)
+	if err := gen.Generator().Configure(ctx, plugin.Params{"mode": "snapshots"}); err != nil {
 		t.Fatal(err)
 	}
-	lib := Library{Schema: smallSchema(1), Experts: []Expert{{ID: "e0", Description: "go expert", Embedding: []float32{1, 0}, SnapshotPath: goPath}}}
+	lib := plugin.Library{Schema: smallSchema(1), Experts: []plugin.Expert{{ID: "e0", Description: "go expert", Embedding: []float32{1, 0}, SnapshotPath: goPath}}}
 	if err := gen.Generator().Fit(ctx, lib, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -207,11 +208,11 @@ func TestPythonGeneratorAndEncoder(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
 	ctx := context.Background()
-	gen, genLogs := startPython(t, h, KindGenerator, "generator", nil)
-	enc, encLogs := startPython(t, h, KindEncoder, "encoder", nil)
+	gen, genLogs := startPython(t, h, plugin.KindGenerator, "generator", nil)
+	enc, encLogs := startPython(t, h, plugin.KindEncoder, "encoder", nil)
 
 	info, err := gen.Generator().Info(ctx)
-	if err != nil || info.Kind != KindGenerator || info.Name != "py-generator" || info.Version != "1.0" || len(info.Params) != 2 {
+	if err != nil || info.Kind != plugin.KindGenerator || info.Name != "py-generator" || info.Version != "1.0" || len(info.Params) != 2 {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
 	if p := info.Params[0]; p.Name != "mode" || p.Type != "string" || p.Default != `"mean"` || !strings.Contains(p.Doc, "snapshots") {
@@ -220,18 +221,18 @@ func TestPythonGeneratorAndEncoder(t *testing.T) {
 	if p := info.Params[1]; p.Name != "shift" || p.Type != "float" || p.Default != "0" {
 		t.Errorf("param %+v", p)
 	}
-	if err := gen.Generator().Configure(ctx, Params{"shift": int64(2)}); err != nil {
+	if err := gen.Generator().Configure(ctx, plugin.Params{"shift": int64(2)}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	s := smallSchema(1)
-	lib := Library{Schema: s}
+	lib := plugin.Library{Schema: s}
 	for i, seed := range []uint64{3, 5} {
 		path := filepath.Join(dir, "e"+string(rune('0'+i))+".safetensors")
 		if err := lora.WriteSnapshots(path, s, exactSnapshots(s, 2, seed), nil); err != nil {
 			t.Fatal(err)
 		}
-		lib.Experts = append(lib.Experts, Expert{ID: "e" + string(rune('0'+i)), Description: "an expert", Embedding: []float32{1, float32(i)}, SnapshotPath: path})
+		lib.Experts = append(lib.Experts, plugin.Expert{ID: "e" + string(rune('0'+i)), Description: "an expert", Embedding: []float32{1, float32(i)}, SnapshotPath: path})
 	}
 	if err := gen.Generator().Fit(ctx, lib, 1); err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestPythonGeneratorAndEncoder(t *testing.T) {
 		t.Fatalf("Fit error must name the expert and the plugin: %v", err)
 	}
 
-	if err := enc.Encoder().Configure(ctx, Params{"scale": 0.5, "width": 3}); err != nil {
+	if err := enc.Encoder().Configure(ctx, plugin.Params{"scale": 0.5, "width": 3}); err != nil {
 		t.Fatal(err)
 	}
 	vs, err := enc.Encoder().Embed(ctx, []string{"abcd", "hello world"})
@@ -287,16 +288,16 @@ func TestPythonBadParameters(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
 	ctx := context.Background()
-	enc, logs := startPython(t, h, KindEncoder, "encoder", nil)
+	enc, logs := startPython(t, h, plugin.KindEncoder, "encoder", nil)
 	for _, tc := range []struct {
-		p    Params
+		p    plugin.Params
 		want []string
 	}{
-		{Params{"sacle": 2.0}, []string{`parameter "sacle": unknown (known: scale, tags, width)`}},
-		{Params{"scale": "big", "width": 2.5}, []string{"parameter \"scale\": want a number, got the string \"big\"\nparameter \"width\": want an integer, got 2.5"}},
-		{Params{"scale": true}, []string{`parameter "scale": want a number, got true (bool)`}},
-		{Params{"tags": []any{"x", int64(3)}}, []string{`parameter "tags": element 1: want a string`}},
-		{Params{"scale": -1.0}, []string{`parameter "scale": must be positive, got -1`}},
+		{plugin.Params{"sacle": 2.0}, []string{`parameter "sacle": unknown (known: scale, tags, width)`}},
+		{plugin.Params{"scale": "big", "width": 2.5}, []string{"parameter \"scale\": want a number, got the string \"big\"\nparameter \"width\": want an integer, got 2.5"}},
+		{plugin.Params{"scale": true}, []string{`parameter "scale": want a number, got true (bool)`}},
+		{plugin.Params{"tags": []any{"x", int64(3)}}, []string{`parameter "tags": element 1: want a string`}},
+		{plugin.Params{"scale": -1.0}, []string{`parameter "scale": must be positive, got -1`}},
 	} {
 		err := enc.Encoder().Configure(ctx, tc.p)
 		var ce *CallError
@@ -315,7 +316,7 @@ func TestPythonBadParameters(t *testing.T) {
 		}
 	}
 	// A plugin bug (here 1/0) fails the call with its type and place; the plugin lives on.
-	ev, evLogs := startPython(t, h, KindEvaluator, "evaluator", nil)
+	ev, evLogs := startPython(t, h, plugin.KindEvaluator, "evaluator", nil)
 	_, err := ev.Evaluator().Evaluate(ctx, task.Task{ID: "bug"}, nil, 1)
 	if err == nil || !strings.Contains(err.Error(), "ZeroDivisionError: division by zero (at fake.py:") {
 		t.Errorf("a Python exception must reach the host with its type and place: %v", err)
@@ -327,7 +328,7 @@ func TestPythonBadParameters(t *testing.T) {
 		t.Errorf("CheckTask: %v", err)
 	}
 	// The wrong kind is refused by name rather than with gRPC's "unimplemented".
-	wrong, wrongLogs := startPython(t, h, KindGenerator, "encoder", nil)
+	wrong, wrongLogs := startPython(t, h, plugin.KindGenerator, "encoder", nil)
 	if _, err := wrong.Generator().Info(ctx); err == nil || !strings.Contains(err.Error(), "py-encoder is an encoder plugin, not a generator") {
 		t.Errorf("wrong kind: %v", err)
 	}
@@ -343,8 +344,8 @@ func TestPythonLargeMessages(t *testing.T) {
 	defer h.KillAll()
 	ctx := context.Background()
 	const width = 1 << 19 // the first module's A is 2 x 1.5M: a 12 MB adapter
-	ev, logs := startPython(t, h, KindEvaluator, "evaluator", nil)
-	if err := ev.Evaluator().Configure(ctx, Params{"width": int64(width)}); err != nil {
+	ev, logs := startPython(t, h, plugin.KindEvaluator, "evaluator", nil)
+	if err := ev.Evaluator().Configure(ctx, plugin.Params{"width": int64(width)}); err != nil {
 		t.Fatal(err)
 	}
 	info, err := ev.Evaluator().Info(ctx)
@@ -357,8 +358,8 @@ func TestPythonLargeMessages(t *testing.T) {
 	if err != nil || m["a0"] != 3 || m["sum"] != 3 {
 		t.Fatalf("Evaluate(12 MB adapter) = %v, %v", m, err)
 	}
-	enc, encLogs := startPython(t, h, KindEncoder, "encoder", nil)
-	if err := enc.Encoder().Configure(ctx, Params{"width": int64(2 << 20)}); err != nil {
+	enc, encLogs := startPython(t, h, plugin.KindEncoder, "encoder", nil)
+	if err := enc.Encoder().Configure(ctx, plugin.Params{"width": int64(2 << 20)}); err != nil {
 		t.Fatal(err)
 	}
 	vs, err := enc.Encoder().Embed(ctx, []string{"ab"})
@@ -374,7 +375,7 @@ func TestPythonLargeMessages(t *testing.T) {
 func TestPythonCrashMidCall(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	c, _ := startPython(t, h, KindEvaluator, "evaluator", nil)
+	c, _ := startPython(t, h, plugin.KindEvaluator, "evaluator", nil)
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "crash"}, nil, 1)
 	var ce *CallError
 	if !errors.As(err, &ce) {
@@ -395,7 +396,7 @@ func TestPythonCrashMidCall(t *testing.T) {
 func TestPythonHangPastTimeoutKillsPlugin(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	c, _ := startPython(t, h, KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 500 * time.Millisecond })
+	c, _ := startPython(t, h, plugin.KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 500 * time.Millisecond })
 	start := time.Now()
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "hang"}, nil, 1)
 	if err == nil || !strings.Contains(err.Error(), "no answer within") || !strings.Contains(err.Error(), "500ms") || !strings.Contains(err.Error(), "Evaluate(hang)") {
@@ -422,7 +423,7 @@ func TestPythonRunByHand(t *testing.T) {
 }
 
 // TestPythonSaveFit: a Python generator without save_fit and load_fit answers SaveFit
-// and LoadFit with ErrCannotSaveFit; one with them saves a fit that another process
+// and LoadFit with plugin.ErrCannotSaveFit; one with them saves a fit that another process
 // loads instead of fitting, generating the same adapters.
 func TestPythonSaveFit(t *testing.T) {
 	h := &Host{}
@@ -430,28 +431,28 @@ func TestPythonSaveFit(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := smallSchema(1)
-	lib := Library{Schema: s}
+	lib := plugin.Library{Schema: s}
 	for i, seed := range []uint64{3, 5} {
 		path := filepath.Join(dir, "e"+string(rune('0'+i))+".safetensors")
 		if err := lora.WriteSnapshots(path, s, exactSnapshots(s, 2, seed), nil); err != nil {
 			t.Fatal(err)
 		}
-		lib.Experts = append(lib.Experts, Expert{ID: "e" + string(rune('0'+i)), Embedding: []float32{1, float32(i)}, SnapshotPath: path})
+		lib.Experts = append(lib.Experts, plugin.Expert{ID: "e" + string(rune('0'+i)), Embedding: []float32{1, float32(i)}, SnapshotPath: path})
 	}
-	plain, plainLogs := startPython(t, h, KindGenerator, "generator", nil)
+	plain, plainLogs := startPython(t, h, plugin.KindGenerator, "generator", nil)
 	if err := plain.Generator().Fit(ctx, lib, 1); err != nil {
 		t.Fatal(err)
 	}
 	fit := filepath.Join(dir, "fit")
-	if err := plain.FitSaver().SaveFit(ctx, fit); !errors.Is(err, ErrCannotSaveFit) || !strings.Contains(err.Error(), "py-generator") {
+	if err := plain.FitSaver().SaveFit(ctx, fit); !errors.Is(err, plugin.ErrCannotSaveFit) || !strings.Contains(err.Error(), "py-generator") {
 		t.Errorf("SaveFit of a plugin without save_fit: %v", err)
 	}
-	if err := plain.FitSaver().LoadFit(ctx, fit, lib); !errors.Is(err, ErrCannotSaveFit) {
+	if err := plain.FitSaver().LoadFit(ctx, fit, lib); !errors.Is(err, plugin.ErrCannotSaveFit) {
 		t.Errorf("LoadFit of a plugin without load_fit: %v", err)
 	}
 	closeCleanly(t, plain, plainLogs)
 
-	a, aLogs := startPython(t, h, KindGenerator, "saving-generator", nil)
+	a, aLogs := startPython(t, h, plugin.KindGenerator, "saving-generator", nil)
 	if err := a.FitSaver().SaveFit(ctx, fit); err == nil || !strings.Contains(err.Error(), "before Fit") {
 		t.Errorf("SaveFit before Fit: %v", err)
 	}
@@ -466,7 +467,7 @@ func TestPythonSaveFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeCleanly(t, a, aLogs)
-	b, bLogs := startPython(t, h, KindGenerator, "saving-generator", nil)
+	b, bLogs := startPython(t, h, plugin.KindGenerator, "saving-generator", nil)
 	if err := b.FitSaver().LoadFit(ctx, fit, lib); err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +480,7 @@ func TestPythonSaveFit(t *testing.T) {
 			t.Errorf("adapter %d after LoadFit differs", i)
 		}
 	}
-	if err := b.FitSaver().LoadFit(ctx, fit, Library{Schema: s, Experts: lib.Experts[:1]}); err == nil || !strings.Contains(err.Error(), "fitted on 2 experts") {
+	if err := b.FitSaver().LoadFit(ctx, fit, plugin.Library{Schema: s, Experts: lib.Experts[:1]}); err == nil || !strings.Contains(err.Error(), "fitted on 2 experts") {
 		t.Errorf("LoadFit on another library: %v", err)
 	}
 	closeCleanly(t, b, bLogs)

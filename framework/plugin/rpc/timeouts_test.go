@@ -1,4 +1,4 @@
-package plugin
+package rpc
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -46,8 +47,8 @@ func stop(t *testing.T, pid int) {
 func TestStoppedPluginKilledWithinTimeout(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	c := startFake(t, h, KindEvaluator, "evaluator", func(s *Spec) {
-		s.Timeouts = map[string]time.Duration{CallEvaluate: 500 * time.Millisecond, CallInfo: time.Minute}
+	c := startFake(t, h, plugin.KindEvaluator, "evaluator", func(s *Spec) {
+		s.Timeouts = map[string]time.Duration{plugin.CallEvaluate: 500 * time.Millisecond, plugin.CallInfo: time.Minute}
 	})
 	if _, err := c.Evaluator().Info(context.Background()); err != nil {
 		t.Fatal(err)
@@ -72,8 +73,8 @@ func TestStoppedPluginKilledWithinTimeout(t *testing.T) {
 func TestKillStoppedPlugin(t *testing.T) {
 	h := &Host{}
 	defer h.KillAll()
-	a := startFake(t, h, KindEncoder, "encoder", nil)
-	b := startFake(t, h, KindEncoder, "encoder", nil)
+	a := startFake(t, h, plugin.KindEncoder, "encoder", nil)
+	b := startFake(t, h, plugin.KindEncoder, "encoder", nil)
 	for _, c := range []*Client{a, b} {
 		stop(t, c.cmd.Process.Pid)
 	}
