@@ -349,7 +349,10 @@ func cmdPlugin(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "runner plugin serve: no built-in %q\n", args[1])
 		return 2
 	}
-	rpc.Serve(e.New())
+	if err := rpc.Serve(e.New()); err != nil {
+		fmt.Fprintf(stderr, "runner plugin serve %s: %v\n", args[1], err)
+		return 1
+	}
 	return 0
 }
 

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/task"
 )
@@ -129,3 +131,10 @@ type FitSaver interface {
 
 // ErrCannotSaveFit is a generator without SaveFit and LoadFit.
 var ErrCannotSaveFit = errors.New("cannot save its fit: the generator does not implement SaveFit and LoadFit")
+
+// LoggerSetter is what a plugin implements to log: rpc.Serve hands it the plugin
+// process's logger (JSON on stderr, relayed into the runner's log). Until then, as in
+// tests that call a plugin in process, a plugin logs nowhere.
+type LoggerSetter interface {
+	SetLogger(l hclog.Logger)
+}

@@ -9,7 +9,8 @@
 //
 // It merges the last snapshot of every expert, weighted by a softmax of cosine
 // similarity at temperature tau, which is all a plugin needs to show: Info, strict
-// Configure, Fit on a library of snapshot files, Generate.
+// Configure, Fit on a library of snapshot files, Generate, and logging through the
+// logger rpc.Serve hands it.
 package main
 
 import (
@@ -17,6 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/params"
@@ -24,7 +28,12 @@ import (
 	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
-func main() { rpc.Serve(&generator{cfg: config{Tau: 0.1}}) }
+func main() {
+	if err := rpc.Serve(&generator{cfg: config{Tau: 0.1}, log: hclog.NewNullLogger()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
 
 type config struct {
 	Tau float64 `param:"tau" doc:"softmax temperature over cosine similarities; small is nearly top-1"`
@@ -32,6 +41,7 @@ type config struct {
 
 type generator struct {
 	cfg    config
+	log    hclog.Logger // rpc.Serve's: JSON on stderr, shown in the runner's log
 	schema lora.Schema
 	embs   [][]float32
 	finals [][]float32
@@ -42,6 +52,8 @@ func (g *generator) Info(context.Context) (plugin.Info, error) {
 		Description: "example third-party plugin: similarity-weighted mean of the experts' last snapshots",
 		Params:      params.Describe(&g.cfg)}, nil
 }
+
+func (g *generator) SetLogger(l hclog.Logger) { g.log = l }
 
 func (g *generator) Configure(_ context.Context, p plugin.Params) error {
 	cfg := config{Tau: 0.1}
@@ -73,6 +85,7 @@ func (g *generator) Fit(_ context.Context, lib plugin.Library, _ uint64) error {
 	if len(g.finals) == 0 {
 		return fmt.Errorf("the library has no experts")
 	}
+	g.log.Info("fitted", "experts", len(g.finals))
 	return nil
 }
 

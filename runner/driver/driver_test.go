@@ -37,13 +37,10 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
-		switch name {
-		case "encoder":
-			rpc.Serve(&encoder{})
-		case "evaluator":
-			rpc.Serve(&evaluator{})
-		case "generator":
-			rpc.Serve(&generator2{})
+		fakes := map[string]plugin.Base{"encoder": &encoder{}, "evaluator": &evaluator{}, "generator": &generator2{}}
+		if err := rpc.Serve(fakes[name]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
 		}
 		os.Exit(0)
 	}

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/internal/generator/library/librarytest"
@@ -56,7 +54,7 @@ type benchScale struct {
 func fitLocal(b *testing.B, s benchScale) local {
 	b.Helper()
 	ctx := context.Background()
-	enc := glove.NewWithLogger(hclog.NewNullLogger())
+	enc := glove.New()
 	if err := enc.Configure(ctx, plugin.Params{}); err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +82,6 @@ func fitLocal(b *testing.B, s benchScale) local {
 		lib.Experts = append(lib.Experts, plugin.Expert{ID: fmt.Sprint("e", e), Description: d, Embedding: vs[0], SnapshotPath: path})
 	}
 	gen := sglora.New()
-	gen.SetLogger(hclog.NewNullLogger())
 	if err := gen.Configure(ctx, plugin.Params{"epochs": int64(2), "latent": int64(s.latent),
 		"encoder_hidden": int64(s.hidden), "prior_hidden": int64(s.hidden), "decoder_hidden": int64(s.hidden)}); err != nil {
 		b.Fatal(err)

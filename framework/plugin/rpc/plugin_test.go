@@ -24,7 +24,10 @@ import (
 // serves the fake named there instead of running tests. No build step outside go test.
 func TestMain(m *testing.M) {
 	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
-		serveFake(name)
+		if err := serveFake(name); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -41,7 +44,12 @@ func paperSchema() lora.Schema {
 	return s
 }
 
-type fakeEncoder struct{ scale float32 }
+type fakeEncoder struct {
+	scale float32
+	log   hclog.Logger
+}
+
+func (f *fakeEncoder) SetLogger(l hclog.Logger) { f.log = l }
 
 func (f *fakeEncoder) Info(context.Context) (plugin.Info, error) {
 	return plugin.Info{Kind: plugin.KindEncoder, Name: "fake-encoder", Version: "1.0", Params: []plugin.Param{{Name: "scale", Type: "float", Default: "1"}}}, nil
@@ -53,6 +61,9 @@ func (f *fakeEncoder) Configure(_ context.Context, p plugin.Params) error {
 			return fmt.Errorf("unknown parameter %q", k)
 		}
 		f.scale = float32(v.(float64))
+	}
+	if f.log != nil {
+		f.log.Info("configured through the logger Serve handed over", "scale", f.scale)
 	}
 	return nil
 }
@@ -146,17 +157,17 @@ func (g *fakeGenerator) Generate(_ context.Context, target []float32, n int, see
 	return out, nil
 }
 
-func serveFake(name string) {
+func serveFake(name string) error {
 	switch name {
 	case "encoder":
-		Serve(&fakeEncoder{scale: 1})
+		return Serve(&fakeEncoder{scale: 1})
 	case "evaluator":
-		Serve(fakeEvaluator{})
+		return Serve(fakeEvaluator{})
 	case "generator":
-		Serve(&fakeGenerator{})
+		return Serve(&fakeGenerator{})
 	case "stdout":
 		fmt.Println("hello from a careless plugin")
-		Serve(&fakeEncoder{scale: 1})
+		return Serve(&fakeEncoder{scale: 1})
 	case "old-generator":
 		old := kind{name: plugin.KindGenerator, register: func(s *grpc.Server, _ plugin.Base) { pb.RegisterGeneratorServer(s, oldGenerator{}) }}
 		goplugin.Serve(&goplugin.ServeConfig{
@@ -164,7 +175,9 @@ func serveFake(name string) {
 			VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: {plugin.KindGenerator: &glue{kind: old}}},
 			GRPCServer:       goplugin.DefaultGRPCServer,
 		})
+		return nil
 	}
+	return fmt.Errorf("no fake %q", name)
 }
 
 // oldGenerator is a generator built against an older protocol 1 than the runner's: it
@@ -467,3 +480,45 @@ func TestGenerateHangPastTimeoutKillsPlugin(t *testing.T) {
 		t.Fatal("a plugin past its timeout must be killed")
 	}
 }
+
+// TestServeHandsLogger: Serve gives the plugin its logger, whose lines reach the host's.
+func TestServeHandsLogger(t *testing.T) {
+	h := &Host{}
+	defer h.KillAll()
+	logs := &syncBuffer{}
+	c := startFake(t, h, plugin.KindEncoder, "encoder", func(s *Spec) {
+		s.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
+	})
+	if err := c.Encoder().Configure(context.Background(), plugin.Params{"scale": 2.0}); err != nil {
+		t.Fatal(err)
+	}
+	c.Kill()
+	if !strings.Contains(logs.String(), "configured through the logger Serve handed over") || !strings.Contains(logs.String(), "scale=2") {
+		t.Fatalf("the plugin's log line did not reach the host:\n%s", logs)
+	}
+}
+
+// TestServeRefuses: Serve returns its errors instead of exiting the process.
+func TestServeRefuses(t *testing.T) {
+	t.Setenv(Handshake.MagicCookieKey, "")
+	for _, tc := range []struct {
+		name string
+		impl plugin.Base
+		want string
+	}{
+		{"not started by the runner", &fakeEncoder{}, ErrNotStartedByRunner.Error()},
+		{"no kind", notAPlugin{}, "implements none of the kinds (encoder, evaluator, generator)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Serve(tc.impl); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Serve = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// notAPlugin has plugin.Base's methods and no kind's.
+type notAPlugin struct{}
+
+func (notAPlugin) Info(context.Context) (plugin.Info, error)      { return plugin.Info{}, nil }
+func (notAPlugin) Configure(context.Context, plugin.Params) error { return nil }

@@ -66,29 +66,14 @@ func (g *glue) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.Cli
 	return g.kind.client(c, g.host), nil
 }
 
-// servedSet maps each implementation to its kind's glue.
-func servedSet(impls ...plugin.Base) (goplugin.PluginSet, error) {
-	set := goplugin.PluginSet{}
-	for _, impl := range impls {
-		var found bool
-		for _, k := range kinds {
-			if !k.serves(impl) {
-				continue
-			}
-			if set[k.name] != nil {
-				return nil, fmt.Errorf("plugin: two %s implementations in one process", k.name)
-			}
-			set[k.name], found = &glue{kind: k, impl: impl}, true
-			break
-		}
-		if !found {
-			return nil, fmt.Errorf("plugin: %T implements none of %s", impl, kindNames())
+// servedSet is the glue that serves impl as its kind.
+func servedSet(impl plugin.Base) (goplugin.PluginSet, error) {
+	for _, k := range kinds {
+		if k.serves(impl) {
+			return goplugin.PluginSet{k.name: &glue{kind: k, impl: impl}}, nil
 		}
 	}
-	if len(set) == 0 {
-		return nil, fmt.Errorf("plugin: nothing to serve")
-	}
-	return set, nil
+	return nil, fmt.Errorf("plugin: %T implements none of the kinds (%s)", impl, kindNames())
 }
 
 // hostSet is the glue the host dispenses a plugin of the named kind with.

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -46,12 +45,12 @@ type Plugin[C any] struct {
 	log hclog.Logger
 }
 
-// New returns the plugin with the method's defaults, logging to stderr.
+// New returns the plugin with the method's defaults.
 func New[C any](m Method[C]) *Plugin[C] {
-	return &Plugin[C]{m: m, cfg: m.Defaults(), log: hclog.New(&hclog.LoggerOptions{Name: m.Name, Output: os.Stderr, Level: hclog.Info})}
+	return &Plugin[C]{m: m, cfg: m.Defaults(), log: hclog.NewNullLogger()}
 }
 
-// SetLogger replaces the stderr logger.
+// SetLogger receives the plugin process's logger (rpc.Serve).
 func (p *Plugin[C]) SetLogger(l hclog.Logger) { p.log = l }
 
 // Info describes the method and its parameters with their defaults.

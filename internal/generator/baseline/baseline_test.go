@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/internal/generator/library"
@@ -48,7 +46,6 @@ func scaled() *Plugin[cfg] {
 			return out, nil
 		},
 	})
-	p.SetLogger(hclog.NewNullLogger())
 	return p
 }
 

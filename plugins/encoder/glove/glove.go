@@ -51,7 +51,7 @@ var stopwords = map[string]bool{
 
 // Encoder implements plugin.Encoder.
 type Encoder struct {
-	log hclog.Logger // nil: hclog.Default() at call time
+	log hclog.Logger
 
 	mu   sync.Mutex
 	cfg  Config
@@ -60,19 +60,11 @@ type Encoder struct {
 
 var _ plugin.Encoder = (*Encoder)(nil)
 
-// New returns an encoder with the default configuration that logs through
-// hclog.Default() (stderr).
-func New() *Encoder { return &Encoder{cfg: defaults()} }
+// New returns an encoder with the default configuration.
+func New() *Encoder { return &Encoder{cfg: defaults(), log: hclog.NewNullLogger()} }
 
-// NewWithLogger is New with an explicit logger.
-func NewWithLogger(l hclog.Logger) *Encoder { return &Encoder{log: l, cfg: defaults()} }
-
-func (e *Encoder) logger() hclog.Logger {
-	if e.log != nil {
-		return e.log
-	}
-	return hclog.Default().Named("glove")
-}
+// SetLogger receives the plugin process's logger (rpc.Serve).
+func (e *Encoder) SetLogger(l hclog.Logger) { e.log = l }
 
 // Info describes the plugin and its parameters with their defaults.
 func (e *Encoder) Info(ctx context.Context) (plugin.Info, error) {
@@ -147,7 +139,7 @@ func (e *Encoder) Embed(ctx context.Context, texts []string) ([][]float32, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		v, err := embed(vecs, cfg, text, e.logger())
+		v, err := embed(vecs, cfg, text, e.log)
 		if err != nil {
 			return nil, fmt.Errorf("encoder glove: text %d %q: %w", i, text, err)
 		}

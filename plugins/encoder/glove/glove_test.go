@@ -19,7 +19,7 @@ import (
 func newLogged(t *testing.T) (*Encoder, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
-	return NewWithLogger(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace})), &buf
+	return withLogger(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace})), &buf
 }
 
 func norm(v []float32) float64 {
@@ -225,7 +225,7 @@ func TestChannels(t *testing.T) {
 	ctx := context.Background()
 	embed := func(p plugin.Params, texts ...string) [][]float32 {
 		t.Helper()
-		e := NewWithLogger(hclog.NewNullLogger())
+		e := withLogger(hclog.NewNullLogger())
 		if err := e.Configure(ctx, p); err != nil {
 			t.Fatal(err)
 		}
@@ -292,9 +292,16 @@ func TestChannels(t *testing.T) {
 		{"lexical": -0.1}, {"lexical": 1.5}, {"numeric": -1.0}, {"lexical": 0.7, "numeric": 0.5},
 		{"lexical": 0.5, "numeric": 0.0, "normalize": false},
 	} {
-		err := NewWithLogger(hclog.NewNullLogger()).Configure(ctx, p)
+		err := withLogger(hclog.NewNullLogger()).Configure(ctx, p)
 		if err == nil || !(strings.Contains(err.Error(), `"lexical"`) || strings.Contains(err.Error(), `"numeric"`)) {
 			t.Errorf("Configure(%v) = %v, want an error naming the parameter", p, err)
 		}
 	}
+}
+
+// withLogger is an encoder that logs to l, as rpc.Serve makes it.
+func withLogger(l hclog.Logger) *Encoder {
+	e := New()
+	e.SetLogger(l)
+	return e
 }

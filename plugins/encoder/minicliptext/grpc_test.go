@@ -2,6 +2,7 @@ package minicliptext
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -15,7 +16,10 @@ import (
 // path is tested with no build step outside go test.
 func TestMain(m *testing.M) {
 	if os.Getenv("SGLAB_MINICLIPTEXT_SERVE") != "" {
-		rpc.Serve(New())
+		if err := rpc.Serve(New()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

@@ -26,8 +26,7 @@ type Config struct {
 
 // Encoder implements plugin.Encoder. It is safe for concurrent use.
 type Encoder struct {
-	// Logger receives messages; hclog.Default() when nil.
-	Logger hclog.Logger
+	log hclog.Logger
 
 	mu    sync.Mutex
 	cfg   Config
@@ -37,14 +36,10 @@ type Encoder struct {
 var _ plugin.Encoder = (*Encoder)(nil)
 
 // New returns an encoder using the shipped checkpoint.
-func New() *Encoder { return &Encoder{} }
+func New() *Encoder { return &Encoder{log: hclog.NewNullLogger()} }
 
-func (e *Encoder) log() hclog.Logger {
-	if e.Logger != nil {
-		return e.Logger
-	}
-	return hclog.Default().Named("minicliptext")
-}
+// SetLogger receives the plugin process's logger (rpc.Serve).
+func (e *Encoder) SetLogger(l hclog.Logger) { e.log = l }
 
 // Info describes the plugin.
 func (e *Encoder) Info(ctx context.Context) (plugin.Info, error) {
@@ -105,6 +100,6 @@ func (e *Encoder) Embed(ctx context.Context, texts []string) ([][]float32, error
 	if err != nil {
 		return nil, fmt.Errorf("encoder minicliptext: %w", err)
 	}
-	e.log().Debug("embedded", "texts", len(texts))
+	e.log.Debug("embedded", "texts", len(texts))
 	return out, nil
 }

@@ -100,8 +100,7 @@ func (c Config) validate() error {
 // Evaluator is the miniclip evaluator plugin. It is safe for concurrent use: calls
 // share the read-only backbone and a cache of prepared test sets.
 type Evaluator struct {
-	// Logger receives progress; hclog.Default() when nil.
-	Logger hclog.Logger
+	log hclog.Logger
 
 	mu    sync.Mutex
 	cfg   Config
@@ -112,17 +111,13 @@ type Evaluator struct {
 
 // New returns an evaluator with the default configuration.
 func New() *Evaluator {
-	return &Evaluator{cfg: DefaultConfig(), sets: map[string]*datasets.Set{}, tests: newLRU(64)}
+	return &Evaluator{cfg: DefaultConfig(), sets: map[string]*datasets.Set{}, tests: newLRU(64), log: hclog.NewNullLogger()}
 }
 
 var _ plugin.Evaluator = (*Evaluator)(nil)
 
-func (e *Evaluator) log() hclog.Logger {
-	if e.Logger != nil {
-		return e.Logger
-	}
-	return hclog.Default().Named("miniclip")
-}
+// SetLogger receives the plugin process's logger (rpc.Serve).
+func (e *Evaluator) SetLogger(l hclog.Logger) { e.log = l }
 
 // state returns the configuration and backbone for one call, loading the shipped
 // backbone on first use.
@@ -205,7 +200,7 @@ func (e *Evaluator) Configure(ctx context.Context, p plugin.Params) error {
 	e.cfg, e.model = cfg, m
 	e.sets = map[string]*datasets.Set{}
 	e.tests = newLRU(64)
-	e.log().Info("configured", "checkpoint", orShipped(cfg.Checkpoint), "sha256", m.Digest, "train_per_class", cfg.TrainPerClass,
+	e.log.Info("configured", "checkpoint", orShipped(cfg.Checkpoint), "sha256", m.Digest, "train_per_class", cfg.TrainPerClass,
 		"test_per_class", cfg.TestPerClass, "rank", cfg.Rank, "alpha", cfg.Alpha)
 	return nil
 }
@@ -317,7 +312,7 @@ func (e *Evaluator) Train(ctx context.Context, t task.Task, seed uint64, opts pl
 	}
 	secs := time.Since(start).Seconds()
 	// The seed as a string: the host re-reads plugin logs as JSON, where a uint64 would lose digits.
-	e.log().Info("trained", "task", t.ID, "seed", strconv.FormatUint(seed, 10), "pairs", p.n, "epochs", opts.Epochs,
+	e.log.Info("trained", "task", t.ID, "seed", strconv.FormatUint(seed, 10), "pairs", p.n, "epochs", opts.Epochs,
 		"first_loss", res.losses[0], "final_loss", last, "seconds", secs)
 	return plugin.TrainResult{
 		Snapshots: len(res.snaps),

@@ -2,6 +2,7 @@ package miniclip
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,7 +20,10 @@ import (
 // path is tested with no build step outside go test.
 func TestMain(m *testing.M) {
 	if os.Getenv("SGLAB_MINICLIP_SERVE") != "" {
-		rpc.Serve(New())
+		if err := rpc.Serve(New()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

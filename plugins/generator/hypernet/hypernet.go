@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
@@ -81,12 +80,12 @@ type fitted struct {
 	losses []float64
 }
 
-// New returns a generator with the default configuration, logging to stderr.
+// New returns a generator with the default configuration.
 func New() *Generator {
-	return &Generator{cfg: DefaultConfig(), log: hclog.New(&hclog.LoggerOptions{Name: Name, Output: os.Stderr, Level: hclog.Info})}
+	return &Generator{cfg: DefaultConfig(), log: hclog.NewNullLogger()}
 }
 
-// SetLogger replaces the stderr logger.
+// SetLogger receives the plugin process's logger (rpc.Serve).
 func (g *Generator) SetLogger(l hclog.Logger) { g.log = l }
 
 // Info describes the plugin and its parameters with their defaults.

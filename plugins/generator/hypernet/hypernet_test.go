@@ -28,7 +28,6 @@ func small(t *testing.T) *library.Library {
 func fit(t *testing.T, lib *library.Library, seed uint64) *Generator {
 	t.Helper()
 	g := New()
-	g.SetLogger(hclog.NewNullLogger())
 	if err := g.Configure(context.Background(), plugin.Params{"hidden": int64(64), "epochs": int64(150), "batch_size": int64(8)}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,6 @@ func TestLearnsTheLibrary(t *testing.T) {
 func TestPluginSurface(t *testing.T) {
 	ctx := context.Background()
 	g := New()
-	g.SetLogger(hclog.NewNullLogger())
 	for key, p := range map[string]plugin.Params{
 		"hiden": {"hiden": int64(3)}, "hidden": {"hidden": int64(0)}, "lr": {"lr": -1.0}, "epochs": {"epochs": 2.5},
 	} {

@@ -65,7 +65,6 @@ func BenchmarkGenerate(b *testing.B) {
 		lib := s.library(b, s.genSnapshots)
 		cfg := s.config()
 		g := New()
-		g.SetLogger(hclog.NewNullLogger())
 		g.cfg = cfg
 		f := &fitted{cfg: cfg, lib: lib, z: lib.ZScore()}
 		for _, x := range lib.Experts {

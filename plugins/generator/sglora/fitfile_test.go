@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/sglab/sglab/framework/gemm"
 	"github.com/sglab/sglab/framework/plugin"
 )
@@ -45,7 +43,6 @@ func TestSaveLoadFitBitIdentical(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := New()
-			h.SetLogger(hclog.NewNullLogger())
 			h.cfg = cfg
 			if err := h.LoadFit(ctx, path, pl); err != nil {
 				t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -139,12 +138,12 @@ type fitted struct {
 	losses []float64 // mean training loss per epoch
 }
 
-// New returns a generator with the default configuration, logging to stderr.
+// New returns a generator with the default configuration.
 func New() *Generator {
-	return &Generator{cfg: DefaultConfig(), log: hclog.New(&hclog.LoggerOptions{Name: Name, Output: os.Stderr, Level: hclog.Info})}
+	return &Generator{cfg: DefaultConfig(), log: hclog.NewNullLogger()}
 }
 
-// SetLogger replaces the stderr logger (the plugin server passes its own).
+// SetLogger receives the plugin process's logger (rpc.Serve).
 func (g *Generator) SetLogger(l hclog.Logger) { g.log = l }
 
 // Info describes the plugin and its parameters with their defaults.

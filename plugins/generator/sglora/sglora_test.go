@@ -37,7 +37,6 @@ func smallConfig() Config {
 func fitWith(t *testing.T, cfg Config, lib *library.Library, seed uint64) *Generator {
 	t.Helper()
 	g := New()
-	g.SetLogger(hclog.NewNullLogger())
 	g.cfg = cfg
 	if err := g.fitLibrary(context.Background(), lib, seed); err != nil {
 		t.Fatal(err)
@@ -218,7 +217,6 @@ func TestLeaveOneOutAndStandardPriorTrain(t *testing.T) {
 	lib := small(t, 4)
 	lib.Experts = lib.Experts[:1]
 	g2 := New()
-	g2.SetLogger(hclog.NewNullLogger())
 	g2.cfg = cfg
 	if err := g2.fitLibrary(context.Background(), lib, 1); err == nil || !strings.Contains(err.Error(), "leave_one_out") {
 		t.Fatalf("leave-one-out with one expert: %v", err)
@@ -289,7 +287,6 @@ func TestFitFromFilesAndErrors(t *testing.T) {
 		pl.Experts = append(pl.Experts, plugin.Expert{ID: e.ID, Embedding: e.Embedding, SnapshotPath: path})
 	}
 	g := New()
-	g.SetLogger(hclog.NewNullLogger())
 	if _, err := g.Generate(ctx, lib.Experts[0].Embedding, 1, 1); err == nil || !strings.Contains(err.Error(), "before Fit") {
 		t.Fatalf("Generate before Fit: %v", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/internal/generator/library/librarytest"
 )
@@ -22,7 +20,6 @@ func BenchmarkGeneratePaper(b *testing.B) {
 	target := lib.Experts[0].Embedding
 	for _, space := range []string{"factor", "delta"} {
 		g := New()
-		g.SetLogger(hclog.NewNullLogger())
 		if err := g.Configure(context.Background(), plugin.Params{"space": space}); err != nil {
 			b.Fatal(err)
 		}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/internal/generator/baseline"
@@ -35,7 +33,6 @@ var (
 func Run[C any](t *testing.T, newPlugin func() *baseline.Plugin[C], p plugin.Params, n int, seed uint64) [][]float32 {
 	t.Helper()
 	g := newPlugin()
-	g.SetLogger(hclog.NewNullLogger())
 	if err := g.Configure(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
