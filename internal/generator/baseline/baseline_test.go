@@ -83,7 +83,9 @@ func TestShell(t *testing.T) {
 	}
 
 	lib := fixture(t)
-	p.FitLibrary(lib)
+	if err := p.FitLibrary(ctx, lib, 1); err != nil {
+		t.Fatal(err)
+	}
 	ads, err := p.Generate(ctx, []float32{0.1, 1}, 3, 1)
 	if err != nil {
 		t.Fatal(err)

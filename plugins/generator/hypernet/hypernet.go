@@ -9,11 +9,9 @@ package hypernet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,9 +19,9 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/params"
-	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/internal/generator/library"
 	"github.com/sglab/sglab/internal/generator/mlp"
+	"github.com/sglab/sglab/internal/generator/shell"
 )
 
 // Name and Version identify the plugin.
@@ -64,12 +62,9 @@ func (c Config) validate() error {
 	return ps.Err()
 }
 
-// Generator implements plugin.Generator.
+// Generator is the hypernet plugin: the generator shell around the MLP.
 type Generator struct {
-	mu     sync.Mutex
-	cfg    Config
-	fitted *fitted
-	log    hclog.Logger
+	*shell.Plugin[Config, *fitted]
 }
 
 type fitted struct {
@@ -82,57 +77,17 @@ type fitted struct {
 
 // New returns a generator with the default configuration.
 func New() *Generator {
-	return &Generator{cfg: DefaultConfig(), log: hclog.NewNullLogger()}
-}
-
-// SetLogger receives the plugin process's logger (rpc.Serve).
-func (g *Generator) SetLogger(l hclog.Logger) { g.log = l }
-
-// Info describes the plugin and its parameters with their defaults.
-func (g *Generator) Info(context.Context) (plugin.Info, error) {
-	d := DefaultConfig()
-	return plugin.Info{
-		Kind: plugin.KindGenerator, Name: Name, Version: Version,
+	return &Generator{shell.New(shell.Method[Config, *fitted]{
+		Name:    Name,
+		Version: Version,
 		Description: "Text-to-LoRA-style hypernetwork (Charakorn et al. 2025): an MLP from the description embedding " +
 			"to the flattened adapter, trained by reconstructing the experts' snapshots; deterministic",
-		Params: params.Describe(&d),
-	}, nil
-}
-
-// Configure replaces the configuration (absent keys take their defaults) and discards
-// any fitted model.
-func (g *Generator) Configure(_ context.Context, p plugin.Params) error {
-	cfg := DefaultConfig()
-	if err := errors.Join(params.Decode(p, &cfg), cfg.validate()); err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.cfg, g.fitted = cfg, nil
-	return nil
-}
-
-// Fit loads the library and trains the MLP.
-func (g *Generator) Fit(ctx context.Context, lib plugin.Library, seed uint64) error {
-	l, err := library.Load(ctx, lib)
-	if err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	return g.fitLibrary(ctx, l, seed)
-}
-
-func (g *Generator) fitLibrary(ctx context.Context, lib *library.Library, seed uint64) error {
-	g.mu.Lock()
-	cfg := g.cfg
-	g.mu.Unlock()
-	f, err := train(ctx, cfg, lib, seed, g.log)
-	if err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	g.mu.Lock()
-	g.fitted = f
-	g.mu.Unlock()
-	return nil
+		Defaults: DefaultConfig,
+		Check:    Config.validate,
+		Refit:    true,
+		Fit:      train,
+		Generate: generate,
+	})}
 }
 
 // unit writes e/‖e‖ into dst: the library ranks descriptions by cosine similarity, so
@@ -242,38 +197,18 @@ func (f *fitted) forward(h1, h2, out, in []float32, n int) {
 	f.layers[2].Forward(out, h2, n)
 }
 
-// Generate returns n copies of the adapter the MLP emits for target.
-func (g *Generator) Generate(_ context.Context, target []float32, n int, _ uint64) ([]*lora.Adapter, error) {
-	g.mu.Lock()
-	f := g.fitted
-	g.mu.Unlock()
-	if f == nil {
-		return nil, fmt.Errorf("%s: Generate called before Fit", Name)
-	}
-	if n < 1 {
-		return nil, fmt.Errorf("%s: asked for %d samples", Name, n)
-	}
-	if len(target) != f.dim {
-		return nil, fmt.Errorf("%s: target embedding has %d dimensions, the library's have %d", Name, len(target), f.dim)
-	}
+// generate returns the adapter the MLP emits for target, which the shell repeats.
+func generate(_ Config, f *fitted, target []float32, _ int, _ uint64, _ hclog.Logger) ([][]float32, error) {
 	in := make([]float32, f.dim)
 	unit(in, target)
 	for _, v := range in {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("%s: target embedding is zero or not finite", Name)
+			return nil, fmt.Errorf("target embedding is zero or not finite")
 		}
 	}
 	H := f.layers[0].Out
 	out := make([]float32, f.schema.NumParams())
 	f.forward(make([]float32, H), make([]float32, H), out, in, 1)
 	f.z.Denormalize(out, out)
-	a := &lora.Adapter{Schema: f.schema, Params: out}
-	if err := a.CheckFinite(); err != nil {
-		return nil, fmt.Errorf("%s: %w", Name, err)
-	}
-	ads := make([]*lora.Adapter, n)
-	for i := range ads {
-		ads[i] = a.Clone()
-	}
-	return ads, nil
+	return [][]float32{out}, nil
 }

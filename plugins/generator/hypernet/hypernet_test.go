@@ -31,7 +31,7 @@ func fit(t *testing.T, lib *library.Library, seed uint64) *Generator {
 	if err := g.Configure(context.Background(), plugin.Params{"hidden": int64(64), "epochs": int64(150), "batch_size": int64(8)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.fitLibrary(context.Background(), lib, seed); err != nil {
+	if err := g.FitLibrary(context.Background(), lib, seed); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -52,7 +52,8 @@ func TestLearnsTheLibrary(t *testing.T) {
 	lib := small(t)
 	means := lib.Means()
 	g := fit(t, lib, 1)
-	if l := g.fitted.losses; !(l[len(l)-1] < 0.1*l[0]) {
+	f, _ := g.Fitted()
+	if l := f.losses; !(l[len(l)-1] < 0.1*l[0]) {
 		t.Fatalf("loss %v → %v", l[0], l[len(l)-1])
 	}
 	for k, e := range lib.Experts {

@@ -65,7 +65,7 @@ func BenchmarkGenerate(b *testing.B) {
 		lib := s.library(b, s.genSnapshots)
 		cfg := s.config()
 		g := New()
-		g.cfg = cfg
+		g.SetConfig(cfg)
 		f := &fitted{cfg: cfg, lib: lib, z: lib.ZScore()}
 		for _, x := range lib.Experts {
 			m, v := make([]float32, len(x.Mean)), make([]float32, len(x.Mean))
@@ -76,7 +76,7 @@ func BenchmarkGenerate(b *testing.B) {
 		lib.DropSnapshots()
 		f.model = newCVAE(cfg, lib.Schema.NumParams(), rand.New(rand.NewPCG(1, 1)))
 		f.model.freeze()
-		g.fitted = f
+		g.SetFitted(f, lib.Schema, s.dim)
 		target := make([]float32, s.dim)
 		for i := range target {
 			target[i] = float32(i%7) - 3

@@ -50,10 +50,8 @@ func (m *cvae) generationLayers() []namedLayer {
 
 // SaveFit writes the fitted model to path.
 func (g *Generator) SaveFit(_ context.Context, path string) error {
-	g.mu.Lock()
-	f := g.fitted
-	g.mu.Unlock()
-	if f == nil {
+	f, ok := g.Fitted()
+	if !ok {
 		return fmt.Errorf("%s: SaveFit called before Fit", Name)
 	}
 	m := f.model
@@ -100,9 +98,7 @@ func (g *Generator) LoadFit(_ context.Context, path string, lib plugin.Library) 
 	if err != nil {
 		return fmt.Errorf("%s: LoadFit %s: %w", Name, path, err)
 	}
-	g.mu.Lock()
-	g.fitted = f
-	g.mu.Unlock()
+	g.SetFitted(f, f.lib.Schema, len(f.lib.Experts[0].Embedding))
 	return nil
 }
 
@@ -121,9 +117,7 @@ func (g *Generator) readFit(path string, lib plugin.Library) (*fitted, error) {
 	if err := json.Unmarshal([]byte(md["fit"]), &meta); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	g.mu.Lock()
-	cfg := g.cfg
-	g.mu.Unlock()
+	cfg := g.Config()
 	if meta.Config != cfg {
 		return nil, fmt.Errorf("fitted with the configuration %+v, the plugin is configured with %+v", meta.Config, cfg)
 	}

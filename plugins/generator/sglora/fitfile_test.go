@@ -43,7 +43,7 @@ func TestSaveLoadFitBitIdentical(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := New()
-			h.cfg = cfg
+			h.SetConfig(cfg)
 			if err := h.LoadFit(ctx, path, pl); err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,9 @@ func TestSaveLoadFitBitIdentical(t *testing.T) {
 			if err := h.LoadFit(ctx, path, bad); err == nil || !strings.Contains(err.Error(), "embedding") {
 				t.Errorf("another embedding: %v", err)
 			}
-			h.cfg.Tau *= 2
+			other := h.Config()
+			other.Tau *= 2
+			h.SetConfig(other)
 			if err := h.LoadFit(ctx, path, pl); err == nil || !strings.Contains(err.Error(), "configur") {
 				t.Errorf("another configuration: %v", err)
 			}

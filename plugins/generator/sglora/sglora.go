@@ -15,21 +15,18 @@ package sglora
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/params"
-	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/internal/generator/library"
 	"github.com/sglab/sglab/internal/generator/mlp"
+	"github.com/sglab/sglab/internal/generator/shell"
 	"github.com/sglab/sglab/internal/generator/similarity"
 )
 
@@ -119,12 +116,10 @@ func (c Config) validate() error {
 	return ps.Err()
 }
 
-// Generator implements plugin.Generator.
+// Generator is the SG-LoRA plugin: the generator shell around the CVAE, with SaveFit
+// and LoadFit (fitfile.go).
 type Generator struct {
-	mu     sync.Mutex
-	cfg    Config
-	fitted *fitted
-	log    hclog.Logger
+	*shell.Plugin[Config, *fitted]
 }
 
 // fitted is what Generate needs; it is not modified after Fit.
@@ -140,46 +135,25 @@ type fitted struct {
 
 // New returns a generator with the default configuration.
 func New() *Generator {
-	return &Generator{cfg: DefaultConfig(), log: hclog.NewNullLogger()}
-}
-
-// SetLogger receives the plugin process's logger (rpc.Serve).
-func (g *Generator) SetLogger(l hclog.Logger) { g.log = l }
-
-// Info describes the plugin and its parameters with their defaults.
-func (g *Generator) Info(context.Context) (plugin.Info, error) {
-	d := DefaultConfig()
-	return plugin.Info{
-		Kind:    plugin.KindGenerator,
+	return &Generator{shell.New(shell.Method[Config, *fitted]{
 		Name:    Name,
 		Version: Version,
 		Description: "SG-LoRA, Li et al., \"Semantic-guided LoRA Parameters Generation\" (arXiv 2509.10535): " +
 			"the top-K experts nearest the task description give a condition {μ*, σ*²}; a CVAE with a learned prior " +
 			"samples diverse LoRAs from it",
-		Params: params.Describe(&d),
-	}, nil
-}
-
-// Configure replaces the configuration (absent keys take their defaults) and discards
-// any fitted model.
-func (g *Generator) Configure(_ context.Context, p plugin.Params) error {
-	cfg := DefaultConfig()
-	if err := errors.Join(params.Decode(p, &cfg), cfg.validate()); err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.cfg, g.fitted = cfg, nil
-	return nil
-}
-
-// Fit loads the library's snapshots and trains the CVAE on them.
-func (g *Generator) Fit(ctx context.Context, lib plugin.Library, seed uint64) error {
-	l, err := library.Load(ctx, lib)
-	if err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	return g.fitLibrary(ctx, l, seed)
+		Defaults: DefaultConfig,
+		Check:    Config.validate,
+		Refit:    true,
+		Fit: func(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
+			f, err := train(ctx, cfg, lib, seed, log)
+			if err != nil {
+				return nil, err
+			}
+			f.model.freeze()
+			return f, nil
+		},
+		Generate: generate,
+	})}
 }
 
 // Random streams: the seed picks the sequence, the stream what it is used for.
@@ -187,21 +161,6 @@ const (
 	streamFit      = 1
 	streamGenerate = 2
 )
-
-func (g *Generator) fitLibrary(ctx context.Context, lib *library.Library, seed uint64) error {
-	g.mu.Lock()
-	cfg := g.cfg
-	g.mu.Unlock()
-	f, err := train(ctx, cfg, lib, seed, g.log)
-	if err != nil {
-		return fmt.Errorf("%s: %w", Name, err)
-	}
-	f.model.freeze()
-	g.mu.Lock()
-	g.fitted = f
-	g.mu.Unlock()
-	return nil
-}
 
 // train fits the CVAE on every snapshot of lib (whose snapshots it then drops); the
 // model is left trainable, with its encoder, for tests to inspect.
@@ -308,22 +267,14 @@ func (f *fitted) condition(ns []similarity.Neighbour) []float32 {
 	return c
 }
 
-// Generate samples n adapters for the target embedding.
-func (g *Generator) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
-	g.mu.Lock()
-	f := g.fitted
-	g.mu.Unlock()
-	if f == nil {
-		return nil, fmt.Errorf("%s: Generate called before Fit", Name)
-	}
-	if n < 1 {
-		return nil, fmt.Errorf("%s: asked for %d samples", Name, n)
-	}
+// generate samples n adapters for the target embedding, in the configuration f was
+// fitted under.
+func generate(_ Config, f *fitted, target []float32, n int, seed uint64, log hclog.Logger) ([][]float32, error) {
 	ns, err := f.lib.Neighbours(target, f.cfg.TopK, f.cfg.Tau)
 	if err != nil {
-		return nil, fmt.Errorf("%s: target: %w", Name, err)
+		return nil, fmt.Errorf("target: %w", err)
 	}
-	g.log.Debug("neighbours", "experts", neighbourIDs(f.lib, ns))
+	log.Debug("neighbours", "experts", neighbourIDs(f.lib, ns))
 	P, L := f.model.P, f.model.L
 	s := f.model.newSampler(f.condition(ns))
 	var eps []float32
@@ -336,16 +287,12 @@ func (g *Generator) Generate(_ context.Context, target []float32, n int, seed ui
 	}
 	out := make([]float32, n*P)
 	s.decode(out, eps, n)
-	adapters := make([]*lora.Adapter, n)
-	for i := range adapters {
-		v := out[i*P : (i+1)*P : (i+1)*P]
-		f.z.Denormalize(v, v)
-		adapters[i] = &lora.Adapter{Schema: f.lib.Schema, Params: v}
-		if err := adapters[i].CheckFinite(); err != nil {
-			return nil, fmt.Errorf("%s: sample %d: %w", Name, i, err)
-		}
+	vs := make([][]float32, n)
+	for i := range vs {
+		vs[i] = out[i*P : (i+1)*P : (i+1)*P]
+		f.z.Denormalize(vs[i], vs[i])
 	}
-	return adapters, nil
+	return vs, nil
 }
 
 func neighbourIDs(lib *library.Library, ns []similarity.Neighbour) []string {

@@ -37,8 +37,8 @@ func smallConfig() Config {
 func fitWith(t *testing.T, cfg Config, lib *library.Library, seed uint64) *Generator {
 	t.Helper()
 	g := New()
-	g.cfg = cfg
-	if err := g.fitLibrary(context.Background(), lib, seed); err != nil {
+	g.SetConfig(cfg)
+	if err := g.FitLibrary(context.Background(), lib, seed); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -217,8 +217,8 @@ func TestLeaveOneOutAndStandardPriorTrain(t *testing.T) {
 	lib := small(t, 4)
 	lib.Experts = lib.Experts[:1]
 	g2 := New()
-	g2.cfg = cfg
-	if err := g2.fitLibrary(context.Background(), lib, 1); err == nil || !strings.Contains(err.Error(), "leave_one_out") {
+	g2.SetConfig(cfg)
+	if err := g2.FitLibrary(context.Background(), lib, 1); err == nil || !strings.Contains(err.Error(), "leave_one_out") {
 		t.Fatalf("leave-one-out with one expert: %v", err)
 	}
 }
@@ -316,7 +316,7 @@ func TestFitFromFilesAndErrors(t *testing.T) {
 	// A cancelled context stops training.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := g.fitLibrary(cctx, small(t, 5), 1); err == nil {
+	if err := g.FitLibrary(cctx, small(t, 5), 1); err == nil {
 		t.Fatal("training ignored a cancelled context")
 	}
 }
@@ -332,7 +332,7 @@ func TestFitRefusesWhatCannotFit(t *testing.T) {
 	if err := g.Configure(ctx, plugin.Params{"decoder_hidden": int64(1 << 20), "encoder_hidden": int64(1 << 20)}); err != nil {
 		t.Fatal(err)
 	}
-	err := g.fitLibrary(ctx, small(t, 1), 1)
+	err := g.FitLibrary(ctx, small(t, 1), 1)
 	if err == nil || !strings.Contains(err.Error(), "lower the widths") {
 		t.Fatalf("Fit = %v, want a refusal naming the memory", err)
 	}

@@ -23,7 +23,9 @@ func BenchmarkGeneratePaper(b *testing.B) {
 		if err := g.Configure(context.Background(), plugin.Params{"space": space}); err != nil {
 			b.Fatal(err)
 		}
-		g.FitLibrary(lib)
+		if err := g.FitLibrary(context.Background(), lib, 1); err != nil {
+			b.Fatal(err)
+		}
 		b.Run(fmt.Sprintf("space=%s", space), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := g.Generate(context.Background(), target, 1, 1); err != nil {

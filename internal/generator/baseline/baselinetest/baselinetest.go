@@ -40,7 +40,9 @@ func Run[C any](t *testing.T, newPlugin func() *baseline.Plugin[C], p plugin.Par
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.FitLibrary(lib)
+	if err := g.FitLibrary(context.Background(), lib, 1); err != nil {
+		t.Fatal(err)
+	}
 	ads, err := g.Generate(context.Background(), Target, n, seed)
 	if err != nil {
 		t.Fatal(err)
