@@ -18,3 +18,13 @@ func scores8(q, kt *float32, ldk, blocks int, scale float32, out *float32)
 
 //go:noescape
 func wsum8(p *float32, l int, v *float32, stride int, o *float32)
+
+// haveAVX2 reports whether exp8 may run: it shifts integers in 256-bit registers.
+var haveAVX2 = cpu.X86.HasAVX2
+
+// exp8 sets x[i] = exp32(x[i]) for up to 8·blocks values, a block of eight at a time,
+// and returns the number of blocks done: it stops before the first block holding a
+// value outside [expVecMin, expVecMax] or a NaN, and leaves that block as it was.
+//
+//go:noescape
+func exp8(x *float32, blocks int) int

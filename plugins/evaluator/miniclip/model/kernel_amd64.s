@@ -159,3 +159,79 @@ store8:
 	VMOVUPS Y0, (DX)
 	VZEROUPPER
 	RET
+
+// func exp8(x *float32, blocks int) int
+//
+// exp32's main path on eight lanes, operation for operation (VMULPS, VADDPS, VSUBPS,
+// never FMA; the rounding k ± 0.5 then truncation; 2ⁿ built from n+127 shifted into the
+// exponent), with exp32's constants from expConsts, so the bits agree with exp32.
+TEXT ·exp8(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ blocks+8(FP), CX
+	XORQ AX, AX
+	LEAQ ·expConsts(SB), DI
+	VBROADCASTSS 0(DI), Y8   // log2 e
+	VBROADCASTSS 4(DI), Y9   // 0.5
+	VBROADCASTSS 8(DI), Y10  // ln2hi
+	VBROADCASTSS 12(DI), Y11 // ln2lo
+	VBROADCASTSS 48(DI), Y12 // expVecMin
+	VBROADCASTSS 52(DI), Y13 // expVecMax
+	LEAQ ·expInts(SB), R9
+	VBROADCASTSS 0(R9), Y14  // sign bit
+	VPBROADCASTD 4(R9), Y15  // 127
+	TESTQ CX, CX
+	JLE done
+
+block:
+	VMOVUPS (SI), Y0                 // x
+	VCMPPS $0x1D, Y12, Y0, Y1        // x >= min (ordered)
+	VCMPPS $0x12, Y13, Y0, Y2        // x <= max (ordered)
+	VANDPS Y2, Y1, Y1
+	VMOVMSKPS Y1, DX
+	CMPL DX, $0xFF
+	JNE done
+	VMULPS Y8, Y0, Y1                // k = x·log2e
+	VANDPS Y14, Y1, Y2
+	VORPS Y9, Y2, Y2                 // ±0.5 with k's sign
+	VADDPS Y2, Y1, Y1
+	VCVTTPS2DQ Y1, Y1                // n
+	VCVTDQ2PS Y1, Y2                 // fn
+	VMULPS Y10, Y2, Y3
+	VSUBPS Y3, Y0, Y3                // x − fn·ln2hi
+	VMULPS Y11, Y2, Y4
+	VSUBPS Y4, Y3, Y3                // r
+	VBROADCASTSS 16(DI), Y4          // p = 1/5040
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 20(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 24(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 28(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 32(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 36(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 40(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VBROADCASTSS 44(DI), Y5
+	VADDPS Y5, Y4, Y4
+	VPADDD Y15, Y1, Y1
+	VPSLLD $23, Y1, Y1               // 2ⁿ
+	VMULPS Y1, Y4, Y4
+	VMOVUPS Y4, (SI)
+	ADDQ $32, SI
+	INCQ AX
+	DECQ CX
+	JNZ block
+
+done:
+	MOVQ AX, ret+16(FP)
+	VZEROUPPER
+	RET

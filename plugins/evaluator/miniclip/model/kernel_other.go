@@ -15,3 +15,9 @@ func scores8(q, kt *float32, ldk, blocks int, scale float32, out *float32) {
 func wsum8(p *float32, l int, v *float32, stride int, o *float32) {
 	panic("model: wsum8 has no implementation on this architecture")
 }
+
+const haveAVX2 = false
+
+func exp8(x *float32, blocks int) int {
+	panic("model: exp8 has no implementation on this architecture")
+}

@@ -289,18 +289,60 @@ func geluBackward[T Float](dx, dy, x, sig []T) {
 	}
 }
 
-// expInPlace sets x[i] = exp(x[i]): exp32 for float32, math.Exp otherwise.
+// expInPlace sets x[i] = exp(x[i]): exp32 for float32 (eight at a time by exp8 where
+// the kernel runs), math.Exp otherwise.
 func expInPlace[T Float](x []T) {
 	if x32, ok := any(x).([]float32); ok {
-		for i, v := range x32 {
-			x32[i] = exp32(v)
-		}
+		exp32s(x32)
 		return
 	}
 	for i, v := range x {
 		x[i] = T(math.Exp(float64(v)))
 	}
 }
+
+// exp32s sets x[i] = exp32(x[i]). exp8 takes whole blocks of eight and stops at a
+// block with a value outside [expVecMin, expVecMax] (or a NaN), which exp32 then does
+// one by one; the results are the same bits either way.
+func exp32s(x []float32) {
+	i := 0
+	if haveAVX2 {
+		for blocks := len(x) / 8; i/8 < blocks; {
+			i += 8 * exp8(&x[i], blocks-i/8)
+			if i/8 == blocks {
+				break
+			}
+			for j := i; j < i+8; j++ {
+				x[j] = exp32(x[j])
+			}
+			i += 8
+		}
+	}
+	for ; i < len(x); i++ {
+		x[i] = exp32(x[i])
+	}
+}
+
+// exp32's constants, shared with exp8 through expConsts so that both round them alike.
+const (
+	expLog2e = 1.44269504088896341
+	expLn2hi = 0.693359375
+	expLn2lo = -2.12194440e-4
+	// expVecMin and expVecMax bound the inputs exp8 takes: exp32's main path, with
+	// n = round(x·log2 e) ≤ 127 so that 2ⁿ is one normal float32.
+	expVecMin = -87.33654
+	expVecMax = 88
+)
+
+// expConsts is read by exp8 (kernel_amd64.s) at these float32 offsets.
+var expConsts = [...]float32{
+	expLog2e, 0.5, expLn2hi, expLn2lo,
+	1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1,
+	expVecMin, expVecMax,
+}
+
+// expInts are exp8's integer constants: the float32 sign bit and the exponent bias.
+var expInts = [...]uint32{1 << 31, 127}
 
 // exp32 is exp for float32 to within 2 ulp (Cody–Waite reduction by ln 2 and a
 // degree-7 polynomial), several times cheaper than math.Exp. Results below the smallest
@@ -311,15 +353,10 @@ func exp32(x float32) float32 {
 		return x
 	case x > 88.72283:
 		return float32(math.Inf(1))
-	case x < -87.33654:
+	case x < expVecMin:
 		return 0
 	}
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	k := x * log2e
+	k := x * expLog2e
 	if k >= 0 {
 		k += 0.5
 	} else {
@@ -327,7 +364,7 @@ func exp32(x float32) float32 {
 	}
 	n := int32(k)
 	fn := float32(n)
-	r := (x - fn*ln2hi) - fn*ln2lo
+	r := (x - fn*expLn2hi) - fn*expLn2lo
 	p := float32(1.0 / 5040)
 	p = p*r + 1.0/720
 	p = p*r + 1.0/120

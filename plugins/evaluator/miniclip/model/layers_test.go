@@ -163,3 +163,91 @@ func TestAttention8MatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestExp32sMatchesExp32 checks that the eight-lane exp8 path of exp32s gives exp32's
+// bits for every value: a dense sweep of exp8's range, its two bounds and their float32
+// neighbours, values past them (which exp32 does alone: infinities, flushes to zero,
+// NaN, the two-step scaling above 88), and slices whose lengths leave partial blocks
+// and whose out-of-range values sit at every lane position.
+func TestExp32sMatchesExp32(t *testing.T) {
+	if !haveAVX2 {
+		t.Skip("no AVX2 on this machine: exp32s is exp32 one value at a time")
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 0.5, -0.5,
+		expVecMin, math.Nextafter32(expVecMin, 0), math.Nextafter32(expVecMin, -100),
+		expVecMax, math.Nextafter32(expVecMax, 0), math.Nextafter32(expVecMax, 100),
+		88.5, 88.72283, 89, -87.5, -100, -1e30, 1e30,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	var xs []float32
+	for v := float32(-88); v <= 89; v += 0.0137 {
+		xs = append(xs, v)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 4096 {
+		xs = append(xs, float32(rng.NormFloat64()*float64(rng.IntN(30))))
+	}
+	for pos := range 8 { // each special value at each lane of a block
+		for _, s := range special {
+			block := make([]float32, 8)
+			for i := range block {
+				block[i] = float32(rng.NormFloat64())
+			}
+			block[pos] = s
+			xs = append(xs, block...)
+		}
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, len(xs)} {
+		for start := 0; start+n <= len(xs); start += max(n, 1) * 97 {
+			got := slices.Clone(xs[start : start+n])
+			exp32s(got)
+			for i, x := range xs[start : start+n] {
+				want := exp32(x)
+				if math.Float32bits(got[i]) != math.Float32bits(want) {
+					t.Fatalf("n=%d: exp(%v) = %v (bits %#x), exp32 %v (bits %#x)", n, x, got[i], math.Float32bits(got[i]), want, math.Float32bits(want))
+				}
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+}
+
+// BenchmarkExp32s compares exp32s with exp32 one by one over the backbone's MLP
+// activations (a batch of 32 images × 17 tokens × 64 hidden units).
+func BenchmarkExp32s(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, 32*17*64)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 3)
+	}
+	buf := make([]float32, len(x))
+	b.Run("kernel", func(b *testing.B) {
+		for b.Loop() {
+			copy(buf, x)
+			exp32s(buf)
+		}
+	})
+	b.Run("scalar", func(b *testing.B) {
+		for b.Loop() {
+			copy(buf, x)
+			for i, v := range buf {
+				buf[i] = exp32(v)
+			}
+		}
+	})
+}
+
+// BenchmarkExpSoftmaxRow times exp32s on one attention row (17 tokens: two blocks for
+// exp8 and one value for exp32), where a kernel call's set-up counts.
+func BenchmarkExpSoftmaxRow(b *testing.B) {
+	x := make([]float32, 17)
+	buf := make([]float32, 17)
+	for i := range x {
+		x[i] = -float32(i) * 0.3
+	}
+	for b.Loop() {
+		copy(buf, x)
+		exp32s(buf)
+	}
+}
