@@ -28,3 +28,14 @@ var haveAVX2 = cpu.X86.HasAVX2
 //
 //go:noescape
 func exp8(x *float32, blocks int) int
+
+// outer8 and dqk8 are attentionBackward's float32 kernels for heads of width 8
+// (kernel_amd64.s): outer8 adds p[j]·x into the eight values at y + j·stride for j < l;
+// dqk8 adds ds[j]·k_j into dq and ds[j]·q into dk_j (rows k_j, dk_j at stride) for
+// every j < l with ds[j] ≠ 0.
+//
+//go:noescape
+func outer8(p *float32, l int, x, y *float32, stride int)
+
+//go:noescape
+func dqk8(ds *float32, l int, q, k, dk *float32, stride int, dq *float32)

@@ -235,3 +235,74 @@ done:
 	MOVQ AX, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func outer8(p *float32, l int, x, y *float32, stride int)
+//
+// y_j += p[j]·x, eight lanes, for j < l (VMULPS then VADDPS, as the scalar
+// dv_j[k] += p_ij·do_i[k]).
+TEXT ·outer8(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), SI
+	MOVQ l+8(FP), CX
+	MOVQ x+16(FP), AX
+	MOVQ y+24(FP), DI
+	MOVQ stride+32(FP), R8
+	SHLQ $2, R8
+	VMOVUPS (AX), Y0
+	TESTQ CX, CX
+	JLE outerdone
+
+outerloop:
+	VBROADCASTSS (SI), Y1
+	VMULPS Y0, Y1, Y2
+	VADDPS (DI), Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $4, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ outerloop
+
+outerdone:
+	VZEROUPPER
+	RET
+
+// func dqk8(ds *float32, l int, q, k, dk *float32, stride int, dq *float32)
+//
+// For j < l with ds[j] ≠ 0 (either zero skipped, tested on the bits): dq += ds[j]·k_j
+// in a register, in order of j, and dk_j += ds[j]·q, each product rounded before it is
+// added, as the scalar loop does.
+TEXT ·dqk8(SB), NOSPLIT, $0-56
+	MOVQ ds+0(FP), SI
+	MOVQ l+8(FP), CX
+	MOVQ q+16(FP), AX
+	MOVQ k+24(FP), DI
+	MOVQ dk+32(FP), R9
+	MOVQ stride+40(FP), R8
+	MOVQ dq+48(FP), DX
+	SHLQ $2, R8
+	VMOVUPS (AX), Y7
+	VMOVUPS (DX), Y0
+	TESTQ CX, CX
+	JLE dqkstore
+
+dqkloop:
+	MOVL (SI), BX
+	TESTL $0x7FFFFFFF, BX
+	JZ dqknext
+	VBROADCASTSS (SI), Y1
+	VMULPS (DI), Y1, Y2
+	VADDPS Y2, Y0, Y0
+	VMULPS Y7, Y1, Y3
+	VADDPS (R9), Y3, Y3
+	VMOVUPS Y3, (R9)
+
+dqknext:
+	ADDQ $4, SI
+	ADDQ R8, DI
+	ADDQ R8, R9
+	DECQ CX
+	JNZ dqkloop
+
+dqkstore:
+	VMOVUPS Y0, (DX)
+	VZEROUPPER
+	RET

@@ -21,3 +21,11 @@ const haveAVX2 = false
 func exp8(x *float32, blocks int) int {
 	panic("model: exp8 has no implementation on this architecture")
 }
+
+func outer8(p *float32, l int, x, y *float32, stride int) {
+	panic("model: outer8 has no implementation on this architecture")
+}
+
+func dqk8(ds *float32, l int, q, k, dk *float32, stride int, dq *float32) {
+	panic("model: dqk8 has no implementation on this architecture")
+}

@@ -501,6 +501,65 @@ func attentionForward8(out, probs, qkv []float32, l, d, heads int) {
 
 // attentionBackward accumulates dqkv (l×3d) from dout (l×d). tmp needs l values.
 func attentionBackward[T Float](dqkv, dout, probs, qkv, tmp []T, l, d, heads int) {
+	if haveKernel && d == 8*heads {
+		if dqkv32, ok := any(dqkv).([]float32); ok {
+			attentionBackward8(dqkv32, any(dout).([]float32), any(probs).([]float32), any(qkv).([]float32), l, d, heads)
+			return
+		}
+	}
+	attentionBackwardScalar(dqkv, dout, probs, qkv, tmp, l, d, heads)
+}
+
+// attentionBackward8 is attentionBackward for float32 heads of width 8. Per query row:
+// scores8 gives the eight-wide dot products do·v_j against values packed transposed
+// (scale 1, which is exact), outer8 adds p_ij·do_i into every dv_j, and dqk8 adds
+// ds_ij·k_j into dq_i and ds_ij·q_i into every dk_j, skipping ds_ij = 0 as the scalar
+// code does. Every accumulator sees the same operations in the same order as in
+// attentionBackwardScalar, so the bits agree; the sums over j (s, ds) stay in Go.
+func attentionBackward8(dqkv, dout, probs, qkv []float32, l, d, heads int) {
+	const dh = 8
+	if l == 0 {
+		return
+	}
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	stride := 3 * d
+	blocks := (l + 7) / 8
+	ldk := blocks * 8
+	buf := packBufs.Get().(*[]float32)
+	defer packBufs.Put(buf)
+	vt := grow(buf, dh*ldk+2*ldk) // values transposed, then dp and ds
+	dp := vt[dh*ldk : dh*ldk+ldk]
+	ds := vt[dh*ldk+ldk : dh*ldk+2*ldk]
+	for h := 0; h < heads; h++ {
+		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
+		for k := 0; k < dh; k++ {
+			r := vt[k*ldk : (k+1)*ldk]
+			for j := 0; j < l; j++ {
+				r[j] = qkv[j*stride+vo+k]
+			}
+			clear(r[l:])
+		}
+		p := probs[h*l*l : (h+1)*l*l]
+		for i := 0; i < l; i++ {
+			doi := &dout[i*d+h*dh]
+			pi := p[i*l : (i+1)*l]
+			scores8(doi, &vt[0], ldk, blocks, 1, &dp[0])
+			var s float32
+			for j, pij := range pi {
+				s += pij * dp[j]
+			}
+			outer8(&pi[0], l, doi, &dqkv[vo], stride)
+			for j, pij := range pi {
+				ds[j] = pij * (dp[j] - s) * scale
+			}
+			dqk8(&ds[0], l, &qkv[i*stride+qo], &qkv[ko], &dqkv[ko], stride, &dqkv[i*stride+qo])
+		}
+	}
+}
+
+// attentionBackwardScalar is attentionBackward in plain Go, the reference
+// attentionBackward8 must agree with bit for bit.
+func attentionBackwardScalar[T Float](dqkv, dout, probs, qkv, tmp []T, l, d, heads int) {
 	dh := d / heads
 	scale := T(1 / math.Sqrt(float64(dh)))
 	stride := 3 * d

@@ -164,6 +164,52 @@ func TestAttention8MatchesScalar(t *testing.T) {
 	}
 }
 
+// TestAttentionBackward8MatchesScalar checks that attentionBackward's float32 kernels
+// give the scalar code's bits in dq, dk and dv, accumulating into gradients that are
+// already there (some of them −0), with probabilities from the forward pass of which
+// some are set to zero, so that the skipped ds = 0 terms show, for token counts below,
+// at and past multiples of eight and for one and several heads.
+func TestAttentionBackward8MatchesScalar(t *testing.T) {
+	if !haveKernel {
+		t.Skip("no SIMD kernel on this machine")
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(4)-2)))
+		}
+		return v
+	}
+	for _, l := range []int{1, 5, 8, 9, 17, 33} {
+		for _, heads := range []int{1, 4} {
+			d := 8 * heads
+			qkv, dout := vec(l*3*d), vec(l*d)
+			probs := make([]float32, heads*l*l)
+			attentionForwardScalar(make([]float32, l*d), probs, qkv, l, d, heads)
+			for i := range probs {
+				if rng.IntN(10) == 0 {
+					probs[i] = 0
+				}
+			}
+			want := vec(l * 3 * d)
+			for i := range want {
+				if rng.IntN(10) == 0 {
+					want[i] = float32(math.Copysign(0, -1))
+				}
+			}
+			got := slices.Clone(want)
+			attentionBackwardScalar(want, dout, probs, qkv, make([]float32, l), l, d, heads)
+			attentionBackward8(got, dout, probs, qkv, l, d, heads)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("l=%d heads=%d: dqkv[%d] = %v, scalar %v", l, heads, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // TestExp32sMatchesExp32 checks that the eight-lane exp8 path of exp32s gives exp32's
 // bits for every value: a dense sweep of exp8's range, its two bounds and their float32
 // neighbours, values past them (which exp32 does alone: infinities, flushes to zero,
