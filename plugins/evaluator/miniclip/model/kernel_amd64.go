@@ -2,10 +2,12 @@ package model
 
 import "golang.org/x/sys/cpu"
 
-// rows4x16 is the float32 kernel of gemm (kernel_amd64.s).
+// rows4x16 is the float32 kernel of gemm (kernel_amd64.s): four rows of x against
+// sixteen packed columns, then + b (mode&1) and + y (mode&2), stored into four rows of
+// y at stride ldy.
 //
 //go:noescape
-func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, out *float32)
+func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, b, y *float32, ldy, mode int)
 
 // haveKernel reports whether rows4x16 may run: it needs AVX's 256-bit registers.
 var haveKernel = cpu.X86.HasAVX

@@ -1,11 +1,12 @@
 #include "textflag.h"
 
-// func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, out *float32)
+// func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, b, y *float32, ldy, mode int)
 //
-// out[q·16 + j] = Σ_i x_q[i]·wt[i·ldw + j] for q < 4, j < 16, summed in order of i from
-// zero, each product rounded before it is added (VMULPS then VADDPS, never FMA): the
-// same operations, in the same order, as the scalar loop of gemm, so the bits agree.
-TEXT ·rows4x16(SB), NOSPLIT, $0-64
+// For q < 4, j < 16: s = Σ_i x_q[i]·wt[i·ldw + j], summed in order of i from zero, each
+// product rounded before it is added (VMULPS then VADDPS, never FMA); then s += b[j] if
+// mode&1, s += y[q·ldy + j] if mode&2; y[q·ldy + j] = s. The same operations, in the
+// same order, as the scalar loop of gemm, so the bits agree.
+TEXT ·rows4x16(SB), NOSPLIT, $0-88
 	MOVQ k+0(FP), CX
 	MOVQ x0+8(FP), R10
 	MOVQ x1+16(FP), R11
@@ -13,7 +14,7 @@ TEXT ·rows4x16(SB), NOSPLIT, $0-64
 	MOVQ x3+32(FP), R13
 	MOVQ wt+40(FP), DI
 	MOVQ ldw+48(FP), R8
-	MOVQ out+56(FP), DX
+	MOVQ y+64(FP), DX
 	SHLQ $2, R8
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -58,14 +59,51 @@ loop:
 	JNZ loop
 
 store:
+	MOVQ mode+80(FP), AX
+	TESTQ $1, AX
+	JZ nobias
+	MOVQ b+56(FP), BX
+	VMOVUPS (BX), Y8
+	VMOVUPS 32(BX), Y9
+	VADDPS Y8, Y0, Y0
+	VADDPS Y9, Y1, Y1
+	VADDPS Y8, Y2, Y2
+	VADDPS Y9, Y3, Y3
+	VADDPS Y8, Y4, Y4
+	VADDPS Y9, Y5, Y5
+	VADDPS Y8, Y6, Y6
+	VADDPS Y9, Y7, Y7
+
+nobias:
+	MOVQ ldy+72(FP), R9
+	SHLQ $2, R9
+	TESTQ $2, AX
+	JZ put
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	ADDQ R9, DX
+	VADDPS (DX), Y2, Y2
+	VADDPS 32(DX), Y3, Y3
+	ADDQ R9, DX
+	VADDPS (DX), Y4, Y4
+	VADDPS 32(DX), Y5, Y5
+	ADDQ R9, DX
+	VADDPS (DX), Y6, Y6
+	VADDPS 32(DX), Y7, Y7
+	MOVQ y+64(FP), DX
+
+put:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	VMOVUPS Y4, 128(DX)
-	VMOVUPS Y5, 160(DX)
-	VMOVUPS Y6, 192(DX)
-	VMOVUPS Y7, 224(DX)
+	ADDQ R9, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R9, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R9, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
 	VZEROUPPER
 	RET
 

@@ -4,7 +4,7 @@ package model
 
 const haveKernel = false
 
-func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, out *float32) {
+func rows4x16(k int, x0, x1, x2, x3, wt *float32, ldw int, b, y *float32, ldy, mode int) {
 	panic("model: rows4x16 has no implementation on this architecture")
 }
 

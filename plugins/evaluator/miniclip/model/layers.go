@@ -128,23 +128,39 @@ func gemm32(y, x, w, b []float32, n, in, out int, acc bool) {
 		}
 		clear(row[out:])
 	}
+	mode := 0
+	if b != nil {
+		mode |= 1
+	}
+	if acc {
+		mode |= 2
+	}
+	full := out &^ 15 // columns the kernel stores itself; the rest go through tile
 	var tile [4 * 16]float32
 	for r := 0; r < blocks; r += 4 {
-		for j := 0; j < out; j += 16 {
-			rows4x16(in, &x[r*in], &x[(r+1)*in], &x[(r+2)*in], &x[(r+3)*in], &wt[j], ldw, &tile[0])
-			end := min(j+16, out)
-			for q := 0; q < 4; q++ {
-				yr, t := y[(r+q)*out:(r+q+1)*out], tile[q*16:(q+1)*16]
-				for o := j; o < end; o++ {
-					s := t[o-j]
-					if b != nil {
-						s += b[o]
-					}
-					if acc {
-						s += yr[o]
-					}
-					yr[o] = s
+		x0, x1, x2, x3 := &x[r*in], &x[(r+1)*in], &x[(r+2)*in], &x[(r+3)*in]
+		for j := 0; j < full; j += 16 {
+			var bj *float32
+			if b != nil {
+				bj = &b[j]
+			}
+			rows4x16(in, x0, x1, x2, x3, &wt[j], ldw, bj, &y[r*out+j], out, mode)
+		}
+		if full == out {
+			continue
+		}
+		rows4x16(in, x0, x1, x2, x3, &wt[full], ldw, nil, &tile[0], 16, 0)
+		for q := 0; q < 4; q++ {
+			yr, t := y[(r+q)*out:(r+q+1)*out], tile[q*16:(q+1)*16]
+			for o := full; o < out; o++ {
+				s := t[o-full]
+				if b != nil {
+					s += b[o]
 				}
+				if acc {
+					s += yr[o]
+				}
+				yr[o] = s
 			}
 		}
 	}
