@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/framework/task"
@@ -28,35 +28,34 @@ type BankFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// digestBanks records the sha256 of every file of the banks of the tasks the experiment
-// uses, in the manifest and for the expert cache's keys.
-func (r *runner) digestBanks() error {
+// digestBanks digests every file of the banks of the tasks the experiment uses, by
+// task: for the manifest, the expert cache's keys and the rows' identities.
+func digestBanks(exp *config.Experiment) (map[string][]BankFile, error) {
 	used := map[string]bool{}
-	for _, t := range r.usedTasks() {
+	for _, t := range usedTasks(exp) {
 		used[t.ID] = true
 	}
-	ids := make([]string, 0, len(r.exp.Banks))
-	for id := range r.exp.Banks {
+	ids := make([]string, 0, len(exp.Banks))
+	for id := range exp.Banks {
 		if used[id] {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
-	r.banks = map[string][]BankFile{}
+	banks := map[string][]BankFile{}
 	for _, id := range ids {
-		for _, dir := range r.exp.Banks[id] {
+		for _, dir := range exp.Banks[id] {
 			for _, name := range []string{lora.PEFTConfigFile, lora.PEFTWeightsFile} {
 				p := filepath.Join(dir, name)
 				sum, err := plugin.FileSHA256(p)
 				if err != nil {
-					return fmt.Errorf("task %s: adapters: %w", id, err)
+					return nil, fmt.Errorf("task %s: adapters: %w", id, err)
 				}
-				r.banks[id] = append(r.banks[id], BankFile{Path: p, SHA256: sum})
+				banks[id] = append(banks[id], BankFile{Path: p, SHA256: sum})
 			}
 		}
 	}
-	r.man.setBanks(r.banks)
-	return nil
+	return banks, nil
 }
 
 // bankKey hashes what determines a bank's snapshots: its files' digests and the schema.
@@ -80,16 +79,16 @@ func bankDigests(files []BankFile) []string {
 
 // buildBank writes the snapshots file of task t's bank at path (a cache entry with its
 // sidecar), unless a sound entry is there.
-func (s *expertStore) buildBank(_ context.Context, r *runner, t task.Task, path string) error {
-	dirs := r.exp.Banks[t.ID]
+func (s *expertStore) buildBank(t task.Task, path string) error {
+	dirs := s.bankDirs[t.ID]
 	if !s.fresh {
-		if err := s.checkSized(path, r.schema, len(dirs)); err == nil {
+		if err := s.checkSized(path, len(dirs)); err == nil {
 			return nil
 		}
 	}
 	snaps := make([][]float32, len(dirs))
 	for i, dir := range dirs {
-		a, err := bankAdapter(dir, r.schema)
+		a, err := bankAdapter(dir, s.schema)
 		if err != nil {
 			return fmt.Errorf("task %s: adapters: %w", t.ID, err)
 		}
@@ -100,13 +99,13 @@ func (s *expertStore) buildBank(_ context.Context, r *runner, t task.Task, path 
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
 	defer os.Remove(tmp)
-	if err := lora.WriteSnapshots(tmp, r.schema, snaps, map[string]string{"expert": t.ID, "source": "peft"}); err != nil {
+	if err := lora.WriteSnapshots(tmp, s.schema, snaps, map[string]string{"expert": t.ID, "source": "peft"}); err != nil {
 		return fmt.Errorf("expert cache: %w", err)
 	}
 	if err := commitEntry(tmp, path); err != nil {
 		return err
 	}
-	r.log.Info("expert from PEFT adapters", "task", t.ID, "snapshots", len(dirs))
+	s.log.Info("expert from PEFT adapters", "task", t.ID, "snapshots", len(dirs))
 	return nil
 }
 

@@ -3,9 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/sglab/sglab/framework/memory"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,14 +23,13 @@ import (
 // stopped again before it returns. exp may be one that config.Load refused, with what
 // could be read of it: problems of the file itself are Load's to report.
 func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
-	opt = opt.withDefaults()
-	r := &runner{exp: exp, opt: opt, log: opt.Log}
+	l := newLauncher(exp, opt, nil)
 	var problems []error
 	start := func(kind string, ref config.PluginRef) (*rpc.Client, plugin.Base) {
 		if ref.Name == "" && ref.Path == "" {
 			return nil, nil // the file does not say which plugin; Load reported it
 		}
-		c, b, err := r.start(ctx, kind, ref)
+		c, b, err := l.start(ctx, kind, ref)
 		if err != nil {
 			problems = append(problems, ref.Where().Errorf("%v", err))
 			return nil, nil
@@ -52,7 +49,7 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 			bad = located(exp.Evaluator, ev.Configure(ctx, nil))
 		}
 		if len(bad) == 0 {
-			for _, t := range checkedTasks(exp, r.usedTasks()) {
+			for _, t := range checkedTasks(exp, usedTasks(exp)) {
 				problems = append(problems, taskProblems(exp, t.ID, ev.CheckTask(ctx, t))...)
 			}
 			if info, err := ev.Info(ctx); err == nil {
@@ -86,36 +83,6 @@ func Check(ctx context.Context, exp *config.Experiment, opt Options) []error {
 		}
 	}
 	return sortProblems(exp, problems)
-}
-
-// start starts a plugin of kind from ref, with env (KEY=VALUE) added to its environment
-// beside the experiment's folder (plugin.EnvExperimentDir), and checks it is of that kind.
-func (r *runner) start(ctx context.Context, kind string, ref config.PluginRef, env ...string) (*rpc.Client, plugin.Base, error) {
-	spec, err := r.opt.Spec(kind, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.configureSpec(&spec)
-	if dir, err := filepath.Abs(filepath.Dir(ref.File)); err == nil && ref.File != "" {
-		spec.Env = append(spec.Env, plugin.EnvExperimentDir+"="+dir)
-	}
-	spec.Env = append(spec.Env, env...)
-	c, err := r.opt.Host.Start(ctx, spec)
-	if err != nil {
-		return nil, nil, err
-	}
-	b := c.Base()
-	info, err := b.Info(ctx)
-	if err != nil {
-		c.Kill()
-		return nil, nil, err
-	}
-	if info.Kind != kind {
-		c.Kill()
-		return nil, nil, fmt.Errorf("plugin %s says it is a %q plugin, not a %s", spec.Label, info.Kind, kind)
-	}
-	r.noteInfo(kind, ref, spec, info)
-	return c, b, nil
 }
 
 // paramName finds the parameter a line of a plugin's refusal is about: `parameter "k"`

@@ -362,7 +362,7 @@ func TestCacheDetectsDamage(t *testing.T) {
 		t.Fatalf("damaged cache: %d trainings, want 2\n%s", n, logs)
 	}
 	for _, e := range entries[:2] {
-		if err := (&expertStore{}).check(e, testSchema, plugin.TrainOptions{Snapshots: 2}); err != nil {
+		if err := (&expertStore{schema: testSchema}).check(e, plugin.TrainOptions{Snapshots: 2}); err != nil {
 			t.Fatalf("rebuilt entry %s: %v", e, err)
 		}
 	}

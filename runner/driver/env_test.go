@@ -18,10 +18,9 @@ func TestPluginEnvironment(t *testing.T) {
 	host := &rpc.Host{}
 	defer host.KillAll()
 	ctx := context.Background()
-	opt := Options{Host: host, Spec: testSpec, StartTimeout: 20 * time.Second}.withDefaults()
-	r := &runner{exp: exp, opt: opt, log: opt.Log}
-	pool, err := newEvaluatorPool(ctx, 2, func(ctx context.Context, index int) (*rpc.Client, error) {
-		return r.startConfigured(ctx, plugin.KindEvaluator, exp.Evaluator, fmt.Sprintf("%s=%d", plugin.EnvWorkerIndex, index))
+	l := newLauncher(exp, Options{Host: host, Spec: testSpec, StartTimeout: 20 * time.Second}, nil)
+	pool, err := newEvaluatorPool(ctx, 2, func(ctx context.Context, index int) (process, error) {
+		return l.configured(ctx, plugin.KindEvaluator, exp.Evaluator, fmt.Sprintf("%s=%d", plugin.EnvWorkerIndex, index))
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/sglab/sglab/framework/atomicfile"
+	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -29,8 +33,25 @@ import (
 type expertStore struct {
 	dir   string
 	fresh bool // ignore entries found on disk
-	mu    sync.Mutex
-	runs  map[string]*expertRun
+	// What the entries depend on: the evaluator, its adapter schema, and the banks.
+	evaluator evaluatorKey
+	schema    lora.Schema
+	banks     map[string][]BankFile // by task: the files of its bank
+	bankDirs  map[string][]string   // by task: its bank's folders (the experiment's Banks)
+	// What training needs; a store without a pool (PlanRun) only looks.
+	pool *evaluatorPool
+	man  *Manifest // phase "train"; may be nil
+	prog *progress // counts "experts"; may be nil
+	log  hclog.Logger
+
+	mu   sync.Mutex
+	runs map[string]*expertRun // by key: the outcome of this run's get
+}
+
+// evaluatorKey is what identifies the evaluator in an entry's key.
+type evaluatorKey struct {
+	Name, Version, Path string
+	Params              map[string]any
 }
 
 type expertRun struct {
@@ -39,15 +60,133 @@ type expertRun struct {
 	err  error
 }
 
+// newExpertStore is the store of the cache folder for the experiment as set up; pool
+// nil gives a store that only looks.
+func newExpertStore(cache string, fresh bool, exp *config.Experiment, evalInfo plugin.Info, banks map[string][]BankFile, pool *evaluatorPool, log hclog.Logger) *expertStore {
+	return &expertStore{dir: filepath.Join(cache, "experts"), fresh: fresh,
+		evaluator: evaluatorKey{evalInfo.Name, evalInfo.Version, exp.Evaluator.Path, exp.Evaluator.Params},
+		schema:    evalInfo.Schema, banks: banks, bankDirs: exp.Banks, pool: pool, log: log, runs: map[string]*expertRun{}}
+}
+
+// expertNeed is one use of an expert by an experiment: a seen task's for a generator's
+// library, or a novel task's for an oracle.
+type expertNeed struct {
+	stage   string // StageExperts or StageOracles
+	task    task.Task
+	seed    uint64
+	train   plugin.TrainOptions
+	pending bool // work the journal does not hold yet uses it
+}
+
+// expertNeeds lists every use of an expert by the experiment's methods, in the order a
+// run meets them, and whether unfinished work needs it: a library when a trial of its
+// method, split and seed is not done, an oracle's expert when its trial or its
+// diversity row is not.
+func expertNeeds(exp *config.Experiment, done func(results.Row) bool) []expertNeed {
+	var needs []expertNeed
+	for _, seed := range exp.Seeds {
+		for _, split := range exp.Splits {
+			for _, m := range exp.Methods {
+				switch {
+				case m.Reference == config.Oracle:
+					for _, id := range split.Novel {
+						row := methodRow(m, split.Name, id, seed, 0)
+						div := row
+						div.Kind = results.KindDiversity
+						t, _ := exp.Task(id)
+						needs = append(needs, expertNeed{StageOracles, t, seed, m.Train, !done(row) || !done(div)})
+					}
+				case m.Generator != nil:
+					pending := len(pendingTasks(m, split, seed, done)) > 0
+					for _, id := range split.Seen {
+						t, _ := exp.Task(id)
+						needs = append(needs, expertNeed{StageExperts, t, seed, m.Train, pending})
+					}
+				}
+			}
+		}
+	}
+	return needs
+}
+
+// pendingTasks are the novel tasks of split on which some trial of m for seed is not done.
+func pendingTasks(m config.Method, split task.Split, seed uint64, done func(results.Row) bool) []string {
+	var pending []string
+	for _, id := range split.Novel {
+		for s := 0; s < m.Samples; s++ {
+			if !done(methodRow(m, split.Name, id, seed, s)) {
+				pending = append(pending, id)
+				break
+			}
+		}
+	}
+	return pending
+}
+
+// expertJob is one expert to get: task's for seed and training options.
+type expertJob struct {
+	task  task.Task
+	seed  uint64
+	train plugin.TrainOptions
+}
+
+// jobs are the distinct experts the pending needs ask for (by cache entry), in order.
+// A need whose entry cannot be named is kept: getting it fails with the reason.
+func (s *expertStore) jobs(needs []expertNeed) []expertJob {
+	var out []expertJob
+	seen := map[string]bool{}
+	for _, n := range needs {
+		if !n.pending {
+			continue
+		}
+		key, _, _, err := s.entry(n.task, n.seed, n.train)
+		if err == nil && seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, expertJob{n.task, n.seed, n.train})
+	}
+	return out
+}
+
+// trainExperts is the experts stage: it gets every job's expert, from the cache or
+// trained on the evaluator pool (its workers at once). An expert that cannot be had is
+// kept with its error for the work that uses it (trained answers it), and the others go
+// on; only an interruption is an error.
+func trainExperts(ctx context.Context, store *expertStore, jobs []expertJob) error {
+	parallel(jobs, func(j expertJob) {
+		if _, err := store.get(ctx, j.task, j.seed, j.train); err != nil && ctx.Err() == nil {
+			store.log.Error("expert failed; the work that uses it fails with the reason", "task", j.task.ID, "seed", j.seed, "error", err)
+		}
+	})
+	return ctx.Err()
+}
+
+// trained is the outcome of the experts stage for task t's expert for seed and opts: its
+// snapshots file, or why there is none.
+func (s *expertStore) trained(t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
+	key, _, _, err := s.entry(t, seed, opts)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	run := s.runs[key]
+	s.mu.Unlock()
+	if run == nil {
+		return "", fmt.Errorf("expert %s (seed %d) was not among the experts stage's work", t.ID, seed)
+	}
+	return run.path, run.err
+}
+
 // entry is the cache key and path of task t's expert for seed and opts (its bank's when
 // the task has one), and opts as the expert is trained with.
-func (s *expertStore) entry(r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (key, path string, _ plugin.TrainOptions, err error) {
+func (s *expertStore) entry(t task.Task, seed uint64, opts plugin.TrainOptions) (key, path string, _ plugin.TrainOptions, err error) {
 	// One init per experiment seed, never per task: the library shares a parameter space.
 	opts.InitSeed = deriveSeed(seed, "lora-init")
-	files, banked := r.banks[t.ID]
-	key, err = expertKey(r, t, seed, opts)
+	files, banked := s.banks[t.ID]
+	key, err = s.expertKey(t, seed, opts)
 	if banked {
-		key, err = bankKey(files, r.schema), nil // the same files whatever the seed and training options
+		key, err = bankKey(files, s.schema), nil // the same files whatever the seed and training options
 	}
 	if err != nil {
 		return "", "", opts, err
@@ -56,19 +195,21 @@ func (s *expertStore) entry(r *runner, t task.Task, seed uint64, opts plugin.Tra
 }
 
 // cached tells whether a sound entry for task t is at path (never, with fresh).
-func (s *expertStore) cached(r *runner, t task.Task, path string, opts plugin.TrainOptions) bool {
+func (s *expertStore) cached(t task.Task, path string, opts plugin.TrainOptions) bool {
 	if s.fresh {
 		return false
 	}
-	if _, banked := r.banks[t.ID]; banked {
-		return s.checkSized(path, r.schema, len(r.exp.Banks[t.ID])) == nil
+	if _, banked := s.banks[t.ID]; banked {
+		return s.checkSized(path, len(s.bankDirs[t.ID])) == nil
 	}
-	return s.check(path, r.schema, opts) == nil
+	return s.check(path, opts) == nil
 }
 
-func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
-	_, banked := r.banks[t.ID]
-	key, path, opts, err := s.entry(r, t, seed, opts)
+// get is task t's expert for seed and opts: from the cache, or built (trained, or read
+// from its bank) once however often it is asked for.
+func (s *expertStore) get(ctx context.Context, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
+	_, banked := s.banks[t.ID]
+	key, path, opts, err := s.entry(t, seed, opts)
 	if err != nil {
 		return "", err
 	}
@@ -81,11 +222,11 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 	s.mu.Unlock()
 	run.once.Do(func() {
 		if banked {
-			run.err = s.buildBank(ctx, r, t, run.path)
+			run.err = s.buildBank(t, run.path)
 		} else {
-			run.err = s.build(ctx, r, t, seed, opts, run.path)
+			run.err = s.build(ctx, t, seed, opts, run.path)
 		}
-		r.prog.add("experts", 1)
+		s.prog.add("experts", 1)
 	})
 	if run.err != nil && ctx.Err() != nil {
 		// Interrupted, not failed: let nobody keep this outcome.
@@ -97,12 +238,12 @@ func (s *expertStore) get(ctx context.Context, r *runner, t task.Task, seed uint
 }
 
 // check verifies a cache entry: its sidecar digest, then its content.
-func (s *expertStore) check(path string, schema lora.Schema, opts plugin.TrainOptions) error {
-	return s.checkSized(path, schema, opts.Snapshots)
+func (s *expertStore) check(path string, opts plugin.TrainOptions) error {
+	return s.checkSized(path, opts.Snapshots)
 }
 
 // checkSized is check for an entry of n snapshots.
-func (s *expertStore) checkSized(path string, schema lora.Schema, n int) error {
+func (s *expertStore) checkSized(path string, n int) error {
 	want, err := os.ReadFile(path + ".sha256")
 	if err != nil {
 		return fmt.Errorf("its checksum sidecar: %w", err)
@@ -114,21 +255,24 @@ func (s *expertStore) checkSized(path string, schema lora.Schema, n int) error {
 	if strings.TrimSpace(string(want)) != got {
 		return fmt.Errorf("checksum mismatch: the file has sha256 %s, its sidecar says %s", got, strings.TrimSpace(string(want)))
 	}
-	return validSnapshots(path, schema, n)
+	return validSnapshots(path, s.schema, n)
 }
 
-func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed uint64, opts plugin.TrainOptions, path string) error {
+func (s *expertStore) build(ctx context.Context, t task.Task, seed uint64, opts plugin.TrainOptions, path string) error {
 	if !s.fresh {
-		err := s.check(path, r.schema, opts)
+		err := s.check(path, opts)
 		if err == nil {
-			r.log.Debug("expert from cache", "task", t.ID, "seed", seed, "path", path)
+			s.log.Debug("expert from cache", "task", t.ID, "seed", seed, "path", path)
 			return nil
 		}
 		// No entry is a cold cache; an entry that fails its check (a missing sidecar
 		// included) is damaged, and said so.
 		if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
-			r.log.Warn("cache entry is damaged; training again", "task", t.ID, "path", path, "error", err)
+			s.log.Warn("cache entry is damaged; training again", "task", t.ID, "path", path, "error", err)
 		}
+	}
+	if s.pool == nil {
+		return fmt.Errorf("expert %s (seed %d) is not in the cache, and this command trains none", t.ID, seed)
 	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("expert cache: %w", err)
@@ -138,9 +282,9 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	defer os.Remove(tmp)
 	start := time.Now()
 	var res plugin.TrainResult
-	err := r.pool.do(ctx, func(ev plugin.Evaluator) error {
+	err := s.pool.do(ctx, func(ev plugin.Evaluator) error {
 		t0 := time.Now() // the training itself, not the wait for a free evaluator
-		defer func() { r.man.addPhase("train", time.Since(t0)) }()
+		defer func() { s.man.addPhase("train", time.Since(t0)) }()
 		var err error
 		res, err = ev.Train(ctx, t, deriveSeed(seed, "train", t.ID), opts, tmp)
 		return err
@@ -148,7 +292,7 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	if err != nil {
 		return err
 	}
-	if err := validSnapshots(tmp, r.schema, opts.Snapshots); err != nil {
+	if err := validSnapshots(tmp, s.schema, opts.Snapshots); err != nil {
 		return fmt.Errorf("the evaluator's snapshots for task %s: %w", t.ID, err)
 	}
 	if res.Snapshots != opts.Snapshots {
@@ -157,7 +301,7 @@ func (s *expertStore) build(ctx context.Context, r *runner, t task.Task, seed ui
 	if err := commitEntry(tmp, path); err != nil {
 		return err
 	}
-	r.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
+	s.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
 	return nil
 }
 
@@ -200,19 +344,13 @@ func validSnapshots(path string, schema lora.Schema, n int) error {
 }
 
 // expertKey hashes everything that determines an expert.
-func expertKey(r *runner, t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
+func (s *expertStore) expertKey(t task.Task, seed uint64, opts plugin.TrainOptions) (string, error) {
 	b, err := json.Marshal(struct {
 		Evaluator any
 		Task      task.Task
 		Seed      uint64
 		Train     plugin.TrainOptions
-	}{
-		Evaluator: struct {
-			Name, Version, Path string
-			Params              map[string]any
-		}{r.evalInfo.Name, r.evalInfo.Version, r.exp.Evaluator.Path, r.exp.Evaluator.Params},
-		Task: t, Seed: seed, Train: opts,
-	})
+	}{Evaluator: s.evaluator, Task: t, Seed: seed, Train: opts})
 	if err != nil {
 		return "", fmt.Errorf("task %s: %w", t.ID, err)
 	}

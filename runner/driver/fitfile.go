@@ -93,12 +93,11 @@ func embeddingDigest(v []float32) string {
 
 // fitHeader describes the fit of method m on lib with fitSeed; the generator has been
 // started (so its identity is known).
-func (r *runner) fitHeader(ctx context.Context, m config.Method, split string, seed, fitSeed uint64, lib plugin.Library) (*FitHeader, error) {
-	gen := r.identify(ctx, plugin.KindGenerator, *m.Generator)
+func fitHeader(file string, gen *pluginIdentity, m config.Method, split string, seed, fitSeed uint64, lib plugin.Library) (*FitHeader, error) {
 	if gen.err != nil {
 		return nil, gen.err
 	}
-	h := &FitHeader{Format: FitFormatVer, File: r.exp.File, Method: m.Name, Split: split, Seed: seed, FitSeed: fitSeed,
+	h := &FitHeader{Format: FitFormatVer, File: file, Method: m.Name, Split: split, Seed: seed, FitSeed: fitSeed,
 		Generator: FitGenerator{Name: gen.Name, Version: gen.Version, SHA256: gen.SHA256, Params: gen.resolved(m.Params)},
 		Schema:    lib.Schema}
 	for _, e := range lib.Experts {

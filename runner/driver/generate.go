@@ -2,7 +2,6 @@ package driver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -38,8 +37,9 @@ type Fitted struct {
 	Library  string // digest of the library and the generator, as a fit file records it
 	Loaded   bool   // loaded from a fit file, not fitted
 
-	enc, gen *rpc.Client
-	header   *FitHeader
+	enc    process
+	gen    *rpc.Client
+	header *FitHeader
 }
 
 // Fit fits opt.Method on the library of a split for the experiment's first seed: the
@@ -55,42 +55,49 @@ func Fit(ctx context.Context, exp *config.Experiment, opt FitOptions) (*Fitted, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := newUnlockedRunner(exp, opt.Options)
+	s, err := newUnlockedSession(exp, opt.Options)
 	if err != nil {
 		return nil, err
 	}
-	r.keepEncoder = true
+	log := s.opt.Log
 	f := &Fitted{Method: m.Name, Split: split.Name, Seed: exp.Seeds[0]}
+	var set *setup
 	ok := false
 	defer func() {
-		if r.pool != nil {
-			r.pool.close()
+		if set != nil {
+			set.pool.close()
 		}
 		if !ok {
 			f.Close()
-			if r.encoder != nil {
-				r.encoder.Kill()
-			}
 		}
 	}()
-	if err := r.setUp(ctx); err != nil {
+	if set, err = setUp(ctx, exp, s.plugins.configured, s.opt.Jobs, true); err != nil {
 		return nil, err
 	}
-	f.enc, f.Schema, f.Backbone = r.encoder, r.schema, r.evalInfo.Backbone
-	lib, err := r.library(ctx, split, f.Seed, m.Train)
-	if err := errors.Join(ctx.Err(), err); err != nil {
+	f.enc, f.Schema, f.Backbone = set.encoder, set.schema(), set.evalInfo.Backbone
+	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, log)
+	needs := make([]expertNeed, len(split.Seen))
+	for i, id := range split.Seen {
+		t, _ := exp.Task(id)
+		needs[i] = expertNeed{stage: StageExperts, task: t, seed: f.Seed, train: m.Train, pending: true}
+	}
+	if err := trainExperts(ctx, store, store.jobs(needs)); err != nil {
 		return nil, err
 	}
-	f.Experts = len(lib.Experts)
-	r.pool.close() // the experts are on disk; free the evaluators' memory before fitting
-	fitSeed := deriveSeed(f.Seed, "fit", split.Name, m.Name)
-	gen, err := r.startConfigured(ctx, plugin.KindGenerator, *m.Generator) // which notes its identity
+	lib, err := library(exp, split, f.Seed, m.Train, set, store.trained)
 	if err != nil {
 		return nil, err
 	}
-	r.gens[m.Name] = &generator{client: gen}
+	f.Experts = len(lib.Experts)
+	set.pool.close() // the experts are on disk; free the evaluators' memory before fitting
+	fitSeed := deriveSeed(f.Seed, "fit", split.Name, m.Name)
+	gen, err := s.plugins.startConfigured(ctx, plugin.KindGenerator, *m.Generator) // which notes its identity
+	if err != nil {
+		return nil, err
+	}
 	f.gen = gen
-	if f.header, err = r.fitHeader(ctx, m, split.Name, f.Seed, fitSeed, lib); err != nil {
+	genID := s.plugins.identify(ctx, plugin.KindGenerator, *m.Generator)
+	if f.header, err = fitHeader(exp.File, genID, m, split.Name, f.Seed, fitSeed, lib); err != nil {
 		return nil, err
 	}
 	f.Library = f.header.Library
@@ -99,10 +106,9 @@ func Fit(ctx context.Context, exp *config.Experiment, opt FitOptions) (*Fitted, 
 		if err := loadFit(ctx, gen, opt.Load, f.header, lib); err != nil {
 			return nil, err
 		}
-		r.gens[m.Name].fitted = split.Name
 		f.Loaded = true
-		r.log.Info("loaded fit", "method", m.Name, "file", opt.Load, "library", f.Library, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
-	} else if f.gen, err = r.fitted(ctx, m, lib, split.Name, fitSeed, nil); err != nil {
+		log.Info("loaded fit", "method", m.Name, "file", opt.Load, "library", f.Library, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
+	} else if err := (&fitter{man: s.man, log: log}).fit(ctx, gen.Generator(), m, lib, split.Name, fitSeed); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -193,10 +199,11 @@ func (f *Fitted) Alive() bool {
 
 // Close kills the encoder and generator processes.
 func (f *Fitted) Close() {
-	for _, c := range []*rpc.Client{f.enc, f.gen} {
-		if c != nil {
-			c.Kill()
-		}
+	if f.enc != nil {
+		f.enc.Kill()
+	}
+	if f.gen != nil {
+		f.gen.Kill()
 	}
 }
 
@@ -217,46 +224,3 @@ func WritePEFT(dir string, adapters []*lora.Adapter, backbone string) ([]string,
 // AdaptersDir is the folder under the output folder where kept adapters go:
 // adapters/<split>/<method>/<task>/seed-<s>/sample-<i>/.
 const AdaptersDir = "adapters"
-
-// keep writes the scored adapters of one method, task and seed that the method's
-// keep_adapters asks for as PEFT folders: all of them, or the best by i2t_r1 (ms[i] nil
-// marks a sample whose trial failed). A write that fails is logged, not a failed trial.
-func (r *runner) keep(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
-	var pick []int
-	switch m.KeepAdapters {
-	case config.KeepAll:
-		for i := range adapters {
-			if ms[i] != nil {
-				pick = append(pick, i)
-			}
-		}
-	case config.KeepBest:
-		best := -1
-		for i, mt := range ms {
-			if mt != nil && (best < 0 || mt["i2t_r1"] > ms[best]["i2t_r1"]) {
-				best = i
-			}
-		}
-		if best >= 0 {
-			pick = []int{best}
-		}
-	}
-	dir := filepath.Join(r.out, AdaptersDir, pathSafe(split), pathSafe(m.Name), pathSafe(taskID), fmt.Sprintf("seed-%d", seed))
-	for _, i := range pick {
-		d := filepath.Join(dir, lora.PEFTSampleDir(i))
-		if err := lora.SavePEFT(d, adapters[i], r.evalInfo.Backbone); err != nil {
-			r.log.Error("cannot keep an adapter", "method", m.Name, "task", taskID, "seed", seed, "sample", i, "error", err)
-		}
-	}
-}
-
-// pathSafe turns a name (a method's may hold spaces and '=') into one path component.
-func pathSafe(name string) string {
-	return strings.Map(func(c rune) rune {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_', c == '=':
-			return c
-		}
-		return '_'
-	}, name)
-}

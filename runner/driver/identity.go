@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,10 +10,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
@@ -75,83 +75,20 @@ func (p *pluginIdentity) resolved(given map[string]any) map[string]string {
 
 func identityKey(kind string, ref config.PluginRef) string { return kind + "\x00" + ref.String() }
 
-// noteInfo records what a started plugin said of itself, once per plugin reference: in
-// the identity cache and in the manifest.
-func (r *runner) noteInfo(kind string, ref config.PluginRef, spec rpc.Spec, info plugin.Info) {
-	key := identityKey(kind, ref)
-	r.idMu.Lock()
-	_, known := r.ids[key]
-	r.idMu.Unlock()
-	if known {
-		return
-	}
-	id := &pluginIdentity{Name: info.Name, Version: info.Version, defaults: map[string]string{}}
-	for _, p := range info.Params {
-		id.defaults[p.Name] = p.Default
-	}
-	if sum, err := plugin.FileSHA256(spec.Path); err == nil {
-		id.SHA256 = sum
-	} else {
-		id.err = fmt.Errorf("cannot digest %s: %w", spec.Path, err)
-	}
-	r.idMu.Lock()
-	defer r.idMu.Unlock()
-	if _, known := r.ids[key]; known {
-		return
-	}
-	if r.ids == nil {
-		r.ids = map[string]*pluginIdentity{}
-	}
-	r.ids[key] = id
-	if r.man != nil {
-		r.man.addPlugin(PluginRecord{Kind: kind, Ref: ref.String(), Path: spec.Path, Name: info.Name, Version: info.Version, SHA256: id.SHA256})
-	}
-}
-
-// identify returns the identity of the plugin ref names, starting it once to ask its
-// Info when no process of it has run yet.
-func (r *runner) identify(ctx context.Context, kind string, ref config.PluginRef) *pluginIdentity {
-	key := identityKey(kind, ref)
-	r.idMu.Lock()
-	id := r.ids[key]
-	r.idMu.Unlock()
-	if id != nil {
-		return id
-	}
-	c, _, err := r.start(ctx, kind, ref) // which notes its identity
-	if err == nil {
-		c.Kill()
-	}
-	r.idMu.Lock()
-	defer r.idMu.Unlock()
-	if id := r.ids[key]; id != nil {
-		return id
-	}
-	id = &pluginIdentity{err: err}
-	if r.ids == nil {
-		r.ids = map[string]*pluginIdentity{}
-	}
-	r.ids[key] = id
-	return id
-}
-
-// identifyPlugins identifies every plugin the methods name (the encoder and the
-// evaluators are identified when setUp starts them).
-func (r *runner) identifyPlugins(ctx context.Context) {
-	for _, m := range r.exp.Methods {
-		if m.Generator != nil {
-			if id := r.identify(ctx, plugin.KindGenerator, *m.Generator); id.err != nil && ctx.Err() == nil {
-				r.log.Warn("cannot identify a generator; its trials run again and fail with the reason", "method", m.Name, "error", id.err)
-			}
-		}
-	}
+// identifier gives the rows of an experiment the identities the current configuration
+// gives them: from the experiment, the digests of its banks, and what each plugin said
+// of itself.
+type identifier struct {
+	exp    *config.Experiment
+	banks  map[string][]BankFile
+	plugin func(kind string, ref config.PluginRef) *pluginIdentity
 }
 
 // identity is the identity of a trial (or diversity) row of method m on a novel task of
 // split.
-func (r *runner) identity(m config.Method, split task.Split, taskID string) map[string]string {
+func (r identifier) identity(m config.Method, split task.Split, taskID string) map[string]string {
 	t, _ := r.exp.Task(taskID)
-	eval := r.identify(context.Background(), plugin.KindEvaluator, r.exp.Evaluator)
+	eval := r.plugin(plugin.KindEvaluator, r.exp.Evaluator)
 	id := map[string]string{
 		idTask:            digest(t),
 		idEvaluator:       eval.code(),
@@ -176,8 +113,8 @@ func (r *runner) identity(m config.Method, split task.Split, taskID string) map[
 		lib[i], _ = r.exp.Task(s)
 		banks = append(banks, bankDigests(r.banks[s])...)
 	}
-	enc := r.identify(context.Background(), plugin.KindEncoder, r.exp.Encoder)
-	gen := r.identify(context.Background(), plugin.KindGenerator, *m.Generator)
+	enc := r.plugin(plugin.KindEncoder, r.exp.Encoder)
+	gen := r.plugin(plugin.KindGenerator, *m.Generator)
 	id[idLibrary] = digest(lib)
 	if len(banks) > 0 { // experts from PEFT folders: their content, not their paths, counts
 		id[idLibrary] = digest(struct {
@@ -193,9 +130,9 @@ func (r *runner) identity(m config.Method, split task.Split, taskID string) map[
 	return id
 }
 
-// rowIdentity is the identity the current configuration gives row, and false when row
+// row is the identity the current configuration gives row, and false when row
 // is not a trial of it (its method, split, task or seed is not in the experiment).
-func (r *runner) rowIdentity(row results.Row) (map[string]string, bool) {
+func (r identifier) row(row results.Row) (map[string]string, bool) {
 	if !slices.Contains(r.exp.Seeds, row.Seed) {
 		return nil, false
 	}
@@ -235,10 +172,10 @@ type staleGroup struct {
 }
 
 // logStale says which trials run again and why, one line per method, split and reason.
-func (r *runner) logStale(groups map[string]*staleGroup) {
+func logStale(log hclog.Logger, groups map[string]*staleGroup) {
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[k]
-		r.log.Warn("configuration changed; these trials run again and their earlier rows move to "+results.SupersededFile,
+		log.Warn("configuration changed; these trials run again and their earlier rows move to "+results.SupersededFile,
 			"method", g.method, "split", g.split, "rows", g.n, "tasks", strings.Join(g.tasks, ","), "seeds", fmt.Sprint(g.seeds), "changed", g.why)
 	}
 }

@@ -94,8 +94,11 @@ func gitState(dir string) (string, bool) {
 	return strings.TrimSpace(string(out)), err == nil && len(bytes.TrimSpace(status)) > 0
 }
 
-// addPhase adds d to a phase's total.
+// addPhase adds d to a phase's total (of no manifest: nothing).
 func (m *Manifest) addPhase(phase string, d time.Duration) {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	m.Phases[phase] += d.Seconds()
 	m.mu.Unlock()

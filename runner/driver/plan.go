@@ -15,7 +15,6 @@ import (
 	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/framework/results"
-	"github.com/sglab/sglab/framework/task"
 )
 
 // Stages of a plan, in the order a run meets them.
@@ -64,8 +63,8 @@ type Stage struct {
 // does, because the expert cache's keys and the journal rows' identities depend on what
 // the plugins say of themselves; no training, fit or evaluation starts.
 func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, error) {
-	r := newIdleRunner(exp, opt)
-	c, err := r.startConfigured(ctx, plugin.KindEvaluator, exp.Evaluator)
+	s := newIdleSession(exp, opt)
+	c, err := s.plugins.startConfigured(ctx, plugin.KindEvaluator, exp.Evaluator)
 	if err != nil {
 		return nil, err
 	}
@@ -74,22 +73,28 @@ func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
-	r.schema, r.evalInfo = info.Schema, info
-	if err := r.digestBanks(); err != nil {
+	banks, err := digestBanks(exp)
+	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Experiment: exp.Name, Out: r.out, Cache: filepath.Dir(r.experts.dir), Warnings: []string{}, StaleWhy: []string{}}
+	store := newExpertStore(s.cache, s.opt.Fresh, exp, info, banks, nil, s.opt.Log)
+	p := &Plan{Experiment: exp.Name, Out: s.out, Cache: s.cache, Warnings: []string{}, StaleWhy: []string{}}
 	for _, e := range capacity(exp, info.Schema, memory.Physical()) {
 		p.Warnings = append(p.Warnings, e.Error())
 	}
-	journal := filepath.Join(r.out, results.FileName)
+	journal := filepath.Join(s.out, results.FileName)
 	rows, err := results.Read(journal)
+	finished := map[string]bool{}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, err
 	default:
-		_, stale, groups := r.judge(rows)
+		ids := identifier{exp: exp, banks: banks, plugin: s.plugins.identity}
+		keep, stale, groups := judge(rows, ids.row)
+		for _, row := range keep {
+			finished[row.Key()] = true
+		}
 		p.Stale = len(stale)
 		for _, k := range slices.Sorted(maps.Keys(groups)) {
 			g := groups[k]
@@ -99,99 +104,17 @@ func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, e
 			return nil, ctx.Err()
 		}
 	}
-
-	st := map[string]*Stage{}
-	for _, n := range []string{StageExperts, StageOracles, StageFits, StageTrials, StageRefs, StageDiversity} {
-		st[n] = &Stage{Name: n}
-	}
-	done := func(row results.Row) bool { _, ok := r.prev[row.Key()]; return ok }
-	// count adds one unit of work of stage to the plan.
-	count := func(stage string, finished, needed bool) {
-		s := st[stage]
-		s.Total++
-		if finished {
-			s.Done++
-		} else if needed {
-			s.Remaining++
-		}
-	}
-	// Trainings, by cache key: each is trained once however many libraries need it.
-	type training struct {
-		stage          string
-		cached, needed bool
-	}
-	trainings := map[string]*training{}
-	var order []string
-	train := func(stage string, t task.Task, seed uint64, opts plugin.TrainOptions, needed bool) error {
-		key, path, opts, err := r.experts.entry(r, t, seed, opts)
-		if err != nil {
-			return err
-		}
-		tr := trainings[key]
-		if tr == nil {
-			tr = &training{stage: stage, cached: r.experts.cached(r, t, path, opts)}
-			trainings[key] = tr
-			order = append(order, key)
-		}
-		tr.needed = tr.needed || needed
-		return nil
-	}
-	for _, seed := range exp.Seeds {
-		for _, split := range exp.Splits {
-			for _, m := range exp.Methods {
-				pendingLib := false
-				for _, id := range split.Novel {
-					samples := 1
-					if m.Reference == "" {
-						samples = m.Samples
-					}
-					pending := false
-					for s := 0; s < samples; s++ {
-						row := methodRow(m, split.Name, id, seed, s)
-						stage := StageTrials
-						if m.Reference != "" {
-							stage = StageRefs
-						}
-						count(stage, done(row), true)
-						pending = pending || !done(row)
-					}
-					if m.Reference == config.ZeroShot {
-						continue
-					}
-					div := methodRow(m, split.Name, id, seed, 0)
-					div.Kind = results.KindDiversity
-					count(StageDiversity, done(div), true)
-					if m.Reference == config.Oracle {
-						t, _ := exp.Task(id)
-						if err := train(StageOracles, t, seed, m.Train, pending || !done(div)); err != nil {
-							return nil, err
-						}
-					}
-					pendingLib = pendingLib || pending
-				}
-				if m.Generator == nil {
-					continue
-				}
-				count(StageFits, !pendingLib, true)
-				for _, id := range split.Seen {
-					t, _ := exp.Task(id)
-					if err := train(StageExperts, t, seed, m.Train, pendingLib); err != nil {
-						return nil, err
-					}
-				}
-			}
-		}
-	}
-	for _, key := range order {
-		tr := trainings[key]
-		count(tr.stage, tr.cached, tr.needed)
+	done := func(row results.Row) bool { return finished[row.Key()] }
+	st, err := planStages(exp, store, done)
+	if err != nil {
+		return nil, err
 	}
 
 	// Measurements of the output folder, else of the experiment's own output folder.
-	est := measure(r, r.out, rows)
-	if other := exp.Output; other != "" && filepath.Clean(other) != filepath.Clean(r.out) {
+	est := measure(exp, store.dir, s.out, rows)
+	if other := exp.Output; other != "" && filepath.Clean(other) != filepath.Clean(s.out) {
 		rows, _ := results.Read(filepath.Join(other, results.FileName))
-		for n, e := range measure(r, other, rows) {
+		for n, e := range measure(exp, store.dir, other, rows) {
 			if est[n].each == nil && e.each != nil {
 				est[n] = e
 			}
@@ -218,6 +141,73 @@ func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, e
 	return p, ctx.Err()
 }
 
+// planStages counts the work of each stage: what the experiment holds, what the journal
+// (done) or the expert cache already holds, and what a run would do now.
+func planStages(exp *config.Experiment, store *expertStore, done func(results.Row) bool) (map[string]*Stage, error) {
+	st := map[string]*Stage{}
+	for _, n := range []string{StageExperts, StageOracles, StageFits, StageTrials, StageRefs, StageDiversity} {
+		st[n] = &Stage{Name: n}
+	}
+	// count adds one unit of work of stage to the plan.
+	count := func(stage string, finished, needed bool) {
+		s := st[stage]
+		s.Total++
+		if finished {
+			s.Done++
+		} else if needed {
+			s.Remaining++
+		}
+	}
+	for _, seed := range exp.Seeds {
+		for _, split := range exp.Splits {
+			for _, m := range exp.Methods {
+				samples, stage := m.Samples, StageTrials
+				if m.Reference != "" {
+					samples, stage = 1, StageRefs
+				}
+				for _, id := range split.Novel {
+					for s := 0; s < samples; s++ {
+						count(stage, done(methodRow(m, split.Name, id, seed, s)), true)
+					}
+					if m.Reference != config.ZeroShot {
+						div := methodRow(m, split.Name, id, seed, 0)
+						div.Kind = results.KindDiversity
+						count(StageDiversity, done(div), true)
+					}
+				}
+				if m.Generator != nil {
+					count(StageFits, len(pendingTasks(m, split, seed, done)) == 0, true)
+				}
+			}
+		}
+	}
+	// Trainings, by cache entry: each is trained once however many libraries need it.
+	type training struct {
+		stage          string
+		cached, needed bool
+	}
+	trainings := map[string]*training{}
+	var order []string
+	for _, n := range expertNeeds(exp, done) {
+		key, path, opts, err := store.entry(n.task, n.seed, n.train)
+		if err != nil {
+			return nil, err
+		}
+		tr := trainings[key]
+		if tr == nil {
+			tr = &training{stage: n.stage, cached: store.cached(n.task, path, opts)}
+			trainings[key] = tr
+			order = append(order, key)
+		}
+		tr.needed = tr.needed || n.pending
+	}
+	for _, key := range order {
+		tr := trainings[key]
+		count(tr.stage, tr.cached, tr.needed)
+	}
+	return st, nil
+}
+
 type estimate struct {
 	each   *float64
 	source string
@@ -226,7 +216,7 @@ type estimate struct {
 // measure estimates the work seconds of one unit of each stage from what the results
 // folder dir records: the manifest's phase timings (training and fitting, against the
 // cache entries written meanwhile) and the journal's rows (given) seconds per trial.
-func measure(r *runner, dir string, rows []results.Row) map[string]estimate {
+func measure(exp *config.Experiment, expertsDir, dir string, rows []results.Row) map[string]estimate {
 	unknown := "unknown: nothing measured yet"
 	est := map[string]estimate{}
 	for _, n := range []string{StageExperts, StageOracles, StageFits, StageTrials, StageRefs} {
@@ -239,7 +229,7 @@ func measure(r *runner, dir string, rows []results.Row) map[string]estimate {
 	// Trainings: the manifests' train phase over the cache entries written meanwhile.
 	var trainSec float64
 	trained := 0
-	entries, _ := os.ReadDir(r.experts.dir)
+	entries, _ := os.ReadDir(expertsDir)
 	for _, inv := range invs {
 		if inv.End == nil || inv.Phases["train"] <= 0 {
 			continue
@@ -309,7 +299,7 @@ func measure(r *runner, dir string, rows []results.Row) map[string]estimate {
 			name := m.Name
 			if m.Reference == config.Oracle {
 				name = ""
-				for _, z := range r.exp.Methods {
+				for _, z := range exp.Methods {
 					if z.Reference == config.ZeroShot {
 						name = z.Name
 					}
@@ -319,9 +309,9 @@ func measure(r *runner, dir string, rows []results.Row) map[string]estimate {
 			if a == nil || a.n == 0 {
 				return // one method without a measurement makes the stage unknown
 			}
-			w := len(r.exp.Seeds) * m.Samples
+			w := len(exp.Seeds) * m.Samples
 			if m.Reference != "" {
-				w = len(r.exp.Seeds)
+				w = len(exp.Seeds)
 			}
 			sum += a.sum / float64(a.n) * float64(w)
 			n += w
@@ -335,7 +325,7 @@ func measure(r *runner, dir string, rows []results.Row) map[string]estimate {
 			source: fmt.Sprintf("%s: mean seconds of %d trial rows of %s", journal, rowsUsed, strings.Join(dedup(names), ", "))}
 	}
 	var gen, refs []config.Method
-	for _, m := range r.exp.Methods {
+	for _, m := range exp.Methods {
 		if m.Reference == "" {
 			gen = append(gen, m)
 		} else {

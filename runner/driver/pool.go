@@ -3,13 +3,15 @@ package driver
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/framework/plugin/rpc"
+	"github.com/sglab/sglab/framework/task"
 )
 
 // starter starts and configures the plugin process of worker index.
-type starter func(ctx context.Context, index int) (*rpc.Client, error)
+type starter func(ctx context.Context, index int) (process, error)
 
 // evaluatorPool holds one evaluator process per job, so plugins need not be
 // goroutine-safe and N trainings or evaluations run at once. A worker whose process
@@ -22,7 +24,7 @@ type evaluatorPool struct {
 
 type worker struct {
 	index    int // 0 … n−1, told to its process (plugin.EnvWorkerIndex), kept across restarts
-	client   *rpc.Client
+	client   process
 	restarts int
 }
 
@@ -71,6 +73,20 @@ func (p *evaluatorPool) do(ctx context.Context, f func(plugin.Evaluator) error) 
 		w.restarts = 0 // only consecutive deaths count
 	}
 	return err
+}
+
+// evaluate scores a (nil: the bare backbone) on t, timing the evaluation itself (not the
+// wait for a free evaluator) in the manifest's evaluate phase.
+func (p *evaluatorPool) evaluate(ctx context.Context, man *Manifest, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	var mt map[string]float64
+	err := p.do(ctx, func(ev plugin.Evaluator) error {
+		start := time.Now()
+		defer func() { man.addPhase("evaluate", time.Since(start)) }()
+		var err error
+		mt, err = ev.Evaluate(ctx, t, a, seed)
+		return err
+	})
+	return mt, err
 }
 
 // close kills every evaluator process of the pool; it is not used afterwards.

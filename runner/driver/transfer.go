@@ -41,21 +41,26 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 	if opt.Metric == "" {
 		return nil, errors.New("transfer: no metric named")
 	}
-	r, err := newRunner(exp, opt.Options)
+	s, err := newSession(exp, opt.Options)
 	if err != nil {
 		return nil, err
 	}
-	defer r.release()
+	defer s.release()
 	experts, pairs := transferWork(exp)
-	r.prog = newProgress(r.opt.Progress, r.log, map[string]int{
+	prog := newProgress(s.opt.Progress, s.opt.Log, map[string]int{
 		"experts": len(experts) * len(exp.Seeds), "evaluations": len(pairs) * len(exp.Seeds),
 	}, "experts", "evaluations")
-	defer r.prog.finish()
+	defer prog.finish()
 	t0 := time.Now()
-	if err := r.setUp(ctx); err != nil {
+	set, err := setUp(ctx, exp, s.plugins.configured, s.opt.Jobs, false)
+	if err != nil {
 		return nil, err
 	}
-	r.man.addPhase("setup", time.Since(t0))
+	s.man.setBanks(set.banks)
+	s.man.addPhase("setup", time.Since(t0))
+	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, s.opt.Log)
+	store.man, store.prog = s.man, prog
+	ev := &transferEvaluations{exp: exp, set: set, man: s.man, prog: prog}
 
 	m := &results.Transfer{Experiment: exp.Name, ConfigHash: exp.Hash(), Metric: opt.Metric, Seeds: exp.Seeds}
 	for _, sp := range exp.Splits {
@@ -64,7 +69,7 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 		for _, e := range sp.Seen {
 			row := make([]float64, len(targets))
 			for j, t := range targets {
-				if row[j], err = similarity.Cosine(r.embed[e], r.embed[t]); err != nil {
+				if row[j], err = similarity.Cosine(set.embed[e], set.embed[t]); err != nil {
 					return nil, fmt.Errorf("split %s: descriptions of %s and %s: %w", sp.Name, e, t, err)
 				}
 			}
@@ -78,14 +83,14 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 	withExpert := slices.DeleteFunc(pairs, func(p transferPair) bool { return p.expert == "" })
 	for _, seed := range exp.Seeds {
 		scores := map[transferPair]float64{}
-		if err := r.transferScores(ctx, scores, zeroShot, nil, seed, opt.Metric); err != nil {
+		if err := ev.scores(ctx, scores, zeroShot, nil, seed, opt.Metric); err != nil {
 			return nil, err
 		}
-		protos, err := r.prototypes(ctx, experts, seed)
+		protos, err := prototypes(ctx, store, exp, experts, seed)
 		if err != nil {
 			return nil, err
 		}
-		if err := r.transferScores(ctx, scores, withExpert, protos, seed, opt.Metric); err != nil {
+		if err := ev.scores(ctx, scores, withExpert, protos, seed, opt.Metric); err != nil {
 			return nil, err
 		}
 		for i := range m.Splits {
@@ -107,8 +112,8 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 		}
 	}
 	end := time.Now().UTC()
-	r.man.End = &end
-	if err := r.man.write(filepath.Join(r.out, TransferManifestFile)); err != nil {
+	s.man.End = &end
+	if err := s.man.write(filepath.Join(s.out, TransferManifestFile)); err != nil {
 		return nil, err
 	}
 	if err := m.Check(); err != nil {
@@ -146,31 +151,32 @@ func transferWork(exp *config.Experiment) (experts []string, pairs []transferPai
 	return experts, pairs
 }
 
-// prototypes gets every expert of a seed through the expert store (training those not
-// cached) and returns their prototypes.
-func (r *runner) prototypes(ctx context.Context, experts []string, seed uint64) (map[string]*lora.Adapter, error) {
-	paths := map[string]string{}
-	var errs error
-	var mu sync.Mutex
-	parallel(experts, func(id string) {
-		t, _ := r.exp.Task(id)
-		path, err := r.experts.get(ctx, r, t, seed, r.exp.Train)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = errors.Join(errs, fmt.Errorf("expert %s (seed %d): %w", id, seed, err))
-		}
-		paths[id] = path
-	})
-	if err := ctx.Err(); err != nil {
+// prototypes gets every expert of a seed, trained with the experiment's [train] options,
+// through the experts stage (training those not cached) and returns their prototypes.
+func prototypes(ctx context.Context, store *expertStore, exp *config.Experiment, experts []string, seed uint64) (map[string]*lora.Adapter, error) {
+	needs := make([]expertNeed, len(experts))
+	for i, id := range experts {
+		t, _ := exp.Task(id)
+		needs[i] = expertNeed{stage: StageExperts, task: t, seed: seed, train: exp.Train, pending: true}
+	}
+	if err := trainExperts(ctx, store, store.jobs(needs)); err != nil {
 		return nil, err
 	}
-	if errs != nil {
-		return nil, errs
+	paths := map[string]string{}
+	var errs []error
+	for _, n := range needs {
+		path, err := store.trained(n.task, seed, n.train)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("expert %s (seed %d): %w", n.task.ID, seed, err))
+		}
+		paths[n.task.ID] = path
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	out := map[string]*lora.Adapter{}
 	for _, id := range experts { // one file in memory at a time
-		a, err := prototype(paths[id], r.schema)
+		a, err := prototype(paths[id], store.schema)
 		if err != nil {
 			return nil, fmt.Errorf("expert %s (seed %d): %w", id, seed, err)
 		}
@@ -199,10 +205,19 @@ func prototype(path string, schema lora.Schema) (*lora.Adapter, error) {
 	return lora.FromFlat(s, mu)
 }
 
-// transferScores runs the evaluations of pairs for a seed in parallel on the evaluator
-// pool and adds their metric to scores. The first failure cancels the rest and is
-// returned, naming the expert, target and seed.
-func (r *runner) transferScores(ctx context.Context, scores map[transferPair]float64, pairs []transferPair, protos map[string]*lora.Adapter, seed uint64, metric string) error {
+// transferEvaluations scores experts' prototypes (and the bare backbone) on the
+// evaluator pool for the transfer diagnostic.
+type transferEvaluations struct {
+	exp  *config.Experiment
+	set  *setup
+	man  *Manifest
+	prog *progress
+}
+
+// scores runs the evaluations of pairs for a seed in parallel on the evaluator pool and
+// adds their metric to scores. The first failure cancels the rest and is returned,
+// naming the expert, target and seed.
+func (r *transferEvaluations) scores(ctx context.Context, scores map[transferPair]float64, pairs []transferPair, protos map[string]*lora.Adapter, seed uint64, metric string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var mu sync.Mutex
@@ -239,8 +254,8 @@ func (r *runner) transferScores(ctx context.Context, scores map[transferPair]flo
 }
 
 // score is one evaluation's metric, which must be there and finite.
-func (r *runner) score(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64, metric string) (float64, error) {
-	mt, err := r.evaluate(ctx, t, a, seed)
+func (r *transferEvaluations) score(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64, metric string) (float64, error) {
+	mt, err := r.set.pool.evaluate(ctx, r.man, t, a, seed)
 	if err != nil {
 		return 0, err
 	}

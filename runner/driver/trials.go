@@ -1,0 +1,334 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/metrics"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// trials is the trials stage: every method's trials on the novel tasks of a split for a
+// seed, the references' included, and their diversity rows, each recorded in the
+// journal as it finishes; trials the journal holds are skipped. A trial that fails is
+// recorded with its error and the others go on.
+type trials struct {
+	exp *config.Experiment
+	set *setup // the evaluators, the schema and the descriptions' embeddings
+	// expert is the experts stage's outcome for a task's expert.
+	expert  func(task.Task, uint64, plugin.TrainOptions) (string, error)
+	fits    *fitter
+	journal *journal
+	out     string    // the output folder, where kept adapters go
+	man     *Manifest // phases "evaluate" and "generate"; may be nil
+	log     hclog.Logger
+}
+
+// split runs every method on every novel task of split for one seed.
+func (tr *trials) split(ctx context.Context, split task.Split, seed uint64) error {
+	tr.log.Info("split", "split", split.Name, "seed", seed, "seen", len(split.Seen), "novel", len(split.Novel))
+	for _, m := range tr.exp.Methods {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		switch m.Reference {
+		case config.ZeroShot:
+			err = tr.zeroShot(ctx, m, split, seed)
+		case config.Oracle:
+			err = tr.oracle(ctx, m, split, seed)
+		default:
+			err = tr.generated(ctx, m, split, seed)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func methodRow(m config.Method, split, taskID string, seed uint64, sample int) results.Row {
+	return results.Row{Kind: results.KindTrial, Split: split, Task: taskID, Method: m.Name, Seed: seed,
+		Sample: sample, Base: m.Base, Sweep: m.Sweep, Reference: m.Reference, Metrics: map[string]float64{}}
+}
+
+// parallel runs f for each item at once (the evaluator pool bounds the work) and waits
+// for all.
+func parallel[T any](items []T, f func(T)) {
+	var wg sync.WaitGroup
+	for _, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(it)
+		}()
+	}
+	wg.Wait()
+}
+
+// evaluate scores a (nil: the bare backbone) on t.
+func (tr *trials) evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	return tr.set.pool.evaluate(ctx, tr.man, t, a, seed)
+}
+
+func (tr *trials) zeroShot(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
+	parallel(split.Novel, func(id string) {
+		row := methodRow(m, split.Name, id, seed, 0)
+		if _, done := tr.journal.finished(row); done {
+			return
+		}
+		t, _ := tr.exp.Task(id)
+		start := time.Now()
+		var err error
+		row.Metrics, err = tr.evaluate(ctx, t, nil, seed)
+		tr.journal.finish(ctx, &row, start, err)
+	})
+	return ctx.Err()
+}
+
+func (tr *trials) oracle(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
+	parallel(split.Novel, func(id string) {
+		row := methodRow(m, split.Name, id, seed, 0)
+		div := row
+		div.Kind = results.KindDiversity
+		_, trialDone := tr.journal.done(row)
+		if _, divDone := tr.journal.done(div); trialDone && divDone {
+			tr.journal.finished(row) // counts it as skipped
+			return
+		}
+		t, _ := tr.exp.Task(id)
+		start := time.Now()
+		var adapter *lora.Adapter
+		path, err := tr.expert(t, seed, m.Train)
+		if err == nil {
+			adapter, err = finalSnapshot(path, tr.set.schema())
+		}
+		if prev, done := tr.journal.finished(row); done {
+			row = prev
+		} else {
+			if err == nil {
+				row.Metrics, err = tr.evaluate(ctx, t, adapter, seed)
+			}
+			tr.journal.finish(ctx, &row, start, err)
+		}
+		if err == nil && row.Error == "" {
+			tr.diversity(m, split.Name, id, seed, []*lora.Adapter{adapter}, []map[string]float64{row.Metrics})
+			tr.keep(m, split.Name, id, seed, []*lora.Adapter{adapter}, []map[string]float64{row.Metrics})
+		}
+	})
+	return ctx.Err()
+}
+
+// generated runs a generator method's trials: per novel task with unfinished samples it
+// generates the samples with the generator fitted on the split's library and scores
+// them. A generator that died is started and fitted again for the next task.
+func (tr *trials) generated(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
+	done := func(row results.Row) bool { _, ok := tr.journal.done(row); return ok }
+	pending := pendingTasks(m, split, seed, done)
+	for _, id := range split.Novel {
+		if !slices.Contains(pending, id) {
+			for s := 0; s < m.Samples; s++ {
+				tr.journal.finished(methodRow(m, split.Name, id, seed, s)) // counts them as skipped
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	lib, libErr := library(tr.exp, split, seed, m.Train, tr.set, tr.expert)
+	libKey := fmt.Sprintf("%s/%d", split.Name, seed)
+	fitSeed := deriveSeed(seed, "fit", split.Name, m.Name)
+	gen, err := tr.fits.fitted(ctx, m, lib, libKey, fitSeed, libErr)
+	for _, id := range pending {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		start := time.Now()
+		var adapters []*lora.Adapter
+		genErr := err
+		if genErr == nil {
+			adapters, genErr = tr.generate(ctx, gen, m, split.Name, id, seed)
+		}
+		// Each sample's trial takes its share of the generation.
+		share := time.Since(start) / time.Duration(m.Samples)
+		ms := tr.samples(ctx, m, split.Name, id, seed, adapters, genErr, share)
+		if genErr == nil && ctx.Err() == nil {
+			tr.diversity(m, split.Name, id, seed, adapters, ms)
+			tr.keep(m, split.Name, id, seed, adapters, ms)
+		}
+		if genErr != nil && gen != nil && gen.Exited() {
+			// The process died: the next task gets a fresh one, fitted again.
+			gen, err = tr.fits.fitted(ctx, m, lib, libKey, fitSeed, libErr)
+		}
+	}
+	return ctx.Err()
+}
+
+// generate asks gen, m's fitted generator, for the samples of a novel task and checks
+// them against the evaluator's schema.
+func (tr *trials) generate(ctx context.Context, gen process, m config.Method, split, taskID string, seed uint64) ([]*lora.Adapter, error) {
+	start := time.Now()
+	adapters, err := gen.Generator().Generate(ctx, tr.set.embed[taskID], m.Samples, deriveSeed(seed, "generate", split, taskID, m.Name))
+	tr.man.addPhase("generate", time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range adapters {
+		if err := a.Schema.Compatible(tr.set.schema()); err != nil {
+			return nil, fmt.Errorf("plugin %s Generate: adapter %d: %w", gen.Label(), i, err)
+		}
+	}
+	return adapters, nil
+}
+
+// samples scores the generated adapters of a task (genErr: why there are none), one
+// trial per sample the journal does not hold, at once, and returns every sample's
+// metrics (an earlier run's for a finished one; nil where the trial failed). share is
+// each trial's part of the generation's time.
+func (tr *trials) samples(ctx context.Context, m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, genErr error, share time.Duration) []map[string]float64 {
+	t, _ := tr.exp.Task(taskID)
+	ms := make([]map[string]float64, m.Samples)
+	var wg sync.WaitGroup
+	for s := 0; s < m.Samples; s++ {
+		row := methodRow(m, split, taskID, seed, s)
+		if prev, done := tr.journal.finished(row); done {
+			ms[s] = prev.Metrics // from the earlier run, for the diversity row
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := genErr
+			if err == nil {
+				row.Metrics, err = tr.evaluate(ctx, t, adapters[s], seed)
+			}
+			if err == nil {
+				ms[s] = row.Metrics
+			}
+			tr.journal.finish(ctx, &row, start.Add(-share), err)
+		}()
+	}
+	wg.Wait()
+	return ms
+}
+
+// diversity records the parameter diversity of one method's samples for a task and
+// seed, unless the journal holds it.
+func (tr *trials) diversity(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
+	row := methodRow(m, split, taskID, seed, 0)
+	row.Kind = results.KindDiversity
+	if _, done := tr.journal.finished(row); done {
+		return
+	}
+	if row, ok := diversityRow(row, adapters, ms); ok {
+		tr.journal.record(row)
+	}
+}
+
+// diversityRow fills the diversity row row over the samples whose trial succeeded (ms[i]
+// nil marks a failed one); false when none did.
+func diversityRow(row results.Row, adapters []*lora.Adapter, ms []map[string]float64) (results.Row, bool) {
+	var ok []*lora.Adapter
+	var r1 []float64
+	for i, mt := range ms {
+		if mt != nil {
+			ok = append(ok, adapters[i])
+			r1 = append(r1, mt["i2t_r1"])
+		}
+	}
+	if len(ok) == 0 {
+		return row, false
+	}
+	d, err := metrics.Diversity(ok, r1)
+	if err != nil {
+		row.Error = err.Error()
+	} else {
+		row.Metrics = d
+	}
+	return row, true
+}
+
+// keep writes the scored adapters of one method, task and seed that the method's
+// keep_adapters asks for as PEFT folders: all of them, or the best by i2t_r1 (ms[i] nil
+// marks a sample whose trial failed). A write that fails is logged, not a failed trial.
+func (tr *trials) keep(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
+	dir := filepath.Join(tr.out, AdaptersDir, pathSafe(split), pathSafe(m.Name), pathSafe(taskID), fmt.Sprintf("seed-%d", seed))
+	for _, i := range kept(m.KeepAdapters, ms) {
+		d := filepath.Join(dir, lora.PEFTSampleDir(i))
+		if err := lora.SavePEFT(d, adapters[i], tr.set.evalInfo.Backbone); err != nil {
+			tr.log.Error("cannot keep an adapter", "method", m.Name, "task", taskID, "seed", seed, "sample", i, "error", err)
+		}
+	}
+}
+
+// kept are the samples keep_adapters = how asks for, of those whose trial succeeded.
+func kept(how string, ms []map[string]float64) []int {
+	var pick []int
+	switch how {
+	case config.KeepAll:
+		for i, mt := range ms {
+			if mt != nil {
+				pick = append(pick, i)
+			}
+		}
+	case config.KeepBest:
+		best := -1
+		for i, mt := range ms {
+			if mt != nil && (best < 0 || mt["i2t_r1"] > ms[best]["i2t_r1"]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			pick = []int{best}
+		}
+	}
+	return pick
+}
+
+// pathSafe turns a name (a method's may hold spaces and '=') into one path component.
+func pathSafe(name string) string {
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_', c == '=':
+			return c
+		}
+		return '_'
+	}, name)
+}
+
+// finalSnapshot is the adapter of an expert's (or oracle's) last training epoch.
+func finalSnapshot(path string, schema lora.Schema) (*lora.Adapter, error) {
+	s, snaps, err := readSnapshots(path, schema)
+	if err != nil {
+		return nil, err
+	}
+	return lora.FromFlat(s, snaps[len(snaps)-1])
+}
+
+// readSnapshots reads an expert's snapshots file: at least one snapshot, in the
+// evaluator's schema.
+func readSnapshots(path string, schema lora.Schema) (lora.Schema, [][]float32, error) {
+	s, snaps, _, err := lora.ReadSnapshots(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.Compatible(schema); err != nil {
+		return nil, nil, fmt.Errorf("snapshots in %s: %w", path, err)
+	}
+	if len(snaps) == 0 {
+		return nil, nil, fmt.Errorf("snapshots file %s holds no snapshot", path)
+	}
+	return s, snaps, nil
+}
