@@ -1,0 +1,622 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/metrics"
+	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/framework/task"
+)
+
+// The stages' tests run the fake plugins of driver_test.go in-process: no process, no
+// gRPC; fakeProcess stands for a started plugin.
+
+// stagesExperiment is the toy experiment for one seed, two samples, and no task whose
+// description makes the fake generator exit (which in-process would end the test).
+var stagesExperiment = strings.NewReplacer(`seeds = [1, 2]`, `seeds = [1]`, `"crash the generator"`, `"task dddd"`,
+	`samples = 3`, `samples = 2`).Replace(experiment)
+
+// fakeProcess is a started plugin served in-process.
+type fakeProcess struct {
+	enc plugin.Encoder
+	ev  plugin.Evaluator
+	gen plugin.Generator
+
+	mu   sync.Mutex
+	dead bool
+}
+
+func (p *fakeProcess) Label() string               { return "fake" }
+func (p *fakeProcess) Encoder() plugin.Encoder     { return p.enc }
+func (p *fakeProcess) Evaluator() plugin.Evaluator { return p.ev }
+func (p *fakeProcess) Generator() plugin.Generator { return p.gen }
+func (p *fakeProcess) Kill()                       { p.mu.Lock(); p.dead = true; p.mu.Unlock() }
+func (p *fakeProcess) Exited() bool                { p.mu.Lock(); defer p.mu.Unlock(); return p.dead }
+
+// countingEvaluator is the fake evaluator, counting its calls by task, whose training
+// fails for failTrain.
+type countingEvaluator struct {
+	evaluator
+	failTrain string
+
+	mu            sync.Mutex
+	trains, evals map[string]int
+}
+
+func newCountingEvaluator(failTrain string) *countingEvaluator {
+	return &countingEvaluator{failTrain: failTrain, trains: map[string]int{}, evals: map[string]int{}}
+}
+
+func (e *countingEvaluator) Train(ctx context.Context, t task.Task, seed uint64, o plugin.TrainOptions, out string) (plugin.TrainResult, error) {
+	e.mu.Lock()
+	e.trains[t.ID]++
+	e.mu.Unlock()
+	if t.ID == e.failTrain {
+		return plugin.TrainResult{}, errors.New("out of memory")
+	}
+	return e.evaluator.Train(ctx, t, seed, o, out)
+}
+
+func (e *countingEvaluator) Evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	e.mu.Lock()
+	e.evals[t.ID]++
+	e.mu.Unlock()
+	return e.evaluator.Evaluate(ctx, t, a, seed)
+}
+
+func (e *countingEvaluator) count(m map[string]int) map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// countingGenerator is the fake generator, counting its fits; Generate for the
+// description of task dieOn kills its process.
+type countingGenerator struct {
+	generator2
+	proc  *fakeProcess
+	dieOn string
+	fits  *int
+}
+
+func (g *countingGenerator) Fit(ctx context.Context, lib plugin.Library, seed uint64) error {
+	*g.fits++
+	return g.generator2.Fit(ctx, lib, seed)
+}
+
+func (g *countingGenerator) Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
+	if g.dieOn != "" && target[1] == float32(len("task "+g.dieOn)) {
+		g.proc.Kill()
+		return nil, errors.New("plugin gen: Generate: the plugin exited")
+	}
+	return g.generator2.Generate(ctx, target, n, seed)
+}
+
+// fakePlugins starts fake processes: the evaluator ev, and generators that die on the
+// task dieOn; it counts the generators started and fitted.
+type fakePlugins struct {
+	ev        *countingEvaluator
+	dieOn     string
+	encoders  []*fakeProcess
+	gens, fit int
+}
+
+func (f *fakePlugins) start(_ context.Context, kind string, _ config.PluginRef, _ ...string) (process, error) {
+	p := &fakeProcess{}
+	switch kind {
+	case plugin.KindEncoder:
+		p.enc = encoder{}
+		f.encoders = append(f.encoders, p)
+	case plugin.KindEvaluator:
+		p.ev = f.ev
+	case plugin.KindGenerator:
+		f.gens++
+		p.gen = &countingGenerator{proc: p, dieOn: f.dieOn, fits: &f.fit}
+	}
+	return p, nil
+}
+
+func quiet() hclog.Logger { return hclog.NewNullLogger() }
+
+// setUpFakes runs the set-up stage on fakes.
+func setUpFakes(t *testing.T, exp *config.Experiment, f *fakePlugins) *setup {
+	t.Helper()
+	set, err := setUp(context.Background(), exp, f.start, 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func TestSetUpEmbedsAndStopsTheEncoder(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	f := &fakePlugins{ev: newCountingEvaluator("")}
+	set := setUpFakes(t, exp, f)
+	if !slices.Equal(set.schema(), testSchema) {
+		t.Errorf("schema %v, want the evaluator's %v", set.schema(), testSchema)
+	}
+	want, _ := encoder{}.Embed(context.Background(), []string{"task dddd"})
+	if len(set.embed) != 4 || !slices.Equal(set.embed["dddd"], want[0]) {
+		t.Errorf("embeddings %v, want the 4 used tasks', dddd's %v", set.embed, want[0])
+	}
+	if len(f.encoders) != 1 || !f.encoders[0].Exited() || set.encoder != nil {
+		t.Errorf("the encoder is still running after set-up")
+	}
+
+	// A task the evaluator refuses stops the set-up, at the task's line.
+	bad := load(t, strings.Replace(stagesExperiment, `description = "task dddd"
+dataset = "toy"`, `description = "task dddd"
+dataset = "imagenet"`, 1))
+	_, err := setUp(context.Background(), bad, f.start, 1, false)
+	if err == nil || !strings.Contains(err.Error(), "task[3]") || !strings.Contains(err.Error(), "imagenet") {
+		t.Fatalf("a refused task: %v", err)
+	}
+}
+
+// newStore is the experts stage's store on fakes, with the cache in dir.
+func newStore(exp *config.Experiment, set *setup, dir string, fresh bool) *expertStore {
+	return newExpertStore(dir, fresh, exp, set.evalInfo, set.banks, set.pool, quiet())
+}
+
+func TestExpertsStage(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	cache := t.TempDir()
+	none := func(results.Row) bool { return false }
+	needs := expertNeeds(exp, none)
+	ctx := context.Background()
+
+	// Cold: every distinct expert is trained once (the Gen library's a and bb, the
+	// oracles' ccc and dddd); the one that fails keeps its error, the others go on.
+	ev := newCountingEvaluator("bb")
+	set := setUpFakes(t, exp, &fakePlugins{ev: ev})
+	store := newStore(exp, set, cache, false)
+	jobs := store.jobs(append(needs, needs...)) // asked twice, got once
+	var ids []string
+	for _, j := range jobs {
+		ids = append(ids, j.task.ID)
+	}
+	if want := []string{"ccc", "dddd", "a", "bb"}; !slices.Equal(ids, want) {
+		t.Fatalf("jobs %v, want %v (the order a run meets them)", ids, want)
+	}
+	if err := trainExperts(ctx, store, jobs); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.count(ev.trains); len(got) != 4 || got["a"] != 1 || got["bb"] != 1 || got["ccc"] != 1 {
+		t.Fatalf("trainings %v, want each of the 4 experts once", got)
+	}
+	train := exp.Train
+	for _, id := range []string{"a", "ccc", "dddd"} {
+		tk, _ := exp.Task(id)
+		path, err := store.trained(tk, 1, train)
+		if err != nil {
+			t.Fatalf("expert %s: %v", id, err)
+		}
+		if err := store.check(path, train); err != nil {
+			t.Fatalf("expert %s in the cache: %v", id, err)
+		}
+	}
+	bb, _ := exp.Task("bb")
+	if _, err := store.trained(bb, 1, train); err == nil || !strings.Contains(err.Error(), "out of memory") {
+		t.Fatalf("the failed expert: %v, want the evaluator's error", err)
+	}
+	// The library of the split names the failed expert; the oracles are unaffected.
+	if _, err := library(exp, exp.Splits[0], 1, train, set, store.trained); err == nil || !strings.Contains(err.Error(), "expert bb: out of memory") {
+		t.Fatalf("library: %v", err)
+	}
+	// An expert the stage was not asked for is an error, not a training.
+	if _, err := store.trained(bb, 2, train); err == nil || !strings.Contains(err.Error(), "not among") {
+		t.Fatalf("an expert outside the stage: %v", err)
+	}
+
+	// Warm: a new run trains only the one that failed.
+	ev = newCountingEvaluator("")
+	set = setUpFakes(t, exp, &fakePlugins{ev: ev})
+	store = newStore(exp, set, cache, false)
+	if err := trainExperts(ctx, store, store.jobs(needs)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.count(ev.trains); len(got) != 1 || got["bb"] != 1 {
+		t.Fatalf("warm cache: trainings %v, want only bb's", got)
+	}
+	if _, err := library(exp, exp.Splits[0], 1, train, set, store.trained); err != nil {
+		t.Fatal(err)
+	}
+
+	// Fresh ignores the cache.
+	store = newStore(exp, set, cache, true)
+	if err := trainExperts(ctx, store, store.jobs(needs)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.count(ev.trains); got["a"] != 1 || got["bb"] != 2 || got["ccc"] != 1 {
+		t.Fatalf("fresh: trainings %v, want every expert again", got)
+	}
+
+	// Interrupted: an error, and no outcome is kept.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	store = newStore(exp, set, t.TempDir(), false)
+	if err := trainExperts(cancelled, store, store.jobs(needs)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted: %v", err)
+	}
+	if len(store.runs) != 0 {
+		t.Fatalf("interrupted: %d outcomes kept", len(store.runs))
+	}
+}
+
+func TestExpertNeedsFollowUnfinishedWork(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	m := func(name string) config.Method {
+		i := slices.IndexFunc(exp.Methods, func(m config.Method) bool { return m.Name == name })
+		return exp.Methods[i]
+	}
+	finished := map[string]bool{}
+	finish := func(rows ...results.Row) {
+		for _, r := range rows {
+			finished[r.Key()] = true
+		}
+	}
+	done := func(r results.Row) bool { return finished[r.Key()] }
+	pending := func() []string {
+		var out []string
+		for _, n := range expertNeeds(exp, done) {
+			if n.pending {
+				out = append(out, n.stage+" "+n.task.ID)
+			}
+		}
+		return out
+	}
+	// Gen's trials on ccc done, not on dddd: its library is still needed.
+	finish(methodRow(m("Gen"), "main", "ccc", 1, 0), methodRow(m("Gen"), "main", "ccc", 1, 1))
+	// The oracle on ccc: its trial done, its diversity row not: still needed.
+	finish(methodRow(m("Oracle"), "main", "ccc", 1, 0))
+	want := []string{StageOracles + " ccc", StageOracles + " dddd", StageExperts + " a", StageExperts + " bb"}
+	if got := pending(); !slices.Equal(got, want) {
+		t.Fatalf("pending %v, want %v", got, want)
+	}
+	div := methodRow(m("Oracle"), "main", "ccc", 1, 0)
+	div.Kind = results.KindDiversity
+	finish(div, methodRow(m("Gen"), "main", "dddd", 1, 0), methodRow(m("Gen"), "main", "dddd", 1, 1))
+	if got, want := pending(), []string{StageOracles + " dddd"}; !slices.Equal(got, want) {
+		t.Fatalf("pending %v, want %v", got, want)
+	}
+}
+
+// newJournal is the journal stage writing to dir/results.jsonl, with the rows of
+// earlier runs prev; rows get no identity.
+func newJournal(t *testing.T, dir string, prev ...results.Row) *journal {
+	t.Helper()
+	w, err := results.Create(filepath.Join(dir, results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	j := &journal{w: w, prev: map[string]results.Row{}, log: quiet(), stop: func(error) {},
+		identity: func(results.Row) (map[string]string, bool) { return nil, false }}
+	for _, r := range prev {
+		j.prev[r.Key()] = r
+	}
+	return j
+}
+
+// trialsOnFakes is the trials stage of exp on fakes, after the experts stage, writing
+// its journal into out.
+func trialsOnFakes(t *testing.T, exp *config.Experiment, f *fakePlugins, out string, prev ...results.Row) *trials {
+	t.Helper()
+	set := setUpFakes(t, exp, f)
+	store := newStore(exp, set, t.TempDir(), false)
+	j := newJournal(t, out, prev...)
+	done := func(row results.Row) bool { _, ok := j.done(row); return ok }
+	if err := trainExperts(context.Background(), store, store.jobs(expertNeeds(exp, done))); err != nil {
+		t.Fatal(err)
+	}
+	return &trials{exp: exp, set: set, expert: store.trained, fits: newFitter(f.start, nil, nil, quiet()),
+		journal: j, out: out, log: quiet()}
+}
+
+func readJournal(t *testing.T, dir string) map[string]results.Row {
+	t.Helper()
+	rows, err := results.Read(filepath.Join(dir, results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]results.Row{}
+	for _, r := range rows {
+		if _, dup := out[r.Key()]; dup {
+			t.Fatalf("row %q recorded twice", r.Key())
+		}
+		out[r.Key()] = r
+	}
+	return out
+}
+
+func TestTrialsSkipFinished(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	gen, zs := exp.Methods[2], exp.Methods[0]
+	// An earlier run finished Gen on ccc and the zero-shot trial on dddd.
+	prev := []results.Row{methodRow(gen, "main", "ccc", 1, 0), methodRow(gen, "main", "ccc", 1, 1), methodRow(zs, "main", "dddd", 1, 0)}
+	for i := range prev {
+		prev[i].Metrics = map[string]float64{"i2t_r1": 1}
+	}
+	out := t.TempDir()
+	f := &fakePlugins{ev: newCountingEvaluator("")}
+	tr := trialsOnFakes(t, exp, f, out, prev...)
+	if err := tr.split(context.Background(), exp.Splits[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	rows := readJournal(t, out)
+	for _, p := range prev {
+		if _, again := rows[p.Key()]; again {
+			t.Errorf("finished trial %q ran again", p.Key())
+		}
+	}
+	// Zero-shot ccc, Oracle ccc and dddd, Gen dddd's 2 samples; diversity of the
+	// oracles and of Gen on dddd.
+	trialsRan, diversity := 0, 0
+	for _, r := range rows {
+		if r.Error != "" {
+			t.Errorf("row %q failed: %s", r.Key(), r.Error)
+		}
+		switch r.Kind {
+		case results.KindTrial:
+			trialsRan++
+		case results.KindDiversity:
+			diversity++
+		}
+	}
+	if trialsRan != 5 || diversity != 3 {
+		t.Fatalf("%d trials and %d diversity rows recorded, want 5 and 3", trialsRan, diversity)
+	}
+	if s := tr.journal.summary; s.Ran != 5 || s.Skipped != 3 || s.Failed != 0 {
+		t.Fatalf("summary %+v, want 5 ran, 3 skipped", s)
+	}
+	// ccc: zero-shot and oracle; dddd: oracle and Gen's 2 samples.
+	if got := f.ev.count(f.ev.evals); got["ccc"] != 2 || got["dddd"] != 3 {
+		t.Fatalf("evaluations %v, want ccc 2 and dddd 3", got)
+	}
+	if f.gens != 1 || f.fit != 1 {
+		t.Fatalf("%d generators started and %d fits, want 1 and 1", f.gens, f.fit)
+	}
+	// Nothing left: a second pass over the same journal records nothing.
+	all := slices.Collect(maps.Values(rows))
+	out2 := t.TempDir()
+	f2 := &fakePlugins{ev: newCountingEvaluator("")}
+	tr2 := trialsOnFakes(t, exp, f2, out2, append(all, prev...)...)
+	if err := tr2.split(context.Background(), exp.Splits[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readJournal(t, out2)); n != 0 || f2.gens != 0 || len(f2.ev.count(f2.ev.trains)) != 0 {
+		t.Fatalf("finished experiment: %d rows, %d generators, trainings %v", n, f2.gens, f2.ev.count(f2.ev.trains))
+	}
+}
+
+func TestReferences(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	out := t.TempDir()
+	// The oracle's expert of dddd cannot be trained.
+	f := &fakePlugins{ev: newCountingEvaluator("dddd")}
+	tr := trialsOnFakes(t, exp, f, out)
+	ctx := context.Background()
+	for _, m := range exp.Methods[:2] {
+		var err error
+		if m.Reference == config.ZeroShot {
+			err = tr.zeroShot(ctx, m, exp.Splits[0], 1)
+		} else {
+			err = tr.oracle(ctx, m, exp.Splits[0], 1)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := readJournal(t, out)
+	row := func(m config.Method, taskID string, kind string) results.Row {
+		r := methodRow(m, "main", taskID, 1, 0)
+		r.Kind = kind
+		got, ok := rows[r.Key()]
+		if !ok {
+			t.Fatalf("no row %q", r.Key())
+		}
+		return got
+	}
+	zs, oracle := exp.Methods[0], exp.Methods[1]
+	if r := row(zs, "ccc", results.KindTrial); r.Metrics["i2t_r1"] != 10 || r.Reference != config.ZeroShot {
+		t.Errorf("zero-shot ccc: %+v, want the bare backbone's 10", r)
+	}
+	// The oracle of ccc scores its expert's last snapshot (the fake sums its values).
+	want := 0.0
+	for i := 0; i < testSchema.NumParams(); i++ {
+		want += float64(len("ccc")+i) + 0.1
+	}
+	if r := row(oracle, "ccc", results.KindTrial); abs(r.Metrics["i2t_r1"]-want) > 1e-4 {
+		t.Errorf("oracle ccc: %v, want %v", r.Metrics["i2t_r1"], want)
+	}
+	if r := row(oracle, "ccc", results.KindDiversity); r.Error != "" || len(r.Metrics) == 0 {
+		t.Errorf("oracle ccc diversity: %+v", r)
+	}
+	// The failed expert fails its trial, with the reason, and gives no diversity row.
+	if r := row(oracle, "dddd", results.KindTrial); !strings.Contains(r.Error, "task dddd") || !strings.Contains(r.Error, "out of memory") {
+		t.Errorf("oracle dddd: error %q, want the expert's", r.Error)
+	}
+	div := methodRow(oracle, "main", "dddd", 1, 0)
+	div.Kind = results.KindDiversity
+	if _, ok := rows[div.Key()]; ok {
+		t.Errorf("a diversity row for a failed oracle")
+	}
+	if s := tr.journal.summary; s.Ran != 4 || s.Failed != 1 {
+		t.Errorf("summary %+v, want 4 ran, 1 failed", s)
+	}
+}
+
+func TestGeneratedRestartsADeadGenerator(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	out := t.TempDir()
+	f := &fakePlugins{ev: newCountingEvaluator(""), dieOn: "ccc"}
+	tr := trialsOnFakes(t, exp, f, out)
+	if err := tr.generated(context.Background(), exp.Methods[2], exp.Splits[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	rows := readJournal(t, out)
+	for s := 0; s < 2; s++ {
+		failed := rows[methodRow(exp.Methods[2], "main", "ccc", 1, s).Key()]
+		if !strings.Contains(failed.Error, "task ccc") || !strings.Contains(failed.Error, "exited") {
+			t.Errorf("ccc sample %d: error %q, want the generator's", s, failed.Error)
+		}
+		if ok := rows[methodRow(exp.Methods[2], "main", "dddd", 1, s).Key()]; ok.Error != "" || len(ok.Metrics) == 0 {
+			t.Errorf("dddd sample %d: %+v, want scored by a restarted generator", s, ok)
+		}
+	}
+	// The dead process was replaced and the new one fitted on the same library.
+	if f.gens != 2 || f.fit != 2 {
+		t.Fatalf("%d generators started and %d fits, want 2 and 2", f.gens, f.fit)
+	}
+}
+
+func TestFitterFitsOncePerLibrary(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	f := &fakePlugins{ev: newCountingEvaluator("")}
+	set := setUpFakes(t, exp, f)
+	store := newStore(exp, set, t.TempDir(), false)
+	ctx := context.Background()
+	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, func(results.Row) bool { return false }))); err != nil {
+		t.Fatal(err)
+	}
+	lib, err := library(exp, exp.Splits[0], 1, exp.Train, set, store.trained)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits := newFitter(f.start, nil, nil, quiet())
+	m := exp.Methods[2]
+	for i, key := range []string{"main/1", "main/1", "other/1", "other/1"} {
+		if _, err := fits.fitted(ctx, m, lib, key, 7, nil); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if f.gens != 1 || f.fit != 2 {
+		t.Fatalf("%d generators and %d fits, want 1 and 2 (one per library)", f.gens, f.fit)
+	}
+	// A library that could not be had is the fit's error; nothing starts.
+	libErr := errors.New("expert bb: out of memory")
+	if _, err := fits.fitted(ctx, m, lib, "third/1", 7, libErr); !errors.Is(err, libErr) || f.gens != 1 {
+		t.Fatalf("library error: %v", err)
+	}
+}
+
+func TestDiversityRow(t *testing.T) {
+	adapters := make([]*lora.Adapter, 3)
+	for i := range adapters {
+		adapters[i] = lora.New(testSchema)
+		for j := range adapters[i].Params {
+			adapters[i].Params[j] = float32(i*j) + float32(i+1)/3
+		}
+	}
+	base := methodRow(config.Method{Name: "Gen"}, "main", "ccc", 1, 0)
+	base.Kind = results.KindDiversity
+	for _, tc := range []struct {
+		name string
+		ms   []map[string]float64
+		use  []int // the samples the row is over; nil: no row
+	}{
+		{"all succeeded", []map[string]float64{{"i2t_r1": 1}, {"i2t_r1": 3}, {"i2t_r1": 2}}, []int{0, 1, 2}},
+		{"a failed sample is left out", []map[string]float64{{"i2t_r1": 1}, nil, {"i2t_r1": 2}}, []int{0, 2}},
+		{"none succeeded", []map[string]float64{nil, nil, nil}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			row, ok := diversityRow(base, adapters, tc.ms)
+			if ok != (tc.use != nil) {
+				t.Fatalf("row given: %v, want %v", ok, tc.use != nil)
+			}
+			if !ok {
+				return
+			}
+			var as []*lora.Adapter
+			var r1 []float64
+			for _, i := range tc.use {
+				as = append(as, adapters[i])
+				r1 = append(r1, tc.ms[i]["i2t_r1"])
+			}
+			want, err := metrics.Diversity(as, r1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row.Error != "" || len(row.Metrics) != len(want) {
+				t.Fatalf("row %+v, want metrics %v", row, want)
+			}
+			for k, v := range want {
+				if row.Metrics[k] != v {
+					t.Errorf("%s = %v, want %v", k, row.Metrics[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestResume(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	zs, oracle := exp.Methods[0], exp.Methods[1]
+	ok := methodRow(zs, "main", "ccc", 1, 0)
+	ok.Identity = map[string]string{"task": "1"}
+	failed := methodRow(zs, "main", "dddd", 1, 0)
+	failed.Error = "task dddd: boom"
+	stale := methodRow(oracle, "main", "ccc", 1, 0)
+	stale.Identity = map[string]string{"task": "1", "train": "old"}
+	identity := func(r results.Row) (map[string]string, bool) {
+		if r.Reference == config.Oracle {
+			return map[string]string{"task": "1", "train": "new"}, true
+		}
+		return map[string]string{"task": "1"}, true
+	}
+	out := t.TempDir()
+	path := filepath.Join(out, results.FileName)
+
+	// No journal: nothing finished.
+	prev, n, err := resume(path, out, identity, quiet())
+	if err != nil || len(prev) != 0 || n != 0 {
+		t.Fatalf("no journal: %v, %d stale, %v", prev, n, err)
+	}
+
+	if err := appendRows(path, []results.Row{ok, failed, stale, ok}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"kind":"trial","split":"ma`) // torn by a crash
+	f.Close()
+	prev, n, err = resume(path, out, identity, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, kept := prev[ok.Key()]; len(prev) != 1 || !kept || n != 1 {
+		t.Fatalf("finished %v with %d stale, want only the zero-shot ccc row and 1 stale", prev, n)
+	}
+	rows, err := results.Read(path)
+	if err != nil || len(rows) != 1 || rows[0].Key() != ok.Key() {
+		t.Fatalf("journal after resuming: %v (%v), want the one finished row", rows, err)
+	}
+	superseded, err := results.Read(filepath.Join(out, results.SupersededFile))
+	if err != nil || len(superseded) != 1 || superseded[0].Key() != stale.Key() {
+		t.Fatalf("superseded rows: %v (%v), want the stale oracle row", superseded, err)
+	}
+	// A clean journal is left as it is.
+	before, _ := os.ReadFile(path)
+	if _, _, err := resume(path, out, identity, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("a clean journal was rewritten")
+	}
+}
