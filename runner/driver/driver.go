@@ -1,7 +1,10 @@
-// Package driver runs an experiment (DESIGN.md §2): per seed and split it trains the
-// seen tasks' experts, embeds every description, fits each method's generator on the
-// library, generates and scores samples on each novel task, runs the references, and
-// appends every finished trial to results.jsonl at once. Transfer measures, with the
+// Package driver runs an experiment (DESIGN.md §2) as stages, each a function or a
+// small type with its own inputs, tested on in-process fakes (stages_test.go): set-up
+// (setUp: plugins started, tasks checked, descriptions embedded), resume (the journal
+// of an earlier run judged), experts (trainExperts: every expert unfinished work needs,
+// from the cache or trained, before any trial), and per seed and split the trials
+// (trials: generator fits, generated samples scored, references, diversity), every
+// finished row appended to results.jsonl at once (journal). Transfer measures, with the
 // same plugins and expert cache, whether a world supports zero-shot adaptation at all.
 //
 // Both hold the output folder's lock (LockFile) while they work. A journal row is reused
@@ -129,22 +132,17 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 
 	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, log)
 	store.man, store.prog = s.man, prog
-	done := func(row results.Row) bool { _, ok := j.done(row); return ok }
-	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, done))); err != nil {
+	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, j.done))); err != nil {
 		return nil, err
 	}
 
 	tr := &trials{exp: exp, set: set, expert: store.trained, fits: newFitter(s.plugins.configured, s.man, prog, log),
 		journal: j, out: s.out, man: s.man, log: log}
-	for _, seed := range exp.Seeds {
-		for _, split := range exp.Splits {
-			if err := tr.split(ctx, split, seed); err != nil {
-				if cause := context.Cause(ctx); cause != nil && cause != err {
-					return nil, cause
-				}
-				return nil, err
-			}
+	if err := tr.run(ctx); err != nil {
+		if cause := context.Cause(ctx); cause != nil && cause != err {
+			return nil, cause // the journal's
 		}
+		return nil, err
 	}
 	end := time.Now().UTC()
 	s.man.End = &end

@@ -127,19 +127,19 @@ type journal struct {
 	appendErr error // the first failed append; nothing is recorded after it
 }
 
-// done tells whether row's unit of work is finished in the journal of an earlier run,
-// and gives that run's row.
-func (j *journal) done(row results.Row) (results.Row, bool) {
-	prev, ok := j.prev[row.Key()]
-	return prev, ok
+// done tells whether row's unit of work is finished in the journal of an earlier run.
+func (j *journal) done(row results.Row) bool {
+	_, ok := j.prev[row.Key()]
+	return ok
 }
 
-// finished is done for a unit this run meets: a finished trial counts as skipped.
+// finished tells whether row's unit of work is finished in the journal of an earlier
+// run, and gives that run's row; a finished trial counts as skipped.
 func (j *journal) finished(row results.Row) (results.Row, bool) {
 	if row.Kind == "" {
 		row.Kind = results.KindTrial
 	}
-	prev, ok := j.done(row)
+	prev, ok := j.prev[row.Key()]
 	if ok && row.Kind == results.KindTrial {
 		j.mu.Lock()
 		j.summary.Skipped++

@@ -290,7 +290,8 @@ func measure(exp *config.Experiment, expertsDir, dir string, rows []results.Row)
 
 	// Trials and references: the journal's seconds per trial (a generated one's include
 	// its share of the generation), per method weighted by its trials. An oracle's rows
-	// include its training, so an oracle's evaluation is measured on the zero-shot rows.
+	// of journals written before the experts stage include its training, so an oracle's
+	// evaluation is measured on the zero-shot rows.
 	perTrial := func(ms []config.Method, stage string) {
 		var sum float64
 		n, rowsUsed := 0, 0

@@ -322,8 +322,7 @@ func trialsOnFakes(t *testing.T, exp *config.Experiment, f *fakePlugins, out str
 	set := setUpFakes(t, exp, f)
 	store := newStore(exp, set, t.TempDir(), false)
 	j := newJournal(t, out, prev...)
-	done := func(row results.Row) bool { _, ok := j.done(row); return ok }
-	if err := trainExperts(context.Background(), store, store.jobs(expertNeeds(exp, done))); err != nil {
+	if err := trainExperts(context.Background(), store, store.jobs(expertNeeds(exp, j.done))); err != nil {
 		t.Fatal(err)
 	}
 	return &trials{exp: exp, set: set, expert: store.trained, fits: newFitter(f.start, nil, nil, quiet()),

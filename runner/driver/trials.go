@@ -35,6 +35,18 @@ type trials struct {
 	log     hclog.Logger
 }
 
+// run runs the trials of every seed and split, in the experiment's order.
+func (tr *trials) run(ctx context.Context) error {
+	for _, seed := range tr.exp.Seeds {
+		for _, split := range tr.exp.Splits {
+			if err := tr.split(ctx, split, seed); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // split runs every method on every novel task of split for one seed.
 func (tr *trials) split(ctx context.Context, split task.Split, seed uint64) error {
 	tr.log.Info("split", "split", split.Name, "seed", seed, "seen", len(split.Seen), "novel", len(split.Novel))
@@ -102,8 +114,7 @@ func (tr *trials) oracle(ctx context.Context, m config.Method, split task.Split,
 		row := methodRow(m, split.Name, id, seed, 0)
 		div := row
 		div.Kind = results.KindDiversity
-		_, trialDone := tr.journal.done(row)
-		if _, divDone := tr.journal.done(div); trialDone && divDone {
+		if tr.journal.done(row) && tr.journal.done(div) {
 			tr.journal.finished(row) // counts it as skipped
 			return
 		}
@@ -134,15 +145,7 @@ func (tr *trials) oracle(ctx context.Context, m config.Method, split task.Split,
 // generates the samples with the generator fitted on the split's library and scores
 // them. A generator that died is started and fitted again for the next task.
 func (tr *trials) generated(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
-	done := func(row results.Row) bool { _, ok := tr.journal.done(row); return ok }
-	pending := pendingTasks(m, split, seed, done)
-	for _, id := range split.Novel {
-		if !slices.Contains(pending, id) {
-			for s := 0; s < m.Samples; s++ {
-				tr.journal.finished(methodRow(m, split.Name, id, seed, s)) // counts them as skipped
-			}
-		}
-	}
+	pending := tr.pending(m, split, seed)
 	if len(pending) == 0 {
 		return nil
 	}
@@ -173,6 +176,20 @@ func (tr *trials) generated(ctx context.Context, m config.Method, split task.Spl
 		}
 	}
 	return ctx.Err()
+}
+
+// pending are the novel tasks of split with a trial of m for seed the journal does not
+// hold; the trials of the other tasks count as skipped.
+func (tr *trials) pending(m config.Method, split task.Split, seed uint64) []string {
+	pending := pendingTasks(m, split, seed, tr.journal.done)
+	for _, id := range split.Novel {
+		if !slices.Contains(pending, id) {
+			for s := 0; s < m.Samples; s++ {
+				tr.journal.finished(methodRow(m, split.Name, id, seed, s))
+			}
+		}
+	}
+	return pending
 }
 
 // generate asks gen, m's fitted generator, for the samples of a novel task and checks
