@@ -109,6 +109,17 @@ func expertNeeds(exp *config.Experiment, done func(results.Row) bool) []expertNe
 	return needs
 }
 
+// expertsOf are the needs of the experts of tasks ids for seed and train, all pending:
+// a library's (Fit) or the transfer diagnostic's.
+func expertsOf(exp *config.Experiment, ids []string, seed uint64, train plugin.TrainOptions) []expertNeed {
+	needs := make([]expertNeed, len(ids))
+	for i, id := range ids {
+		t, _ := exp.Task(id)
+		needs[i] = expertNeed{stage: StageExperts, task: t, seed: seed, train: train, pending: true}
+	}
+	return needs
+}
+
 // pendingTasks are the novel tasks of split on which some trial of m for seed is not done.
 func pendingTasks(m config.Method, split task.Split, seed uint64, done func(results.Row) bool) []string {
 	var pending []string

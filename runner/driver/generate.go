@@ -76,12 +76,7 @@ func Fit(ctx context.Context, exp *config.Experiment, opt FitOptions) (*Fitted, 
 	}
 	f.enc, f.Schema, f.Backbone = set.encoder, set.schema(), set.evalInfo.Backbone
 	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, log)
-	needs := make([]expertNeed, len(split.Seen))
-	for i, id := range split.Seen {
-		t, _ := exp.Task(id)
-		needs[i] = expertNeed{stage: StageExperts, task: t, seed: f.Seed, train: m.Train, pending: true}
-	}
-	if err := trainExperts(ctx, store, store.jobs(needs)); err != nil {
+	if err := trainExperts(ctx, store, store.jobs(expertsOf(exp, split.Seen, f.Seed, m.Train))); err != nil {
 		return nil, err
 	}
 	lib, err := library(exp, split, f.Seed, m.Train, set, store.trained)

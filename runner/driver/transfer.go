@@ -154,11 +154,7 @@ func transferWork(exp *config.Experiment) (experts []string, pairs []transferPai
 // prototypes gets every expert of a seed, trained with the experiment's [train] options,
 // through the experts stage (training those not cached) and returns their prototypes.
 func prototypes(ctx context.Context, store *expertStore, exp *config.Experiment, experts []string, seed uint64) (map[string]*lora.Adapter, error) {
-	needs := make([]expertNeed, len(experts))
-	for i, id := range experts {
-		t, _ := exp.Task(id)
-		needs[i] = expertNeed{stage: StageExperts, task: t, seed: seed, train: exp.Train, pending: true}
-	}
+	needs := expertsOf(exp, experts, seed, exp.Train)
 	if err := trainExperts(ctx, store, store.jobs(needs)); err != nil {
 		return nil, err
 	}
