@@ -94,6 +94,9 @@ type Experiment struct {
 	// adapters, one folder per snapshot) instead of training: task id -> folders. They
 	// enter no hash here; the runner digests the files.
 	Banks map[string][]string
+	// Slurm is the [slurm] table, nil when absent: resources of `runner run --slurm`.
+	// It does not enter Hash: it changes no number.
+	Slurm *Slurm
 	// TaskAt says where each task is defined, for the evaluator's complaints about it.
 	TaskAt map[string]Where `json:"-"`
 }
@@ -241,7 +244,7 @@ func (l *loader) load(path string) *Experiment {
 	l.main = f
 	e := l.e
 	root := tbl{f: f, m: m}
-	root.allow("name", "seeds", "output", "include", "encoder", "evaluator", "train", "timeouts", "task", "split", "method", "sweep", "keep_adapters")
+	root.allow("name", "seeds", "output", "include", "encoder", "evaluator", "train", "timeouts", "task", "split", "method", "sweep", "keep_adapters", "slurm")
 	l.keep = keepAdapters(root, KeepNone)
 
 	if name, ok := root.str("name", true); ok && f.checkName(root.at("name"), "name", name) {
@@ -269,6 +272,9 @@ func (l *loader) load(path string) *Experiment {
 	}
 	if t, ok := root.sub("timeouts", false); ok {
 		e.Timeouts = l.timeouts(t)
+	}
+	if t, ok := root.sub("slurm", false); ok {
+		e.Slurm = l.slurm(t)
 	}
 
 	l.includes(root)

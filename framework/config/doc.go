@@ -49,6 +49,15 @@
 //	fit = "2h"                       # a generator on a whole library
 //	generate = "30m"                 # the samples for one task
 //
+//	[slurm]                          # optional: resources of `runner run --slurm` (flags override)
+//	partition = "gpu"                # sbatch --partition; default: the cluster's
+//	account = "lab"                  # sbatch --account; default: the cluster's
+//	time = "2:00:00"                 # sbatch --time of each array task, Slurm's syntax
+//	gres = "gpu:1"                   # sbatch --gres of each array task (its evaluator's GPU)
+//	cpus_per_evaluator = 4           # default 1; 1 … 1024
+//	evaluators = 1                   # evaluator processes per trial array task (its --jobs); default 1
+//	shards = 0                       # array tasks sharing the trials; default 0: one per seed, split and method
+//
 //	[[task]]                         # at least one, here or in included files
 //	id = "digits-rot45"              # required; unique across all files; letters, digits, '.', '_', '-'
 //	description = "handwritten digits rotated by 45 degrees"  # required; all a generator ever sees

@@ -36,6 +36,12 @@ func TestLimits(t *testing.T) {
 		{"timeout value", valid + "[timeouts]\nfit = \"1h\"\ngenerate = \"soon\" #<\n", "timeouts.generate", "not a duration"},
 		{"timeout key", valid + "[timeouts]\nfitt = \"1h\" #<\n", "timeouts.fitt", `did you mean "fit"`},
 		{"timeout bound", valid + "[timeouts]\ntrain = \"1000h\" #<\n", "timeouts.train", "more than"},
+		{"slurm key", valid + "[slurm]\npartion = \"gpu\" #<\n", "slurm.partion", `did you mean "partition"`},
+		{"slurm time", valid + "[slurm]\ntime = \"2 hours\" #<\n", "slurm.time", "not a Slurm time limit"},
+		{"slurm gres", valid + "[slurm]\ngres = \"gpu:1; rm -rf\" #<\n", "slurm.gres", "not a Slurm gres"},
+		{"slurm cpus", valid + "[slurm]\ncpus_per_evaluator = 0 #<\n", "slurm.cpus_per_evaluator", "must be positive"},
+		{"slurm shards", valid + "[slurm]\nshards = -1 #<\n", "slurm.shards", "must not be negative"},
+		{"slurm type", valid + "[slurm]\nevaluators = \"2\" #<\n", "slurm.evaluators", "must be an integer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,5 +117,25 @@ fit = "3h"
 	}
 	if w := e.TaskAt["b"]; w.Key != "task[1]" || w.Line != strings.Count(head+plugins+tasks[:strings.Index(tasks, `id = "b"`)], "\n") {
 		t.Errorf("task b at %+v", w)
+	}
+}
+
+// TestSlurmTable: [slurm] resolves over its defaults and leaves Hash alone.
+func TestSlurmTable(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"exp.toml": valid, "slurm.toml": valid + "[slurm]\npartition = \"gpu\"\ntime = \"1-12:00:00\"\ngres = \"gpu:a100:1\"\nshards = 7\n"})
+	plain, err := Load(filepath.Join(dir, "exp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Load(filepath.Join(dir, "slurm.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Slurm{Partition: "gpu", Time: "1-12:00:00", Gres: "gpu:a100:1", CPUsPerEvaluator: 1, Evaluators: 1, Shards: 7, File: e.Slurm.File, Line: e.Slurm.Line}
+	if plain.Slurm != nil || e.Slurm == nil || *e.Slurm != want {
+		t.Fatalf("slurm %+v (without the table: %+v), want %+v", e.Slurm, plain.Slurm, want)
+	}
+	if e.Hash() != plain.Hash() {
+		t.Error("[slurm] changed the experiment's hash")
 	}
 }
