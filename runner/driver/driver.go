@@ -45,6 +45,8 @@ type Options struct {
 	CallTimeout  time.Duration
 	// Spec turns a plugin reference of the experiment into what to execute.
 	Spec func(kind string, ref config.PluginRef) (rpc.Spec, error)
+	// Shard, when set, limits Run to one shard of the trials (shard.go).
+	Shard *Shard
 }
 
 func (o Options) withDefaults() Options {
@@ -95,13 +97,12 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	defer s.release()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	journalPath := filepath.Join(s.out, results.FileName)
-	manifestPath := filepath.Join(s.out, ManifestFile)
+	journalPath, manifestPath := s.journalFiles()
 	if err := s.man.write(manifestPath); err != nil {
 		return nil, err
 	}
 	log := s.opt.Log
-	prog := newProgress(s.opt.Progress, log, totals(exp), "experts", "fits", "trials")
+	prog := newProgress(s.opt.Progress, log, totals(exp, s.opt.Shard), "experts", "fits", "trials")
 	defer prog.finish()
 
 	t0 := time.Now()
@@ -122,6 +123,9 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	if err != nil {
 		return nil, err
 	}
+	if err := s.resumeShared(prev, journalPath, ids.row); err != nil {
+		return nil, err
+	}
 	w, err := results.Create(journalPath)
 	if err != nil {
 		return nil, err
@@ -132,11 +136,11 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 
 	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, log)
 	store.man, store.prog = s.man, prog
-	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, j.done))); err != nil {
+	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, s.opt.Shard.done(exp, j.done)))); err != nil {
 		return nil, err
 	}
 
-	tr := &trials{exp: exp, set: set, expert: store.trained, fits: newFitter(s.plugins.configured, s.man, prog, log),
+	tr := &trials{exp: exp, shard: s.opt.Shard, set: set, expert: store.trained, fits: newFitter(s.plugins.configured, s.man, prog, log),
 		journal: j, out: s.out, man: s.man, log: log}
 	if err := tr.run(ctx); err != nil {
 		if cause := context.Cause(ctx); cause != nil && cause != err {
@@ -165,7 +169,7 @@ func newSession(exp *config.Experiment, opt Options) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.release, err = lockOutput(s.out); err != nil {
+	if s.release, err = lockOut(s.out, s.opt.Shard); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -197,14 +201,17 @@ func newIdleSession(exp *config.Experiment, opt Options) *session {
 	return &session{exp: exp, opt: opt, out: out, cache: cache, man: man, plugins: newLauncher(exp, opt, man), release: func() {}}
 }
 
-// totals counts the work of a run: distinct experts (seen tasks for each training
-// set-up, and oracles), generator fits, and trials.
-func totals(exp *config.Experiment) map[string]int {
+// totals counts the work of a run (of shard's units; nil: all): distinct experts (seen
+// tasks for each training set-up, and oracles), generator fits, and trials.
+func totals(exp *config.Experiment, shard *Shard) map[string]int {
 	experts := map[string]bool{}
 	fits, trials := 0, 0
 	for _, m := range exp.Methods {
 		for _, sp := range exp.Splits {
 			for _, seed := range exp.Seeds {
+				if !shard.owns(exp, seed, sp.Name, m.Name) {
+					continue
+				}
 				var tasks []string
 				switch {
 				case m.Reference == config.Oracle:

@@ -8,11 +8,15 @@ import (
 	"syscall"
 )
 
-// tryLock takes an exclusive flock on f without waiting; false means another open file
-// holds it.
-func tryLock(f *os.File) (bool, error) {
+// tryLock takes a flock on f, exclusive or shared, without waiting; false means another
+// open file holds it (exclusively, or at all for an exclusive one).
+func tryLock(f *os.File, exclusive bool) (bool, error) {
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		switch {
 		case err == nil:
 			return true, nil

@@ -64,22 +64,12 @@ type Stage struct {
 // the plugins say of themselves; no training, fit or evaluation starts.
 func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, error) {
 	s := newIdleSession(exp, opt)
-	c, err := s.plugins.startConfigured(ctx, plugin.KindEvaluator, exp.Evaluator)
+	store, ids, err := s.lookingStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.Evaluator().Info(ctx)
-	c.Kill()
-	if err != nil {
-		return nil, err
-	}
-	banks, err := digestBanks(exp)
-	if err != nil {
-		return nil, err
-	}
-	store := newExpertStore(s.cache, s.opt.Fresh, exp, info, banks, nil, s.opt.Log)
 	p := &Plan{Experiment: exp.Name, Out: s.out, Cache: s.cache, Warnings: []string{}, StaleWhy: []string{}}
-	for _, e := range capacity(exp, info.Schema, memory.Physical()) {
+	for _, e := range capacity(exp, store.schema, memory.Physical()) {
 		p.Warnings = append(p.Warnings, e.Error())
 	}
 	journal := filepath.Join(s.out, results.FileName)
@@ -90,7 +80,6 @@ func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, e
 	case err != nil:
 		return nil, err
 	default:
-		ids := identifier{exp: exp, banks: banks, plugin: s.plugins.identity}
 		keep, stale, groups := judge(rows, ids.row)
 		for _, row := range keep {
 			finished[row.Key()] = true
@@ -139,6 +128,28 @@ func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, e
 		p.Stages = append(p.Stages, *s)
 	}
 	return p, ctx.Err()
+}
+
+// lookingStore is the expert store of the session's cache as a run would set it up,
+// one that only looks (it trains nothing), and the identities a run gives rows: it
+// starts the evaluator (configured) for its adapter schema and identity, on which the
+// cache's keys and the rows' identities depend, and digests the banks.
+func (s *session) lookingStore(ctx context.Context) (*expertStore, identifier, error) {
+	c, err := s.plugins.startConfigured(ctx, plugin.KindEvaluator, s.exp.Evaluator)
+	if err != nil {
+		return nil, identifier{}, err
+	}
+	info, err := c.Evaluator().Info(ctx)
+	c.Kill()
+	if err != nil {
+		return nil, identifier{}, err
+	}
+	banks, err := digestBanks(s.exp)
+	if err != nil {
+		return nil, identifier{}, err
+	}
+	store := newExpertStore(s.cache, s.opt.Fresh, s.exp, info, banks, nil, s.opt.Log)
+	return store, identifier{exp: s.exp, banks: banks, plugin: s.plugins.identity}, nil
 }
 
 // planStages counts the work of each stage: what the experiment holds, what the journal

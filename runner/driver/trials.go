@@ -24,8 +24,9 @@ import (
 // journal as it finishes; trials the journal holds are skipped. A trial that fails is
 // recorded with its error and the others go on.
 type trials struct {
-	exp *config.Experiment
-	set *setup // the evaluators, the schema and the descriptions' embeddings
+	exp   *config.Experiment
+	shard *Shard // whose units run; nil: all
+	set   *setup // the evaluators, the schema and the descriptions' embeddings
 	// expert is the experts stage's outcome for a task's expert.
 	expert  func(task.Task, uint64, plugin.TrainOptions) (string, error)
 	fits    *fitter
@@ -47,12 +48,15 @@ func (tr *trials) run(ctx context.Context) error {
 	return nil
 }
 
-// split runs every method on every novel task of split for one seed.
+// split runs every method (of the shard's units) on every novel task of split for one seed.
 func (tr *trials) split(ctx context.Context, split task.Split, seed uint64) error {
 	tr.log.Info("split", "split", split.Name, "seed", seed, "seen", len(split.Seen), "novel", len(split.Novel))
 	for _, m := range tr.exp.Methods {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !tr.shard.owns(tr.exp, seed, split.Name, m.Name) {
+			continue
 		}
 		var err error
 		switch m.Reference {
