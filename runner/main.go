@@ -32,6 +32,9 @@ const usage = `runner: zero-shot LoRA-generation experiments
 
   runner run FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--quiet]
                                                      run an experiment
+  runner run FILE --slurm [--partition P] [--account A] [--time T] [--shards N] [--only-shard K] [--wait]
+                                                     run it on a Slurm cluster as job arrays
+  runner status DIR                                  progress of a Slurm run: done, failed, queued, how to resubmit
   runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric i2t_r1] [--quiet]
                                                      does a similar description mean a helpful expert?
   runner fit FILE --method NAME --out FILE [--split NAME]
@@ -44,7 +47,9 @@ const usage = `runner: zero-shot LoRA-generation experiments
                                                      what a run would do now and how long it should take
   runner validate FILE                               report every problem of an experiment file
   runner plugins                                     list the built-in plugins
-  runner report DIR                                  render tables and figures of a results folder
+  runner report DIR                                  merge a Slurm run's shards; render tables and figures of a results folder
+  runner expert FILE --task T --seed S [--method M] [--cache DIR]
+                                                     train one expert into the cache (a Slurm array task)
   runner pretrain [flags]                            pretrain the default world's backbone
   runner plugin serve KIND/NAME                      serve a built-in plugin (used by the runner itself)
 `
@@ -77,6 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPlugins(stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "expert":
+		return cmdExpert(args[1:], stdout, stderr)
 	case "pretrain":
 		return cmdPretrain(args[1:], stderr)
 	case "plugin":
@@ -232,13 +241,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := addDriverFlags(fs)
+	cluster := addClusterFlags(fs)
 	exp, code := loadExperiment("run", fs, args, stderr)
 	if exp == nil {
 		return code
 	}
+	if *cluster.slurm {
+		return cluster.submit(exp, flags, stdout, stderr)
+	}
+	shard, err := cluster.shardOption()
+	if err != nil {
+		fmt.Fprintln(stderr, "runner run:", err)
+		return 2
+	}
 	host := &rpc.Host{}
 	defer host.KillAll()
 	opt := flags.options(stderr, host)
+	opt.Shard = shard
 	log := opt.Log
 	ctx, stop := interruptible(host, log)
 	defer stop()
@@ -252,6 +271,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "runner:", err)
 		return 1
+	}
+	if shard != nil { // its rows are a part; runner report merges them
+		log.Info("shard done", "shard", *cluster.shard, "ran", sum.Ran, "skipped", sum.Skipped, "failed", sum.Failed, "seconds", time.Since(start).Seconds())
+		if sum.Failed > 0 {
+			fmt.Fprintf(stderr, "runner: %d trials of shard %s failed; their errors are in %s\n", sum.Failed, *cluster.shard, driver.ShardJournal(sum.Out, shard.Index))
+			return 1
+		}
+		return 0
 	}
 	if err := reports.Table(stdout, sum.Rows); err != nil {
 		fmt.Fprintln(stderr, "runner: table:", err)
@@ -330,9 +357,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runner report: want exactly one results folder")
 		return 2
 	}
-	if err := reports.Render(args[0], reports.Options{}); err != nil {
-		fmt.Fprintln(stderr, "runner report:", err)
-		return 1
+	if code := mergeAndRender(args[0], "", stdout, stderr); code != 0 {
+		return code
 	}
 	fmt.Fprintln(stdout, "wrote the report into", args[0])
 	return 0

@@ -295,3 +295,25 @@ func TrainExpert(ctx context.Context, exp *config.Experiment, opt Options, taskI
 	}
 	return store.trained(t, seed, train)
 }
+
+// MergeShards joins the journals of the output folder out (results.Merge) into its
+// results.jsonl, when it has shard journals, and says how many rows it wrote (0 when
+// there is nothing to merge). It holds the folder's lock shared, as a shard does: a
+// whole run writing results.jsonl makes it fail, shards still working do not (their
+// finished rows are merged, the rest at the next merge).
+func MergeShards(out string) (int, error) {
+	journals := Journals(out)
+	if len(journals) == 1 {
+		return 0, nil
+	}
+	release, err := lockFile(out, filepath.Join(out, LockFile), false)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	rows, err := results.Merge(journals)
+	if err != nil {
+		return 0, err
+	}
+	return len(rows), results.Rewrite(journals[0], rows)
+}
