@@ -76,8 +76,8 @@ func TestStatus(t *testing.T) {
 			{Index: 2, Trials: []driver.TrialKey{k("c", 0)}},
 			{Index: 3, Trials: []driver.TrialKey{k("d", 0), k("d", 1)}},
 		}}
-	for _, sub := range []string{"status", "logs"} {
-		if err := os.MkdirAll(filepath.Join(out, Dir, sub), 0o755); err != nil {
+	for _, sub := range []string{Dir + "/status", Dir + "/logs", driver.ShardDir} {
+		if err := os.MkdirAll(filepath.Join(out, sub), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -85,20 +85,19 @@ func TestStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		entry + ".sha256":               "x\n",
-		"slurm/status/experts-1":        "t job 5_1 on n: exit 1\n",
-		"slurm/logs/experts-1.err":      "log\nrunner expert: boom\n",
-		"slurm/status/trials-1":         "t job 6_1 on n: exit 0\n",
-		"slurm/status/trials-2":         "t job 6_2 on n: exit 0\nt job 9_2 on n: exit 143\n",
-		"slurm/logs/trials-2.err":       "runner: terminated by Slurm (scancel, time limit or node failure)\n",
-		"slurm/status/trials-0":         "t job 6_0 on n: exit 0\n",
+		entry + ".sha256":          "x\n",
+		"slurm/status/experts-1":   "t job 5_1 on n: exit 1\n",
+		"slurm/logs/experts-1.err": "log\nrunner expert: boom\n",
+		"slurm/status/trials-1":    "t job 6_1 on n: exit 0\n",
+		"slurm/status/trials-2":    "t job 6_2 on n: exit 0\nt job 9_2 on n: exit 143\n",
+		"slurm/logs/trials-2.err":  "runner: terminated by Slurm (scancel, time limit or node failure)\n",
+		"slurm/status/trials-0":    "t job 6_0 on n: exit 0\n",
 	}
 	for name, text := range files {
 		p := name
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(out, name)
 		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
