@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +24,25 @@ import (
 // RUNNING, …).
 type Queued map[string]string
 
-// Tasks lists the queued array tasks with their states, sorted.
+// Tasks says how many array tasks of each job are in each state, e.g. "job 33: 2
+// running, 47 pending".
 func (q Queued) Tasks() []string {
-	var out []string
+	n := map[string]map[string]int{}
 	for k, v := range q {
-		out = append(out, k+" "+strings.ToLower(v))
+		job, _, _ := strings.Cut(k, "_")
+		if n[job] == nil {
+			n[job] = map[string]int{}
+		}
+		n[job][strings.ToLower(v)]++
 	}
-	slices.Sort(out)
+	var out []string
+	for _, job := range slices.Sorted(maps.Keys(n)) {
+		var parts []string
+		for _, st := range slices.Sorted(maps.Keys(n[job])) {
+			parts = append(parts, fmt.Sprintf("%d %s", n[job][st], st))
+		}
+		out = append(out, "job "+job+": "+strings.Join(parts, ", "))
+	}
 	return out
 }
 
@@ -307,7 +320,7 @@ func (rep *Report) Print(w io.Writer) {
 		}
 	}
 	if len(rep.Queue) > 0 {
-		fmt.Fprintf(w, "queued: %s\n", strings.Join(rep.Queue.Tasks(), ", "))
+		fmt.Fprintf(w, "queued: %s\n", strings.Join(rep.Queue.Tasks(), "; "))
 		return
 	}
 	if len(bad) > 0 {
