@@ -308,9 +308,11 @@ func (rep *Report) Print(w io.Writer) {
 		}
 	}
 	var bad []int
+	expertFailed := false
 	for _, t := range rep.Experts {
 		if t.State == "failed" {
 			problem(KindExperts, t)
+			expertFailed = true
 		}
 	}
 	for _, t := range rep.Shards {
@@ -322,6 +324,9 @@ func (rep *Report) Print(w io.Writer) {
 	if len(rep.Queue) > 0 {
 		fmt.Fprintf(w, "queued: %s\n", strings.Join(rep.Queue.Tasks(), "; "))
 		return
+	}
+	if expertFailed {
+		fmt.Fprintln(w, "\nan expert training failed, so Slurm cancelled the trials waiting for it (afterok); a resubmission trains the missing experts first")
 	}
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "\nresubmit one shard:  %s\n", sub.Resubmit(bad[0]))
