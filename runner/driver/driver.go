@@ -97,7 +97,10 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	defer s.release()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	journalPath, manifestPath := s.journalFiles()
+	journalPath, manifestPath, err := s.journalFiles()
+	if err != nil {
+		return nil, err
+	}
 	if err := s.man.write(manifestPath); err != nil {
 		return nil, err
 	}

@@ -2,9 +2,7 @@ package driver
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -72,26 +70,23 @@ func PlanRun(ctx context.Context, exp *config.Experiment, opt Options) (*Plan, e
 	for _, e := range capacity(exp, store.schema, memory.Physical()) {
 		p.Warnings = append(p.Warnings, e.Error())
 	}
-	journal := filepath.Join(s.out, results.FileName)
-	rows, err := results.Read(journal)
-	finished := map[string]bool{}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+	// The folder's journal and the shards' of a Slurm run, as a run would merge them.
+	rows, err := results.Merge(Journals(s.out)) // missing journals are skipped
+	if err != nil {
 		return nil, err
-	default:
-		keep, stale, groups := judge(rows, ids.row)
-		for _, row := range keep {
-			finished[row.Key()] = true
-		}
-		p.Stale = len(stale)
-		for _, k := range slices.Sorted(maps.Keys(groups)) {
-			g := groups[k]
-			p.StaleWhy = append(p.StaleWhy, fmt.Sprintf("%s on split %s: %d rows (changed: %s)", g.method, g.split, g.n, g.why))
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	}
+	finished := map[string]bool{}
+	keep, stale, groups := judge(rows, ids.row)
+	for _, row := range keep {
+		finished[row.Key()] = true
+	}
+	p.Stale = len(stale)
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		g := groups[k]
+		p.StaleWhy = append(p.StaleWhy, fmt.Sprintf("%s on split %s: %d rows (changed: %s)", g.method, g.split, g.n, g.why))
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
 	done := func(row results.Row) bool { return finished[row.Key()] }
 	st, err := planStages(exp, store, done)

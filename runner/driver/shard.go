@@ -94,13 +94,17 @@ func (s *Shard) done(exp *config.Experiment, done func(results.Row) bool) func(r
 	}
 }
 
-// journalFiles are where the session's run writes its journal and manifest: the
-// folder's own, or a shard's under ShardDir.
-func (s *session) journalFiles() (journal, manifest string) {
+// journalFiles are where the session's run writes its journal and manifest: a shard's
+// under ShardDir, or the folder's own, into which a whole run first merges the shards'
+// journals (mergeJournals).
+func (s *session) journalFiles() (journal, manifest string, err error) {
 	if sh := s.opt.Shard; sh != nil {
-		return ShardJournal(s.out, sh.Index), sh.manifest(s.out)
+		return ShardJournal(s.out, sh.Index), sh.manifest(s.out), nil
 	}
-	return filepath.Join(s.out, results.FileName), filepath.Join(s.out, ManifestFile)
+	if _, err := mergeJournals(s.out); err != nil {
+		return "", "", err
+	}
+	return filepath.Join(s.out, results.FileName), filepath.Join(s.out, ManifestFile), nil
 }
 
 // resumeShared adds to a shard's finished rows (prev, from its own journal) those the
@@ -302,8 +306,7 @@ func TrainExpert(ctx context.Context, exp *config.Experiment, opt Options, taskI
 // whole run writing results.jsonl makes it fail, shards still working do not (their
 // finished rows are merged, the rest at the next merge).
 func MergeShards(out string) (int, error) {
-	journals := Journals(out)
-	if len(journals) == 1 {
+	if len(Journals(out)) == 1 {
 		return 0, nil
 	}
 	release, err := lockFile(out, filepath.Join(out, LockFile), false)
@@ -311,6 +314,17 @@ func MergeShards(out string) (int, error) {
 		return 0, err
 	}
 	defer release()
+	return mergeJournals(out)
+}
+
+// mergeJournals is MergeShards for a caller holding the folder's lock: a whole run
+// starts with it, so that it skips the trials the shards finished and its journal holds
+// them all.
+func mergeJournals(out string) (int, error) {
+	journals := Journals(out)
+	if len(journals) == 1 {
+		return 0, nil
+	}
 	rows, err := results.Merge(journals)
 	if err != nil {
 		return 0, err

@@ -93,6 +93,16 @@ func TestShardsEqualWholeRun(t *testing.T) {
 	if len(again.Experts) != 0 || left != failed || failed == 0 {
 		t.Fatalf("planned again: %d experts, %d trials left; %d failed", len(again.Experts), left, failed)
 	}
+
+	// A whole run into the folder starts from the shards' merged rows: only the failed
+	// trials run again.
+	sum, err := Run(ctx, exp, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Ran != failed || len(sum.Rows) != len(merged) {
+		t.Fatalf("the whole run after the shards ran %d trials (want the %d failed) and holds %d rows (want %d)", sum.Ran, failed, len(sum.Rows), len(merged))
+	}
 }
 
 // TestShardLocks: shards share the output folder, a shard excludes its own copies,
