@@ -172,7 +172,7 @@ func missing() []string {
 	return m
 }
 
-func unavailable(t *testing.T, err error) {
+func unavailable(t testing.TB, err error) {
 	t.Helper()
 	msg := fmt.Sprintf("a local Slurm cluster needs root and Debian's %s (apt-get install %s): %v", strings.Join(packages, " and "), strings.Join(packages, " "), err)
 	if os.Getenv("SGLAB_REQUIRE_SLURM") == "1" {
