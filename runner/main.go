@@ -50,6 +50,8 @@ const usage = `runner: zero-shot LoRA-generation experiments
   runner report DIR                                  merge a Slurm run's shards; render tables and figures of a results folder
   runner expert FILE --task T --seed S [--method M] [--cache DIR]
                                                      train one expert into the cache (a Slurm array task)
+  runner run FILE --shard K/N [--out DIR] [--cache DIR]
+                                                     run shard K of N of the trials (a Slurm array task)
   runner pretrain [flags]                            pretrain the default world's backbone
   runner plugin serve KIND/NAME                      serve a built-in plugin (used by the runner itself)
 `
