@@ -7,10 +7,12 @@
 // finished row appended to results.jsonl at once (journal). Transfer measures, with the
 // same plugins and expert cache, whether a world supports zero-shot adaptation at all.
 //
-// Both hold the output folder's lock (LockFile) while they work. A journal row is reused
-// by a rerun only when its identity (identity.go: everything that determined its
-// numbers) is the one the current configuration gives; a row that cannot be appended
-// stops the run at once.
+// Both hold the output folder's lock (LockFile) while they work. A shard of a run
+// (Shard, shard.go: an array task of a Slurm job) gets only its units' experts and
+// trials, into its own journal, and holds the lock shared with the other shards. A
+// journal row is reused by a rerun only when its identity (identity.go: everything that
+// determined its numbers) is the one the current configuration gives; a row that cannot
+// be appended stops the run at once.
 package driver
 
 import (

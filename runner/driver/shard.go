@@ -20,8 +20,10 @@ import (
 // which fits its generator once. Shard Index of Count owns the units whose position in
 // the run's order (seeds, then splits, then methods) is Index modulo Count. A shard
 // appends to its own journal (ShardJournal) and manifest, holds the output folder's
-// lock shared with the other shards and its own lock alone, and skips every trial some
-// journal of the folder holds finished. results.Merge joins the journals afterwards.
+// lock shared with the other shards and its own lock alone, gets (from the cache, or
+// trained) only the experts its units' unfinished trials need, and skips every trial
+// some journal of the folder holds finished. results.Merge joins the journals
+// afterwards.
 type Shard struct{ Index, Count int }
 
 // ShardDir, inside an output folder, holds the shards' journals, manifests and locks.

@@ -319,14 +319,75 @@ func newJournal(t *testing.T, dir string, prev ...results.Row) *journal {
 // its journal into out.
 func trialsOnFakes(t *testing.T, exp *config.Experiment, f *fakePlugins, out string, prev ...results.Row) *trials {
 	t.Helper()
+	return shardOnFakes(t, exp, nil, f, out, prev...)
+}
+
+// shardOnFakes is trialsOnFakes for the units of shard (nil: all), as Run sets it up.
+func shardOnFakes(t *testing.T, exp *config.Experiment, shard *Shard, f *fakePlugins, out string, prev ...results.Row) *trials {
+	t.Helper()
 	set := setUpFakes(t, exp, f)
 	store := newStore(exp, set, t.TempDir(), false)
 	j := newJournal(t, out, prev...)
-	if err := trainExperts(context.Background(), store, store.jobs(expertNeeds(exp, j.done))); err != nil {
+	if err := trainExperts(context.Background(), store, store.jobs(expertNeeds(exp, shard.done(exp, j.done)))); err != nil {
 		t.Fatal(err)
 	}
-	return &trials{exp: exp, set: set, expert: store.trained, fits: newFitter(f.start, nil, nil, quiet()),
+	return &trials{exp: exp, shard: shard, set: set, expert: store.trained, fits: newFitter(f.start, nil, nil, quiet()),
 		journal: j, out: out, log: quiet()}
+}
+
+// TestTrialsOfShards: each shard trains only the experts of its own units and runs only
+// their trials, and the shards' rows together are a whole run's, number for number.
+func TestTrialsOfShards(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	ctx := context.Background()
+	wholeOut := t.TempDir()
+	if err := trialsOnFakes(t, exp, &fakePlugins{ev: newCountingEvaluator("")}, wholeOut).run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	whole := readJournal(t, wholeOut)
+
+	// One seed and split: units Zero-shot (0), Oracle (1) and Gen (2); shard 0 of 2 owns
+	// the zero-shot and Gen units, shard 1 the oracle's.
+	tests := []struct {
+		shard   Shard
+		methods []string
+		trained []string // tasks whose experts the shard trains
+	}{
+		{Shard{0, 2}, []string{"Gen", "Zero-shot"}, []string{"a", "bb"}},
+		{Shard{1, 2}, []string{"Oracle"}, []string{"ccc", "dddd"}},
+	}
+	merged := map[string]results.Row{}
+	for _, tc := range tests {
+		out := t.TempDir()
+		f := &fakePlugins{ev: newCountingEvaluator("")}
+		if err := shardOnFakes(t, exp, &tc.shard, f, out).run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(maps.Keys(f.ev.count(f.ev.trains))); !slices.Equal(got, tc.trained) {
+			t.Errorf("shard %d trained the experts of %v, want %v", tc.shard.Index, got, tc.trained)
+		}
+		var methods []string
+		for k, r := range readJournal(t, out) {
+			if !slices.Contains(methods, r.Method) {
+				methods = append(methods, r.Method)
+			}
+			if _, dup := merged[k]; dup {
+				t.Errorf("row %q in two shards", k)
+			}
+			merged[k] = r
+		}
+		if slices.Sort(methods); !slices.Equal(methods, tc.methods) {
+			t.Errorf("shard %d recorded rows of %v, want %v", tc.shard.Index, methods, tc.methods)
+		}
+	}
+	if len(merged) != len(whole) {
+		t.Fatalf("the shards recorded %d rows, a whole run %d", len(merged), len(whole))
+	}
+	for k, w := range whole {
+		if r := merged[k]; !maps.Equal(r.Metrics, w.Metrics) || r.Error != w.Error {
+			t.Errorf("%q: shards %v %q, whole run %v %q", k, r.Metrics, r.Error, w.Metrics, w.Error)
+		}
+	}
 }
 
 func readJournal(t *testing.T, dir string) map[string]results.Row {
