@@ -12,12 +12,9 @@ import (
 	"github.com/sglab/sglab/reports/stats"
 )
 
-// Metric keys the tables know. Other metrics still reach results.csv.
-var (
-	recallKeys    = []string{"i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"}
-	diversityKeys = []string{"div_cos", "div_frob", "r1_std"}
-	headlineKeys  = []string{"i2t_r1", "t2i_r1"} // statistics and paired comparisons
-)
+// diversityKeys are the driver's diversity rows' metrics (framework/metrics.Diversity);
+// the trial metrics are the evaluator's, which the report is given.
+var diversityKeys = []string{"div_cos", "div_frob", "r1_std"}
 
 // DefaultReference is the method others are compared with when Options.Reference is empty.
 const DefaultReference = "SG-LoRA"
@@ -52,11 +49,11 @@ type method struct {
 	values map[string]map[unit]float64 // metric → unit → mean over samples
 	div    map[string]map[unit]float64 // diversity metric → unit → value
 
-	Recall    map[string]summary
+	Scores    map[string]summary // evaluator metric → summary
 	Div       map[string]summary
 	DivZero   bool                          // no diversity rows and one sample per unit: diversity is zero
 	PerTask   map[string]map[string]float64 // metric → task → mean over seeds
-	Paired    map[string]stats.Paired       // metric → comparison with the split's reference
+	Paired    map[string]stats.Paired       // headline metric → comparison with the split's reference
 	HasPaired bool
 }
 
@@ -85,12 +82,17 @@ type report struct {
 	DiversityRows int
 	Reference     string // requested reference
 	Boot          stats.Bootstrap
+	// Metrics are the evaluator's metrics (the tables' columns) and headline metrics
+	// (statistics, comparisons, figures); Assumed says they were not recorded with the
+	// run but assumed (results.LegacyMetrics), which summary.md notes.
+	Metrics results.Metrics
+	Assumed bool
 }
 
 // aggregate turns journal rows into per-split, per-method statistics. See the package
 // documentation for the rules.
-func aggregate(rows []results.Row, reference string, boot stats.Bootstrap) (*report, error) {
-	rep := &report{Reference: reference, Boot: boot}
+func aggregate(rows []results.Row, ms results.Metrics, reference string, boot stats.Bootstrap) (*report, error) {
+	rep := &report{Reference: reference, Boot: boot, Metrics: ms}
 	splits := map[string]*split{}
 	methods := map[[2]string]*method{}
 	taskOrder := map[[2]string]int{}
@@ -166,10 +168,10 @@ func aggregate(rows []results.Row, reference string, boot stats.Bootstrap) (*rep
 				m.Samples = max(m.Samples, n)
 			}
 			slices.SortFunc(m.units, less)
-			m.Recall = map[string]summary{}
+			m.Scores = map[string]summary{}
 			m.PerTask = map[string]map[string]float64{}
-			for _, k := range recallKeys {
-				m.Recall[k] = summarize(m.values[k], less, boot)
+			for _, k := range ms.Names() {
+				m.Scores[k] = summarize(m.values[k], less, boot)
 				m.PerTask[k] = perTask(m.values[k])
 			}
 			m.Div = map[string]summary{}
@@ -198,8 +200,12 @@ func aggregate(rows []results.Row, reference string, boot stats.Bootstrap) (*rep
 				}
 				m.HasPaired = true
 				m.Paired = map[string]stats.Paired{}
-				for _, k := range headlineKeys {
-					m.Paired[k] = compare(m.values[k], ref.values[k], ref.units, boot)
+				for _, k := range ms.Headline {
+					p := compare(m.values[k], ref.values[k], ref.units, boot)
+					if ms.Lookup(k).LowerIsBetter {
+						p.WinRate = 1 - p.WinRate // ties count one half either way
+					}
+					m.Paired[k] = p
 				}
 			}
 		}

@@ -48,7 +48,7 @@ func handRows() []results.Row {
 
 func TestAggregateHandComputed(t *testing.T) {
 	boot := stats.DefaultBootstrap
-	rep, err := aggregate(handRows(), "", boot)
+	rep, err := aggregate(handRows(), results.LegacyMetrics, "", boot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestAggregateHandComputed(t *testing.T) {
 		t.Errorf("G: failed %d samples %d, want 1 and 3", g.Failed, g.Samples)
 	}
 
-	s := g.Recall["i2t_r1"]
+	s := g.Scores["i2t_r1"]
 	near(t, "mean", s.Mean, 35)
 	// Per-seed task means 30 and 40: sample std √((25+25)/1).
 	near(t, "std", s.Std, math.Sqrt(50))
@@ -75,7 +75,7 @@ func TestAggregateHandComputed(t *testing.T) {
 	if want := boot.MeanCI([]float64{20, 30, 40, 50}); s.CI != want {
 		t.Errorf("CI %v, want %v", s.CI, want)
 	}
-	near(t, "t2i mean", g.Recall["t2i_r1"].Mean, 17.5)
+	near(t, "t2i mean", g.Scores["t2i_r1"].Mean, 17.5)
 	near(t, "per task a", g.PerTask["i2t_r1"]["a"], 25)
 	near(t, "per task b", g.PerTask["i2t_r1"]["b"], 45)
 
@@ -105,7 +105,7 @@ func TestAggregateHandComputed(t *testing.T) {
 }
 
 func TestAggregateReferenceOverride(t *testing.T) {
-	rep, err := aggregate(handRows(), "G", stats.DefaultBootstrap)
+	rep, err := aggregate(handRows(), results.LegacyMetrics, "G", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestAggregateReferenceOverride(t *testing.T) {
 	near(t, "mean diff", p.MeanDiff, -5.0/3)
 	near(t, "win rate", p.WinRate, 0.5)
 
-	rep, err = aggregate(handRows(), "nope", stats.DefaultBootstrap)
+	rep, err = aggregate(handRows(), results.LegacyMetrics, "nope", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,22 +128,22 @@ func TestAggregateReferenceOverride(t *testing.T) {
 
 func TestAggregateBadRows(t *testing.T) {
 	bad := trialRow("G", "a", 1, 0, math.NaN())
-	if _, err := aggregate([]results.Row{bad}, "", stats.DefaultBootstrap); err == nil {
+	if _, err := aggregate([]results.Row{bad}, results.LegacyMetrics, "", stats.DefaultBootstrap); err == nil {
 		t.Error("NaN metric accepted")
 	}
 	odd := trialRow("G", "a", 1, 0, 1)
 	odd.Kind = "weird"
-	if _, err := aggregate([]results.Row{odd}, "", stats.DefaultBootstrap); err == nil {
+	if _, err := aggregate([]results.Row{odd}, results.LegacyMetrics, "", stats.DefaultBootstrap); err == nil {
 		t.Error("unknown kind accepted")
 	}
 }
 
 func TestBest(t *testing.T) {
 	mk := func(name, ref string, mean float64) *method {
-		return &method{Name: name, Reference: ref, Recall: map[string]summary{"i2t_r1": {Mean: mean, Units: 1}}}
+		return &method{Name: name, Reference: ref, Scores: map[string]summary{"i2t_r1": {Mean: mean, Units: 1}}}
 	}
-	ms := []*method{mk("a", "", 50.004), mk("b", "", 49.996), mk("c", "", 40), mk("o", "oracle", 90), {Name: "empty", Recall: map[string]summary{}}}
-	got := best(ms, "i2t_r1", 2)
+	ms := []*method{mk("a", "", 50.004), mk("b", "", 49.996), mk("c", "", 40), mk("o", "oracle", 90), {Name: "empty", Scores: map[string]summary{}}}
+	got := best(ms, results.Metric{Name: "i2t_r1"}, 2)
 	if !got[ms[0]] || !got[ms[1]] || got[ms[2]] || got[ms[3]] || len(got) != 2 {
 		t.Errorf("best = %v: want a and b (equal at 2 decimals), oracle excluded", got)
 	}

@@ -11,9 +11,10 @@ import (
 )
 
 // writeCSV writes results.csv: one line per trial row, failed ones included, with every
-// metric any trial reported (the six recalls first, then the rest by name).
-func writeCSV(out io.Writer, rows []results.Row) error {
-	keys := slices.Clone(recallKeys)
+// metric any trial reported (the evaluator's declared ones first, in order, then the rest
+// by name).
+func writeCSV(out io.Writer, rows []results.Row, ms results.Metrics) error {
+	keys := ms.Names()
 	var extra []string
 	for _, r := range rows {
 		if r.Kind != results.KindTrial {

@@ -1,8 +1,11 @@
 // Package reports turns an experiment's journal (results.jsonl, see framework/results)
 // into what goes into a paper: summary.md, table.tex (booktabs), results.csv and figures
-// (recall, diversity, ablation_<param>, heatmap as PNG and SVG), and prints the same
-// numbers as a terminal table. It reads only the journal, so it can render a run that is
-// still going or was merged from a cluster. WriteTransfer renders the transfer diagnostic
+// (metrics, diversity, ablation_<param>, heatmap as PNG and SVG), and prints the same
+// numbers as a terminal table. It reads only the journal and what the manifest beside it
+// says of the evaluator's metrics (results.ReadMetrics), so it can render a run that is
+// still going or was merged from a cluster. The tables' columns are the evaluator's
+// metrics; the statistics, paired comparisons and figures use its headline metrics, a
+// "best" value being the highest or, for a metric where lower is better, the lowest. WriteTransfer renders the transfer diagnostic
 // (transfer.json, transfer.csv, transfer_gain, transfer_scatter) from what the driver
 // measured; see TransferReport for its statistics.
 //

@@ -19,13 +19,13 @@ func ExampleTable() {
 		{Kind: results.KindDiversity, Split: "digits", Task: "rotate 45", Method: "SG-LoRA", Seed: 1, Metrics: map[string]float64{"div_cos": 0.12}},
 		{Kind: results.KindDiversity, Split: "digits", Task: "rotate 45", Method: "SG-LoRA", Seed: 2, Metrics: map[string]float64{"div_cos": 0.14}},
 	}
-	if err := reports.Table(os.Stdout, rows); err != nil {
+	if err := reports.Table(os.Stdout, rows, results.LegacyMetrics); err != nil {
 		panic(err)
 	}
 	// Output:
-	// Split digits: 1 novel task, seeds 1, 2 (Recall@K in %, mean ± std over seeds)
+	// Split digits: 1 novel task, seeds 1, 2 (mean ± std over seeds)
 	// ┌────────────────┬──────────────┬──────────────┬──────────────┬──────────────┬──────────────┬──────────────┬───────────────┬────────┐
-	// │ Method         │      I2T R@1 │      I2T R@5 │     I2T R@10 │      T2I R@1 │      T2I R@5 │     T2I R@10 │       div_cos │ Failed │
+	// │ Method         │       i2t_r1 │       i2t_r5 │      i2t_r10 │       t2i_r1 │       t2i_r5 │      t2i_r10 │       div_cos │ Failed │
 	// ├────────────────┼──────────────┼──────────────┼──────────────┼──────────────┼──────────────┼──────────────┼───────────────┼────────┤
 	// │ Top-K Weighted │ 41.00 ± 1.41 │ 61.00 ± 1.41 │ 71.00 ± 1.41 │ 31.00 ± 1.41 │ 51.00 ± 1.41 │ 61.00 ± 1.41 │             0 │      0 │
 	// │ SG-LoRA        │ 51.50 ± 2.12 │ 71.50 ± 2.12 │ 81.50 ± 2.12 │ 41.50 ± 2.12 │ 61.50 ± 2.12 │ 71.50 ± 2.12 │ 0.130 ± 0.014 │      0 │

@@ -37,7 +37,7 @@ func styles(rep *report) (map[string]int, []string) {
 // buildFigures returns every figure the report has data for.
 func buildFigures(rep *report, title string) ([]namedFigure, error) {
 	var out []namedFigure
-	for _, build := range []func(*report, string) ([]namedFigure, error){recallFigure, diversityFigure, ablationFigures, heatmapFigure} {
+	for _, build := range []func(*report, string) ([]namedFigure, error){metricsFigure, diversityFigure, ablationFigures, heatmapFigure} {
 		f, err := build(rep, title)
 		if err != nil {
 			return nil, err
@@ -47,7 +47,15 @@ func buildFigures(rep *report, title string) ([]namedFigure, error) {
 	return out, nil
 }
 
-func hasRecall(m *method) bool { return m.Recall["i2t_r1"].ok() || m.Recall["t2i_r1"].ok() }
+// hasHeadline says whether m has a score of a headline metric.
+func hasHeadline(rep *report, m *method) bool {
+	for _, h := range rep.Metrics.Headline {
+		if m.Scores[h].ok() {
+			return true
+		}
+	}
+	return false
+}
 
 func val(s summary) figures.Value {
 	if !s.ok() {
@@ -56,45 +64,38 @@ func val(s summary) figures.Value {
 	return figures.Value{V: s.Mean, Err: s.Std}
 }
 
-// recallFigure: grouped bars of R@1/5/10 per method, image-to-text and text-to-image
-// panels, one row per split.
-func recallFigure(rep *report, title string) ([]namedFigure, error) {
+// metricsFigure: grouped bars of every evaluator metric per method, one panel per split.
+func metricsFigure(rep *report, title string) ([]namedFigure, error) {
 	idx, order := styles(rep)
-	fig := &figures.Figure{Title: title + ": Recall@K (mean ± std over seeds)", PanelH: 230}
+	names := rep.Metrics.Names()
+	fig := &figures.Figure{Title: title + ": evaluator metrics (mean ± std over seeds)", PanelH: 230}
 	used := map[string]bool{}
 	for _, sp := range rep.Splits {
-		var series [2][]figures.BarSeries
+		var series []figures.BarSeries
 		for _, m := range sp.Methods {
-			if !hasRecall(m) {
+			if !hasHeadline(rep, m) {
 				continue
 			}
 			used[m.Name] = true
-			for d, dir := range []string{"i2t", "t2i"} {
-				s := figures.BarSeries{Name: m.Name, Style: idx[m.Name]}
-				for _, k := range []string{"_r1", "_r5", "_r10"} {
-					s.Values = append(s.Values, val(m.Recall[dir+k]))
-				}
-				series[d] = append(series[d], s)
+			s := figures.BarSeries{Name: m.Name, Style: idx[m.Name]}
+			for _, k := range names {
+				s.Values = append(s.Values, val(m.Scores[k]))
 			}
+			series = append(series, s)
 		}
-		if len(series[0]) == 0 {
+		if len(series) == 0 {
 			continue
 		}
-		fig.PanelW = max(fig.PanelW, vg.Length(3*(len(series[0])*10+24)+70), 260)
-		var row []*plot.Plot
-		for d, name := range []string{"image-to-text", "text-to-image"} {
-			p, err := figures.BarPlot(figures.Bars{
-				Title:  panelTitle(rep, sp, name),
-				YLabel: "Recall (%)",
-				Groups: []string{"R@1", "R@5", "R@10"},
-				Series: series[d],
-			})
-			if err != nil {
-				return nil, fmt.Errorf("recall figure, split %s: %w", sp.Name, err)
-			}
-			row = append(row, p)
+		fig.PanelW = max(fig.PanelW, vg.Length(len(names)*(len(series)*10+24)+70), 260)
+		p, err := figures.BarPlot(figures.Bars{
+			Title:  panelTitle(rep, sp, "metrics"),
+			Groups: names,
+			Series: series,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("metrics figure, split %s: %w", sp.Name, err)
 		}
-		fig.Panels = append(fig.Panels, row)
+		fig.Panels = append(fig.Panels, []*plot.Plot{p})
 	}
 	if len(fig.Panels) == 0 {
 		return nil, nil
@@ -106,7 +107,7 @@ func recallFigure(rep *report, title string) ([]namedFigure, error) {
 		}
 	}
 	fig.Legend = figures.BarLegend(legend)
-	return []namedFigure{{"recall", fig}}, nil
+	return []namedFigure{{"metrics", fig}}, nil
 }
 
 func panelTitle(rep *report, sp *split, what string) string {
@@ -116,17 +117,18 @@ func panelTitle(rep *report, sp *split, what string) string {
 	return sp.Name + " — " + what
 }
 
-// diversityFigure: I2T R@1 against parameter diversity, one marker per method (the
-// SG-LoRA paper's figure 1), one panel per split.
+// diversityFigure: the primary headline metric against parameter diversity, one marker
+// per method (the SG-LoRA paper's figure 1), one panel per split.
 func diversityFigure(rep *report, title string) ([]namedFigure, error) {
 	idx, order := styles(rep)
+	primary := rep.Metrics.Primary().Name
 	fig := &figures.Figure{Title: title + ": accuracy vs. parameter diversity", PanelW: 320, PanelH: 260}
 	used := map[string]bool{}
 	var row []*plot.Plot
 	for _, sp := range rep.Splits {
 		var series []figures.Series
 		for _, m := range sp.Methods {
-			d, r := m.Div["div_cos"], m.Recall["i2t_r1"]
+			d, r := m.Div["div_cos"], m.Scores[primary]
 			if !d.ok() || !r.ok() {
 				continue
 			}
@@ -139,9 +141,9 @@ func diversityFigure(rep *report, title string) ([]namedFigure, error) {
 			continue
 		}
 		p, err := figures.ScatterPlot(figures.Scatter{
-			Title:     panelTitle(rep, sp, "I2T R@1 vs. diversity"),
+			Title:     panelTitle(rep, sp, primary+" vs. diversity"),
 			XLabel:    "Parameter diversity (div_cos)",
-			YLabel:    "I2T R@1 (%)",
+			YLabel:    primary,
 			Series:    series,
 			XFromZero: true,
 		})
@@ -200,12 +202,12 @@ func sweepGroup(m *method, param string) string {
 }
 
 type sweepPoint struct {
-	x   any
-	i2t summary
-	t2i summary
+	x      any
+	scores []summary // of the headline metrics, in order
 }
 
-// ablationFigures: one figure per swept parameter, R@1 both ways against the value.
+// ablationFigures: one figure per swept parameter, the headline metrics against the
+// value.
 func ablationFigures(rep *report, title string) ([]namedFigure, error) {
 	var out []namedFigure
 	for _, param := range sweepParams(rep) {
@@ -223,7 +225,7 @@ func ablationFigures(rep *report, title string) ([]namedFigure, error) {
 			byGroup := map[string]*line{}
 			for _, m := range sp.Methods {
 				v, ok := m.Sweep[param]
-				if m.Base == "" || !ok || !hasRecall(m) {
+				if m.Base == "" || !ok || !hasHeadline(rep, m) {
 					continue
 				}
 				g := sweepGroup(m, param)
@@ -236,7 +238,11 @@ func ablationFigures(rep *report, title string) ([]namedFigure, error) {
 						groups = append(groups, g)
 					}
 				}
-				l.points = append(l.points, sweepPoint{x: v, i2t: m.Recall["i2t_r1"], t2i: m.Recall["t2i_r1"]})
+				p := sweepPoint{x: v}
+				for _, h := range rep.Metrics.Headline {
+					p.scores = append(p.scores, m.Scores[h])
+				}
+				l.points = append(l.points, p)
 				if _, isNum := v.(float64); !isNum {
 					numeric = false
 				}
@@ -282,18 +288,15 @@ func ablationFigures(rep *report, title string) ([]namedFigure, error) {
 					xa, xb := xOf(a.x), xOf(b.x)
 					return cmpFloat(xa, xb)
 				})
-				for d, metric := range []string{"I2T R@1", "T2I R@1"} {
+				heads := rep.Metrics.Headline
+				for d, metric := range heads {
 					name := metric
 					if len(groups) > 1 {
 						name = l.group + ": " + metric
 					}
-					s := figures.Series{Name: name, Style: 2*g + d, Dashed: d == 1}
+					s := figures.Series{Name: name, Style: len(heads)*g + d, Dashed: d > 0}
 					for _, p := range pts {
-						sum := p.i2t
-						if d == 1 {
-							sum = p.t2i
-						}
-						if sum.ok() {
+						if sum := p.scores[d]; sum.ok() {
 							s.Points = append(s.Points, figures.Point{X: xOf(p.x), Y: sum.Mean, YErr: sum.Std})
 						}
 					}
@@ -307,14 +310,14 @@ func ablationFigures(rep *report, title string) ([]namedFigure, error) {
 			if len(series) == 0 {
 				continue
 			}
-			what := "R@1 vs. " + param
+			what := "headline metrics vs. " + param
 			if len(groups) == 1 {
 				what = groups[0]
 			}
 			lp := figures.Lines{
 				Title:  panelTitle(rep, sp, what),
 				XLabel: param,
-				YLabel: "Recall@1 (%)",
+				YLabel: strings.Join(rep.Metrics.Headline, ", "),
 				Series: series,
 			}
 			if numeric {
@@ -358,10 +361,11 @@ func fileSafe(s string) string {
 	}, s)
 }
 
-// heatmapFigure: I2T R@1 per method and novel task (mean over seeds), the tasks of every
-// split side by side.
+// heatmapFigure: the primary headline metric per method and novel task (mean over
+// seeds), the tasks of every split side by side.
 func heatmapFigure(rep *report, title string) ([]namedFigure, error) {
 	_, order := styles(rep)
+	primary := rep.Metrics.Primary().Name
 	var cols []string
 	type col struct {
 		sp   *split
@@ -386,7 +390,7 @@ func heatmapFigure(rep *report, title string) ([]namedFigure, error) {
 		for j, c := range cs {
 			r[j] = math.NaN()
 			if m := c.sp.method(name); m != nil {
-				if v, ok := m.PerTask["i2t_r1"][c.task]; ok {
+				if v, ok := m.PerTask[primary][c.task]; ok {
 					r[j], any = v, true
 					lo, hi = math.Min(lo, v), math.Max(hi, v)
 				}
@@ -416,9 +420,9 @@ func heatmapFigure(rep *report, title string) ([]namedFigure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("heatmap: %w", err)
 	}
-	cb := figures.ColorBar(cm, "I2T R@1 (%)")
+	cb := figures.ColorBar(cm, primary)
 	fig := &figures.Figure{
-		Title:  title + ": I2T R@1 per novel task (%, mean over seeds)",
+		Title:  title + ": " + primary + " per novel task (mean over seeds)",
 		Panels: [][]*plot.Plot{{p}},
 		PanelW: w, PanelH: h,
 		Side: cb, SideW: 60,

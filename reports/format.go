@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/reports/stats"
 )
 
@@ -83,19 +84,24 @@ func sigfig(s summary, sep string) string {
 	return num(s.Mean, prec) + sep + num(s.Std, prec)
 }
 
-// best marks, for one metric, the methods whose mean rounds to the column's best value.
-// Oracle references are left out: they train on the novel task's own data.
-func best(methods []*method, key string, prec int) map[*method]bool {
+// best marks, for one metric, the methods whose mean rounds to the column's best value:
+// the highest, or the lowest where lower is better. Oracle references are left out:
+// they train on the novel task's own data.
+func best(methods []*method, metric results.Metric, prec int) map[*method]bool {
 	scale := math.Pow(10, float64(prec))
+	sign := 1.0
+	if metric.LowerIsBetter {
+		sign = -1
+	}
 	top := math.Inf(-1)
 	for _, m := range methods {
-		if s := m.Recall[key]; s.ok() && m.Reference != "oracle" {
-			top = math.Max(top, math.Round(s.Mean*scale))
+		if s := m.Scores[metric.Name]; s.ok() && m.Reference != "oracle" {
+			top = math.Max(top, sign*math.Round(s.Mean*scale))
 		}
 	}
 	out := map[*method]bool{}
 	for _, m := range methods {
-		if s := m.Recall[key]; s.ok() && m.Reference != "oracle" && math.Round(s.Mean*scale) == top {
+		if s := m.Scores[metric.Name]; s.ok() && m.Reference != "oracle" && sign*math.Round(s.Mean*scale) == top {
 			out[m] = true
 		}
 	}
@@ -121,5 +127,3 @@ func seedsOf(sp *split) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-var recallHeaders = []string{"I2T R@1", "I2T R@5", "I2T R@10", "T2I R@1", "T2I R@5", "T2I R@10"}

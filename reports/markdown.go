@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/sglab/sglab/framework/results"
 )
 
 var mdEscaper = strings.NewReplacer(
@@ -41,25 +43,33 @@ func writeMarkdown(out io.Writer, rep *report, title string) error {
 	fmt.Fprintf(w, "# %s\n\n", title)
 	fmt.Fprintf(w, "%s (%d failed) and %s from `results.jsonl`.\n\n",
 		plural(rep.Trials, "trial"), countKind(rep, "trial"), plural(rep.DiversityRows, "diversity row"))
-	fmt.Fprintf(w, "Recall@K in %%. A generator's samples are first averaged per task and seed; a cell is "+
+	fmt.Fprintf(w, "A generator's samples are first averaged per task and seed; a cell is "+
 		"the mean over (task, seed) units ± the sample standard deviation over seeds of the "+
 		"per-seed mean over tasks. **Bold**: best of the column (oracle excluded). "+
-		"95%% CI: percentile bootstrap over (task, seed) units, %d resamples.\n", rep.Boot.Resamples)
+		"95%% CI: percentile bootstrap over (task, seed) units, %d resamples.\n\n", rep.Boot.Resamples)
+	if rep.Assumed {
+		fmt.Fprintf(w, "Note: the manifest does not record the evaluator's metrics (an older sglab wrote it, or "+
+			"there is none), so the metrics are assumed to be the CLIP retrieval ones: %s.\n\n", strings.Join(rep.Metrics.Names(), ", "))
+	}
+	fmt.Fprint(w, "Metrics, as the evaluator describes them (headline: "+strings.Join(rep.Metrics.Headline, ", ")+"):\n\n")
+	for _, m := range rep.Metrics.All {
+		fmt.Fprintf(w, "- `%s`: %s\n", m.Name, mdEscape(metricNote(m)))
+	}
 
 	for _, sp := range rep.Splits {
 		fmt.Fprintf(w, "\n## Split %s\n\n", mdEscape(sp.Name))
 		fmt.Fprintf(w, "%s; %s.\n\n", plural(len(sp.Tasks), "novel task"), seedList(sp))
 
-		fmt.Fprint(w, "### Retrieval (Recall@K, %)\n\n")
-		mdHeader(w, 1, append([]string{"Method"}, recallHeaders...)...)
-		bold := make([]map[*method]bool, len(recallKeys))
-		for i, k := range recallKeys {
+		fmt.Fprint(w, "### Metrics\n\n")
+		mdHeader(w, 1, append([]string{"Method"}, mdEscapeAll(rep.Metrics.Names())...)...)
+		bold := make([]map[*method]bool, len(rep.Metrics.All))
+		for i, k := range rep.Metrics.All {
 			bold[i] = best(sp.Methods, k, 2)
 		}
 		for _, m := range sp.Methods {
 			cells := []string{mdEscape(m.Name)}
-			for i, k := range recallKeys {
-				c := pm(m.Recall[k], 2, " ± ")
+			for i, k := range rep.Metrics.Names() {
+				c := pm(m.Scores[k], 2, " ± ")
 				if bold[i][m] {
 					c = "**" + c + "**"
 				}
@@ -84,14 +94,21 @@ func writeMarkdown(out io.Writer, rep *report, title string) error {
 			fmt.Fprint(w, "\n† One adapter per task and seed: no spread, so diversity is zero.\n")
 		}
 
-		fmt.Fprint(w, "\n### Statistics (R@1, %)\n\n")
-		mdHeader(w, 1, "Method", "Units", "Seeds", "Failed",
-			"I2T R@1", "Std", "95% CI", "T2I R@1", "Std", "95% CI")
+		heads := rep.Metrics.Headline
+		fmt.Fprint(w, "\n### Statistics (headline metrics)\n\n")
+		header := []string{"Method", "Units", "Seeds", "Failed"}
+		for _, h := range heads {
+			header = append(header, mdEscape(h), "Std", "95% CI")
+		}
+		mdHeader(w, 1, header...)
 		for _, m := range sp.Methods {
-			i, t := m.Recall["i2t_r1"], m.Recall["t2i_r1"]
-			mdRow(w, mdEscape(m.Name), fmt.Sprint(i.Units), fmt.Sprint(i.Seeds), fmt.Sprint(m.Failed),
-				num(i.Mean, 2), num(i.Std, 2), interval(i.CI, 2),
-				num(t.Mean, 2), num(t.Std, 2), interval(t.CI, 2))
+			first := m.Scores[heads[0]]
+			cells := []string{mdEscape(m.Name), fmt.Sprint(first.Units), fmt.Sprint(first.Seeds), fmt.Sprint(m.Failed)}
+			for _, h := range heads {
+				s := m.Scores[h]
+				cells = append(cells, num(s.Mean, 2), num(s.Std, 2), interval(s.CI, 2))
+			}
+			mdRow(w, cells...)
 		}
 
 		ref := sp.Reference
@@ -105,16 +122,25 @@ func writeMarkdown(out io.Writer, rep *report, title string) error {
 		default:
 			fmt.Fprintf(w, "\n### Paired comparison with %s\n\n", mdEscape(ref))
 			fmt.Fprintf(w, "Δ = method − %s on the (task, seed) units both have; 95%% CI by bootstrap over "+
-				"those units; win rate = share of units where the method scores higher, ties counting one half.\n\n", mdEscape(ref))
-			mdHeader(w, 1, "Method", "Units", "Δ I2T R@1", "95% CI", "Win rate", "Δ T2I R@1", "95% CI", "Win rate")
+				"those units; win rate = share of units where the method scores better (higher, or lower "+
+				"where the metric says so), ties counting one half.\n\n", mdEscape(ref))
+			header := []string{"Method", "Units"}
+			for _, h := range heads {
+				header = append(header, "Δ "+mdEscape(h), "95% CI", "Win rate")
+			}
+			mdHeader(w, 1, header...)
 			for _, m := range sp.Methods {
 				if !m.HasPaired {
 					continue
 				}
-				i, t := m.Paired["i2t_r1"], m.Paired["t2i_r1"]
-				mdRow(w, mdEscape(m.Name), fmt.Sprint(max(i.N, t.N)),
-					signed(i.MeanDiff, 2), signedInterval(i.CI, 2), percent(i.WinRate),
-					signed(t.MeanDiff, 2), signedInterval(t.CI, 2), percent(t.WinRate))
+				n := 0
+				var cells []string
+				for _, h := range heads {
+					p := m.Paired[h]
+					n = max(n, p.N)
+					cells = append(cells, signed(p.MeanDiff, 2), signedInterval(p.CI, 2), percent(p.WinRate))
+				}
+				mdRow(w, append([]string{mdEscape(m.Name), fmt.Sprint(n)}, cells...)...)
 			}
 		}
 	}
@@ -133,6 +159,26 @@ func writeMarkdown(out io.Writer, rep *report, title string) error {
 		}
 	}
 	return w.Flush()
+}
+
+func mdEscapeAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = mdEscape(x)
+	}
+	return out
+}
+
+// metricNote is a metric's description and, when lower is better, that.
+func metricNote(m results.Metric) string {
+	d := m.Description
+	if d == "" {
+		d = "(no description)"
+	}
+	if m.LowerIsBetter {
+		d += " (lower is better)"
+	}
+	return d
 }
 
 func countKind(rep *report, kind string) int {

@@ -28,7 +28,10 @@ type Options struct {
 }
 
 // Render reads dir/results.jsonl and writes summary.md, table.tex, results.csv and the
-// figures (recall, diversity, ablation_<param>, heatmap, one file per format) into dir.
+// figures (metrics, diversity, ablation_<param>, heatmap, one file per format) into dir.
+// The journal's metrics are the ones the evaluator declared, which the manifest in dir
+// records; a folder whose manifest does not (an older sglab's, or none) is read with
+// results.LegacyMetrics, and summary.md says so.
 func Render(dir string, opts Options) error {
 	path := filepath.Join(dir, results.FileName)
 	rows, err := results.Read(path)
@@ -55,10 +58,15 @@ func Render(dir string, opts Options) error {
 		}
 		title = filepath.Base(abs)
 	}
-	rep, err := aggregate(rows, opts.Reference, stats.DefaultBootstrap)
+	ms, found, err := results.ReadMetrics(dir)
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	rep, err := aggregate(rows, ms, opts.Reference, stats.DefaultBootstrap)
 	if err != nil {
 		return fmt.Errorf("%w (in %s)", err, path)
 	}
+	rep.Assumed = !found
 	if opts.Reference != "" && !hasMethod(rep, opts.Reference) {
 		return fmt.Errorf("reports: reference method %q is not in %s (methods: %s)", opts.Reference, path, strings.Join(methodNames(rep), ", "))
 	}
@@ -69,7 +77,7 @@ func Render(dir string, opts Options) error {
 	}{
 		{"summary.md", func(w io.Writer) error { return writeMarkdown(w, rep, title) }},
 		{"table.tex", func(w io.Writer) error { return writeLaTeX(w, rep, title) }},
-		{"results.csv", func(w io.Writer) error { return writeCSV(w, rows) }},
+		{"results.csv", func(w io.Writer) error { return writeCSV(w, rows, rep.Metrics) }},
 	} {
 		if err := writeFile(filepath.Join(dir, out.name), out.write); err != nil {
 			return err

@@ -24,12 +24,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 func renderTestdata(t *testing.T, opts Options) string {
 	t.Helper()
 	dir := t.TempDir()
-	data, err := os.ReadFile(filepath.Join("testdata", results.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, results.FileName), data, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{results.FileName, results.ManifestName} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := Render(dir, opts); err != nil {
 		t.Fatal(err)
@@ -171,7 +173,7 @@ func TestLaTeX(t *testing.T) {
 func TestFigures(t *testing.T) {
 	dir := renderTestdata(t, Options{Title: "Figures"})
 	rows, _ := results.Read(filepath.Join(dir, results.FileName))
-	rep, err := aggregate(rows, "", stats.DefaultBootstrap)
+	rep, err := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +188,7 @@ func TestFigures(t *testing.T) {
 		checkPNG(t, filepath.Join(dir, f.name+".png"), w, h)
 		checkSVG(t, filepath.Join(dir, f.name+".svg"))
 	}
-	if got := strings.Join(names, " "); got != "recall diversity ablation_top_k heatmap" {
+	if got := strings.Join(names, " "); got != "metrics diversity ablation_top_k heatmap" {
 		t.Fatalf("figures %q", got)
 	}
 }
@@ -277,13 +279,13 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Table(&buf, rows); err != nil {
+	if err := Table(&buf, rows, results.LegacyMetrics); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
 	for _, want := range []string{
 		"Split mnist: 3 novel tasks, seeds 1, 2", "Split fashion",
-		"I2T R@1", "T2I R@10", "div_cos", "Failed",
+		"i2t_r1", "t2i_r10", "div_cos", "Failed",
 		"SG-LoRA top_k=2", "50.53 ± 0.27", "0.115 ± 0.011",
 	} {
 		if !strings.Contains(out, want) {
@@ -299,7 +301,7 @@ func TestTable(t *testing.T) {
 			}
 		}
 	}
-	if err := Table(&buf, []results.Row{{Kind: "bogus"}}); err == nil {
+	if err := Table(&buf, []results.Row{{Kind: "bogus"}}, results.LegacyMetrics); err == nil {
 		t.Error("bad rows accepted")
 	}
 }
@@ -315,7 +317,7 @@ func TestRenderSparse(t *testing.T) {
 		rows []results.Row
 		figs string
 	}{
-		{"one trial", []results.Row{one}, "recall diversity heatmap"},
+		{"one trial", []results.Row{one}, "metrics diversity heatmap"},
 		{"all failed", []results.Row{failed}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -331,7 +333,7 @@ func TestRenderSparse(t *testing.T) {
 			if err := Render(dir, Options{Title: "t"}); err != nil {
 				t.Fatal(err)
 			}
-			rep, _ := aggregate(c.rows, "", stats.DefaultBootstrap)
+			rep, _ := aggregate(c.rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
 			figs, err := buildFigures(rep, "t")
 			if err != nil {
 				t.Fatal(err)
@@ -369,7 +371,7 @@ func TestLongNamesBoundedFigures(t *testing.T) {
 	if err := Render(dir, Options{Title: long}); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ := aggregate(rows, "", stats.DefaultBootstrap)
+	rep, _ := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
 	figs, err := buildFigures(rep, long)
 	if err != nil {
 		t.Fatal(err)
@@ -384,5 +386,70 @@ func TestLongNamesBoundedFigures(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".") {
 			t.Errorf("left behind: %s", e.Name())
 		}
+	}
+}
+
+// TestRenderMetricsFromManifest: the tables follow the metrics the manifest records, in
+// their direction (the lowest loss is bold), and a manifest an older sglab wrote,
+// without them, is read as the CLIP recalls with a note saying so.
+func TestRenderMetricsFromManifest(t *testing.T) {
+	rows := []results.Row{}
+	for _, m := range []struct {
+		name      string
+		acc, loss float64
+	}{{"A", 80, 0.5}, {"B", 70, 0.25}} {
+		for seed := uint64(1); seed <= 2; seed++ {
+			rows = append(rows, results.Row{Kind: results.KindTrial, Split: "s", Task: "t", Method: m.name, Seed: seed,
+				Metrics: map[string]float64{"acc": m.acc + float64(seed), "loss": m.loss}})
+		}
+	}
+	write := func(t *testing.T, manifest string) string {
+		dir := t.TempDir()
+		w, err := results.Create(filepath.Join(dir, results.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := w.Append(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+		if err := os.WriteFile(filepath.Join(dir, results.ManifestName), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := Render(dir, Options{Reference: "A", Formats: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "summary.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	md := write(t, `{"invocations": [{"experiment": "old"}, {"experiment": "new", "evaluator_metrics": {
+		"metrics": [{"name": "acc", "description": "accuracy, %"}, {"name": "loss", "description": "test loss", "lower_is_better": true}],
+		"headline": ["loss", "acc"]}}]}`)
+	for _, want := range []string{
+		"| Method | acc | loss |",
+		"| A | **81.50 ± 0.71** | 0.50 ± 0.00 |",
+		"| B | 71.50 ± 0.71 | **0.25 ± 0.00** |",
+		"- `loss`: test loss (lower is better)",
+		"| Method | Units | Seeds | Failed | loss | Std | 95% CI | acc | Std | 95% CI |",
+		// B's loss is lower on both units: it wins both.
+		"| B | 2 | -0.25 | [-0.25, -0.25] | 100.0% | -10.00 | [-10.00, -10.00] | 0.0% |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "Note:") || strings.Contains(md, "i2t") {
+		t.Errorf("declared metrics, yet:\n%s", md)
+	}
+
+	md = write(t, `{"invocations": [{"experiment": "old"}]}`)
+	if !strings.Contains(md, "Note: the manifest does not record the evaluator's metrics") || !strings.Contains(md, "| Method | i2t\\_r1 |") {
+		t.Errorf("an old manifest should give the recalls with a note:\n%s", md)
 	}
 }

@@ -73,7 +73,7 @@ func stressRows() []results.Row {
 							r.Error = "generator: decode: shape mismatch"
 						} else {
 							base := me.level + float64(ti) - 2 + rng.NormFloat64()
-							for i, k := range recallKeys {
+							for i, k := range results.LegacyMetrics.Names() {
 								v := base + float64(i%3)*15 - float64(i/3)*8 + rng.NormFloat64()
 								r.Metrics[k] = math.Round(math.Max(0, math.Min(100, v))*2) / 2
 							}
@@ -114,7 +114,7 @@ func TestStressRender(t *testing.T) {
 	if err := Render(dir, Options{Title: "Stress", Formats: []string{"png"}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := aggregate(rows, "", stats.DefaultBootstrap)
+	rep, err := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestStressRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"recall": true, "diversity": true, "ablation_condition": true, "ablation_lr": true,
+	want := map[string]bool{"metrics": true, "diversity": true, "ablation_condition": true, "ablation_lr": true,
 		"ablation_tau": true, "ablation_top_k": true, "heatmap": true}
 	for _, f := range figs {
 		if !want[f.name] {
@@ -136,13 +136,13 @@ func TestStressRender(t *testing.T) {
 		t.Errorf("missing figures %v", want)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
-	single := rep.Splits[2].method("SG-LoRA").Recall["i2t_r1"]
+	single := rep.Splits[2].method("SG-LoRA").Scores["i2t_r1"]
 	if !math.IsNaN(single.Std) || single.Seeds != 1 {
 		t.Errorf("one seed: std %v seeds %d, want NaN and 1", single.Std, single.Seeds)
 	}
 	broken := rep.Splits[0].method("Broken generator")
-	if broken.Recall["i2t_r1"].ok() || broken.Failed != 6*3*2 {
-		t.Errorf("always-failing method: %+v failed %d", broken.Recall["i2t_r1"], broken.Failed)
+	if broken.Scores["i2t_r1"].ok() || broken.Failed != 6*3*2 {
+		t.Errorf("always-failing method: %+v failed %d", broken.Scores["i2t_r1"], broken.Failed)
 	}
 	if len(md) == 0 {
 		t.Fatal("empty summary")

@@ -11,15 +11,18 @@ import (
 	"github.com/sglab/sglab/reports/stats"
 )
 
-// Table prints, for each split, a terminal table of the methods: Recall@1/5/10 both ways
-// as mean ± std over seeds, the mean parameter diversity (div_cos) and the number of failed
-// rows. The aggregation is the one summary.md uses.
-func Table(w io.Writer, rows []results.Row) error {
-	rep, err := aggregate(rows, "", stats.DefaultBootstrap)
+// Table prints, for each split, a terminal table of the methods: the evaluator's metrics
+// ms as mean ± std over seeds, the mean parameter diversity (div_cos) and the number of
+// failed rows. The aggregation is the one summary.md uses.
+func Table(w io.Writer, rows []results.Row, ms results.Metrics) error {
+	if err := ms.Check("the evaluator"); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	rep, err := aggregate(rows, ms, "", stats.DefaultBootstrap)
 	if err != nil {
 		return err
 	}
-	header := append([]any{"Method"}, toAny(recallHeaders)...)
+	header := append([]any{"Method"}, toAny(ms.Names())...)
 	header = append(header, "div_cos", "Failed")
 	align := tw.Alignment{tw.AlignLeft}
 	for range len(header) - 1 {
@@ -29,7 +32,7 @@ func Table(w io.Writer, rows []results.Row) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Split %s: %s, %s (Recall@K in %%, mean ± std over seeds)\n",
+		fmt.Fprintf(w, "Split %s: %s, %s (mean ± std over seeds)\n",
 			sp.Name, plural(len(sp.Tasks), "novel task"), seedList(sp))
 		t := tablewriter.NewTable(w,
 			tablewriter.WithHeaderAutoFormat(tw.Off),
@@ -38,8 +41,8 @@ func Table(w io.Writer, rows []results.Row) error {
 		t.Header(header...)
 		for _, m := range sp.Methods {
 			row := []any{m.Name}
-			for _, k := range recallKeys {
-				row = append(row, pm(m.Recall[k], 2, " ± "))
+			for _, k := range ms.Names() {
+				row = append(row, pm(m.Scores[k], 2, " ± "))
 			}
 			div := sigfig(m.Div["div_cos"], " ± ")
 			if m.DivZero {

@@ -108,7 +108,7 @@ func AnalyzeTransfer(m *results.Transfer) (*TransferReport, error) {
 	countedNovel := map[pair]bool{}
 	shared, undefined := 0, 0
 	for _, sp := range m.Splits {
-		ts := meanSplit(sp)
+		ts := meanSplit(sp, m.LowerIsBetter)
 		rep.Splits = append(rep.Splits, ts)
 		for j, target := range ts.Targets {
 			isNovel := j >= len(sp.Seen)
@@ -193,8 +193,13 @@ func AnalyzeTransfer(m *results.Transfer) (*TransferReport, error) {
 	return rep, nil
 }
 
-// meanSplit averages a split's per-seed measurements and takes the gains.
-func meanSplit(sp results.TransferSplit) TransferSplit {
+// meanSplit averages a split's per-seed measurements and takes the gains: the increase
+// over zero-shot, or the decrease for a metric where lower is better.
+func meanSplit(sp results.TransferSplit, lowerIsBetter bool) TransferSplit {
+	sign := 1.0
+	if lowerIsBetter {
+		sign = -1
+	}
 	targets := sp.Targets()
 	ns := float64(len(sp.ZeroShot))
 	ts := TransferSplit{Name: sp.Name, Experts: sp.Seen, Targets: targets, Novel: append([]string{}, sp.Novel...), Similarity: sp.Similarity,
@@ -212,7 +217,7 @@ func meanSplit(sp results.TransferSplit) TransferSplit {
 			}
 		}
 		for j := range gain {
-			gain[j] = metric[j] - ts.ZeroShot[j]
+			gain[j] = sign * (metric[j] - ts.ZeroShot[j])
 		}
 		ts.Metric, ts.Gain = append(ts.Metric, metric), append(ts.Gain, gain)
 	}

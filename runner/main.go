@@ -35,7 +35,7 @@ const usage = `runner: zero-shot LoRA-generation experiments
   runner run FILE --slurm [--partition P] [--account A] [--time T] [--shards N] [--only-shard K] [--wait]
                                                      run it on a Slurm cluster as job arrays
   runner status DIR                                  progress of a Slurm run: done, failed, queued, how to resubmit
-  runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric i2t_r1] [--quiet]
+  runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric NAME] [--quiet]
                                                      does a similar description mean a helpful expert?
   runner fit FILE --method NAME --out FILE [--split NAME]
                                                      fit a generator once and save the fit with its library's hash
@@ -132,6 +132,9 @@ func specFor(kind string, ref config.PluginRef) (rpc.Spec, error) {
 		return rpc.Spec{Kind: kind, Label: ref.Path, Path: ref.Path, SHA256: ref.SHA256}, nil
 	}
 	if _, ok := builtin.Lookup(kind, ref.Name); !ok {
+		if name, renamed := builtin.Renamed(kind, ref.Name); renamed {
+			return rpc.Spec{}, fmt.Errorf("built-in %s %q is now called %q: write plugin = %q", kind, ref.Name, name, name)
+		}
 		return rpc.Spec{}, fmt.Errorf("no built-in %s plugin %q (built-in %ss: %s)", kind, ref.Name, kind, strings.Join(builtin.Names(kind), ", "))
 	}
 	exe, err := os.Executable()
@@ -282,7 +285,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := reports.Table(stdout, sum.Rows); err != nil {
+	if err := reports.Table(stdout, sum.Rows, sum.Metrics); err != nil {
 		fmt.Fprintln(stderr, "runner: table:", err)
 	}
 	if err := reports.Render(sum.Out, reports.Options{Title: exp.Name}); err != nil {
@@ -303,7 +306,7 @@ func cmdTransfer(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("transfer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := addDriverFlags(fs)
-	metric := fs.String("metric", "i2t_r1", "the evaluator metric whose gain over zero-shot is compared")
+	metric := fs.String("metric", "", "the evaluator metric whose gain over zero-shot is compared (default: the evaluator's primary headline metric)")
 	exp, code := loadExperiment("transfer", fs, args, stderr)
 	if exp == nil {
 		return code
@@ -413,8 +416,22 @@ func printInfo(w io.Writer, title string, info plugin.Info) {
 	if len(info.Transforms) > 0 {
 		fmt.Fprintf(w, "    transforms: %s\n", strings.Join(info.Transforms, ", "))
 	}
+	if len(info.Metrics) > 0 {
+		fmt.Fprintf(w, "    metrics (headline %s):\n", strings.Join(info.Headline, ", "))
+		for _, m := range info.Metrics {
+			dir := ""
+			if m.LowerIsBetter {
+				dir = " (lower is better)"
+			}
+			fmt.Fprintf(w, "      %-14s %s%s\n", m.Name, m.Description, dir)
+		}
+	}
 	for _, p := range info.Params {
-		fmt.Fprintf(w, "    %-16s %-8s default %-10s %s\n", p.Name, p.Type, p.Default, p.Doc)
+		doc := p.Doc
+		if c := p.Constraint(); c != "" {
+			doc = "[" + c + "] " + doc // what Configure accepts, before why
+		}
+		fmt.Fprintf(w, "    %-16s %-8s default %-10s %s\n", p.Name, p.Type, p.Default, doc)
 	}
 }
 

@@ -82,6 +82,13 @@ func TestPluginsListsEveryBuiltin(t *testing.T) {
 			t.Errorf("plugins does not list %s/%s:\n%s", e.Kind, e.Name, stdout)
 		}
 	}
+	// The parameters' constraints and the evaluator's metrics are shown.
+	for _, want := range []string{"[(0, 1]] fraction of each task vector", "[one of factor, delta]",
+		"metrics (headline i2t_r1, t2i_r1):", "i2t_r5         image→text Recall@5"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plugins does not show %q:\n%s", want, stdout)
+		}
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -142,6 +149,52 @@ func TestShippedExperimentsLoad(t *testing.T) {
 			if _, err := specFor(r.kind, r.ref); err != nil {
 				t.Errorf("%s: %v", f, err)
 			}
+		}
+	}
+}
+
+// TestValidateConstraints: values out of the bounds a plugin's parameter tags declare
+// are reported together, each at its key's line, and a built-in's old name gets its
+// new one.
+func TestValidateConstraints(t *testing.T) {
+	text := `name = "bad"
+seeds = [1]
+[encoder]
+plugin = "minicliptext"
+[evaluator]
+plugin = "miniclip"
+[evaluator.params]
+batch_size = 1
+rank = 0
+[[task]]
+id = "a"
+description = "task a"
+dataset = "digits"
+[[task]]
+id = "b"
+description = "task b"
+dataset = "digits"
+[[split]]
+name = "main"
+seen = ["a"]
+novel = ["b"]
+[[method]]
+name = "m"
+generator = "topk-weighted"
+[method.params]
+top_k = 0
+tau = -1.0
+`
+	stderr := validateText(t, text)
+	for _, w := range []string{
+		`bad.toml:4: `, `built-in encoder "minicliptext" is now called "miniclip-text"`,
+		`bad.toml:8: evaluator.params.batch_size: `, `parameter "batch_size": must be at least 2, got 1`,
+		`bad.toml:9: evaluator.params.rank: `, `parameter "rank": must be at least 1, got 0`,
+		`bad.toml:26: method[0].params.top_k: `, `parameter "top_k": must be at least 1, got 0`,
+		`bad.toml:27: method[0].params.tau: `, `parameter "tau": must be greater than 0, got -1`,
+	} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("validate output lacks %q:\n%s", w, stderr)
 		}
 	}
 }

@@ -111,7 +111,7 @@ func (e *Experiment) Task(id string) (task.Task, bool) {
 	return task.Task{}, false
 }
 
-// What keep_adapters may say: keep no scored adapter, the best sample (by i2t_r1) per
+// What keep_adapters may say: keep no scored adapter, the best sample (by the evaluator's primary headline metric) per
 // novel task and seed, or all of them.
 const (
 	KeepNone = "none"

@@ -21,7 +21,7 @@
 //	seeds = [1, 2, 3]                # required; non-empty, non-negative integers, no repeats
 //	output = "out/quickstart"        # optional; default "out/<name>"; relative to the working directory
 //	include = ["tasks/catalog.toml"] # optional; files holding only [[task]] tables, relative to this file
-//	keep_adapters = "none"           # optional; "none", "best" (per novel task and seed, by i2t_r1) or "all":
+//	keep_adapters = "none"           # optional; "none", "best" (per novel task and seed, by the evaluator's primary headline metric) or "all":
 //	                                 # scored adapters written as PEFT folders under
 //	                                 # <output>/adapters/<split>/<method>/<task>/seed-<s>/sample-<i>/
 //

@@ -15,8 +15,10 @@ import (
 //     parameter vectors;
 //   - div_frob: mean over pairs of the Frobenius distance of the weight updates,
 //     sqrt(Σ_modules ‖ΔW_i − ΔW_j‖²_F) (see FrobeniusDistance);
-//   - r1_std: the population standard deviation of r1, the per-sample i2t R@1 values
-//     (present only when r1 is given; it must have one value per adapter).
+//   - r1_std: the population standard deviation of r1, the per-sample values of the
+//     evaluator's primary headline metric (i2t R@1 for the CLIP evaluators; the name is
+//     kept for the journals that have it); present only when r1 is given, with one value
+//     per adapter.
 //
 // Population (not sample) deviation because the samples are the whole set being
 // described, and so that one sample gives 0 rather than an undefined value. With one

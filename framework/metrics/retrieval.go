@@ -8,6 +8,9 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"slices"
+
+	"github.com/sglab/sglab/framework/results"
 )
 
 // DefaultKs are the cut-offs the paper reports.
@@ -125,6 +128,26 @@ func Retrieval[F float32 | float64](sim [][]F, imgGroup, txtGroup []int, ks []in
 	return recall(i2t, t2i, ks)
 }
 
+func recallKey(dir string, k int) string { return fmt.Sprintf("%s_r%d", dir, k) }
+
+// RecallMetrics describes what Retrieval returns for ks (DefaultKs when empty), for an
+// evaluator's Info: image→text then text→image, and R@1 both ways as the headline
+// (image→text first) when 1 is among ks, else the smallest K.
+func RecallMetrics(ks []int) results.Metrics {
+	if len(ks) == 0 {
+		ks = DefaultKs
+	}
+	var out results.Metrics
+	for _, dir := range []struct{ key, text string }{{"i2t", "image→text"}, {"t2i", "text→image"}} {
+		for _, k := range ks {
+			out.All = append(out.All, results.Metric{Name: recallKey(dir.key, k),
+				Description: fmt.Sprintf("%s Recall@%d, %%: share of queries whose best match ranks in the top %d", dir.text, k, k)})
+		}
+		out.Headline = append(out.Headline, recallKey(dir.key, slices.Min(ks)))
+	}
+	return out
+}
+
 func checkKs(ks []int) error {
 	for _, k := range ks {
 		if k < 1 {
@@ -160,7 +183,7 @@ func recall(i2t, t2i []int, ks []int) (map[string]float64, error) {
 					hits++
 				}
 			}
-			out[fmt.Sprintf("%s_r%d", dir.name, k)] = 100 * float64(hits) / float64(queries)
+			out[recallKey(dir.name, k)] = 100 * float64(hits) / float64(queries)
 		}
 	}
 	return out, nil

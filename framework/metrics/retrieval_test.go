@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/sglab/sglab/framework/results"
 )
 
 func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
@@ -283,5 +285,38 @@ func TestGroupCaptions(t *testing.T) {
 	got := GroupCaptions([]string{"a thin seven", "a bold two", "a thin seven", "", "a bold two", "A thin seven"})
 	if want := []int{0, 1, 0, 2, 1, 3}; !slices.Equal(got, want) {
 		t.Errorf("GroupCaptions = %v, want %v", got, want)
+	}
+}
+
+// TestRecallMetricsNameRetrievalsKeys: what an evaluator declares from RecallMetrics is
+// exactly what Retrieval returns, and the reports' fallback for older output folders
+// (results.LegacyMetrics) is the default declaration.
+func TestRecallMetricsNameRetrievalsKeys(t *testing.T) {
+	sim := [][]float64{{1, 0}, {0, 1}}
+	for _, ks := range [][]int{nil, {2, 1}} {
+		got, err := Retrieval(sim, []int{0, 1}, []int{0, 1}, ks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := RecallMetrics(ks)
+		if err := ms.Check("recall"); err != nil {
+			t.Fatal(err)
+		}
+		names := ms.Names()
+		if len(names) != len(got) {
+			t.Fatalf("ks %v: declared %v, returned %v", ks, names, got)
+		}
+		for _, n := range names {
+			if _, ok := got[n]; !ok {
+				t.Errorf("ks %v: declared %s, not returned (%v)", ks, n, got)
+			}
+		}
+	}
+	def, legacy := RecallMetrics(nil), results.LegacyMetrics
+	if !slices.Equal(def.Names(), legacy.Names()) || !slices.Equal(def.Headline, legacy.Headline) {
+		t.Errorf("RecallMetrics(nil) %v %v, LegacyMetrics %v %v", def.Names(), def.Headline, legacy.Names(), legacy.Headline)
+	}
+	if h := RecallMetrics([]int{5, 10}).Headline; !slices.Equal(h, []string{"i2t_r5", "t2i_r5"}) {
+		t.Errorf("headline without K=1: %v", h)
 	}
 }

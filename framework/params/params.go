@@ -2,12 +2,16 @@
 // an unknown key or a value of the wrong type is an error that names the key. The same
 // struct, with its defaults filled in, documents the parameters for Info.
 //
-// Fields are bound by a `param:"name"` tag and documented by a `doc:"..."` tag:
+// Fields are bound by a `param:"name"` tag, documented by a `doc:"..."` tag and
+// constrained by min, max, above, below and oneof tags (see constraints.go):
 //
 //	type Config struct {
-//		TopK int     `param:"top_k" doc:"experts kept; the paper's default"`
-//		Tau  float64 `param:"tau" doc:"softmax temperature"`
+//		TopK int     `param:"top_k" min:"1" doc:"experts kept; the paper's default"`
+//		Tau  float64 `param:"tau" above:"0" doc:"softmax temperature"`
 //	}
+//
+// A check that involves several parameters stays in the plugin's code and reports
+// through Problems, beside Decode's.
 package params
 
 import (
@@ -60,9 +64,10 @@ func (ps Problems) Error() string {
 }
 
 // Decode sets the fields of *dst named by p's keys. Fields whose key is absent keep
-// their current value, which is how defaults are given. Every unknown key and bad value
-// is reported, as Problems; the fields of bad values keep their current value too, so
-// that a check of the decoded struct can go on and report its own problems alongside.
+// their current value, which is how defaults are given. Every unknown key, bad value
+// and broken constraint is reported, as Problems in key order; the fields of bad values
+// keep their current value, so that a check of the decoded struct can go on and report
+// its own problems alongside.
 func Decode(p map[string]any, dst any) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -75,24 +80,39 @@ func Decode(p map[string]any, dst any) error {
 	}
 	sort.Strings(keys)
 	var errs Problems
+	failed := map[string]bool{}
 	for _, k := range keys {
 		f, ok := fields[k]
 		if !ok {
 			errs.Add(k, "unknown (known: %s)", strings.Join(sortedKeys(fields), ", "))
 			continue
 		}
-		tmp := reflect.New(f.Type()).Elem()
+		tmp := reflect.New(f.value.Type()).Elem()
 		if err := set(tmp, p[k]); err != nil {
 			errs.Add(k, "%v", err)
+			failed[k] = true
 			continue
 		}
-		f.Set(tmp)
+		f.value.Set(tmp)
 	}
+	for _, k := range sortedKeys(fields) {
+		c, err := parseConstraint(fields[k].field)
+		switch {
+		case err != nil:
+			errs.Add(k, "%v", err)
+		case !failed[k]:
+			if msg := c.check(fields[k].value); msg != "" {
+				errs.Add(k, "%s", msg)
+			}
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
 	return errs.Err()
 }
 
-// Describe lists the parameters of the struct *src, with its current values as defaults.
-func Describe(src any) []plugin.Param {
+// Describe lists the parameters of the struct *src, with its current values as
+// defaults and its constraints. A malformed constraint tag is an error naming the field.
+func Describe(src any) ([]plugin.Param, error) {
 	v := reflect.ValueOf(src)
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
@@ -100,32 +120,48 @@ func Describe(src any) []plugin.Param {
 	t := v.Type()
 	var out []plugin.Param
 	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("param")
+		f := t.Field(i)
+		name := f.Tag.Get("param")
 		if name == "" {
 			continue
 		}
+		c, err := parseConstraint(f)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %q: %w", name, err)
+		}
 		out = append(out, plugin.Param{
 			Name:    name,
-			Type:    typeName(t.Field(i).Type),
+			Type:    typeName(f.Type),
 			Default: format(v.Field(i)),
-			Doc:     t.Field(i).Tag.Get("doc"),
+			Doc:     f.Tag.Get("doc"),
+			Min:     c.text[iMin],
+			Max:     c.text[iMax],
+			Above:   c.text[iAbove],
+			Below:   c.text[iBelow],
+			OneOf:   c.oneOf,
 		})
 	}
-	return out
+	return out, nil
 }
 
-func fieldsOf(v reflect.Value) map[string]reflect.Value {
-	out := map[string]reflect.Value{}
+// field is one parameter of a struct: its declaration and its value.
+type field struct {
+	field reflect.StructField
+	value reflect.Value
+}
+
+func fieldsOf(v reflect.Value) map[string]field {
+	out := map[string]field{}
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		if name := t.Field(i).Tag.Get("param"); name != "" {
-			out[name] = v.Field(i)
+			out[name] = field{t.Field(i), v.Field(i)}
 		}
 	}
 	return out
 }
 
-func sortedKeys(m map[string]reflect.Value) []string {
+func sortedKeys(m map[string]field) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -59,7 +59,10 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	ps := Describe(&cfg{TopK: 4, Tau: 0.1, Mode: "a", Widths: []int{8, 16}})
+	ps, err := Describe(&cfg{TopK: 4, Tau: 0.1, Mode: "a", Widths: []int{8, 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ps) != 6 {
 		t.Fatalf("%d params, want 6 (untagged fields skipped)", len(ps))
 	}

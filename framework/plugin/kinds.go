@@ -8,10 +8,12 @@ package plugin
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/lora"
+	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -28,7 +30,51 @@ type Param struct {
 	Type    string // "int", "float", "string", "bool", "[]float", ...
 	Default string // as it would be written in TOML
 	Doc     string // what it does and why the default
+
+	// Constraints Configure checks, as written in TOML ("" for none); for a list they
+	// apply to every element. Shown by `runner plugins`.
+	Min, Max     string // inclusive bounds
+	Above, Below string // exclusive bounds
+	OneOf        []string
 }
+
+// Constraint says in a few symbols what values p accepts: "≥ 1", "(0, 1]",
+// "one of "a", "b""; "" when anything of its type goes.
+func (p Param) Constraint() string {
+	var parts []string
+	lo, hi := "", ""
+	switch {
+	case p.Min != "":
+		lo = "[" + p.Min
+	case p.Above != "":
+		lo = "(" + p.Above
+	}
+	switch {
+	case p.Max != "":
+		hi = p.Max + "]"
+	case p.Below != "":
+		hi = p.Below + ")"
+	}
+	switch {
+	case lo != "" && hi != "":
+		parts = append(parts, lo+", "+hi)
+	case p.Min != "":
+		parts = append(parts, "≥ "+p.Min)
+	case p.Above != "":
+		parts = append(parts, "> "+p.Above)
+	case p.Max != "":
+		parts = append(parts, "≤ "+p.Max)
+	case p.Below != "":
+		parts = append(parts, "< "+p.Below)
+	}
+	if len(p.OneOf) > 0 {
+		parts = append(parts, "one of "+strings.Join(p.OneOf, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Metric describes one metric an evaluator's Evaluate returns.
+type Metric = results.Metric
 
 // Info is what a plugin says about itself.
 type Info struct {
@@ -42,7 +88,11 @@ type Info struct {
 	Schema     lora.Schema // the adapters it accepts and produces
 	Datasets   []string    // datasets it can serve
 	Transforms []string    // domain transforms it knows
-	Metrics    []string    // metric names Evaluate returns
+	// Metrics are what Evaluate returns, in the order tables show them; Headline names
+	// those the reports' statistics and comparisons use, the primary first (it picks
+	// the best adapter and is the transfer diagnostic's default).
+	Metrics  []Metric
+	Headline []string
 	// Backbone names the model the adapters apply to, as a PEFT config's
 	// base_model_name_or_path does (a Hugging Face id or a path); optional.
 	Backbone string

@@ -13,9 +13,11 @@ import (
 type Transfer struct {
 	Experiment string
 	ConfigHash string
-	Metric     string   // the evaluator metric scored, e.g. "i2t_r1"
-	Seeds      []uint64 // the experiment's seeds, in order; the first index of the per-seed values
-	Splits     []TransferSplit
+	Metric     string // the evaluator metric scored: its primary headline metric unless asked otherwise
+	// LowerIsBetter is the metric's direction: a gain is then a decrease.
+	LowerIsBetter bool
+	Seeds         []uint64 // the experiment's seeds, in order; the first index of the per-seed values
+	Splits        []TransferSplit
 }
 
 // TransferSplit is one split's measurement. Experts are the seen tasks; targets are the

@@ -28,20 +28,34 @@ type Entry struct {
 	New  func() plugin.Base
 }
 
-// registry lists every built-in; adding a plugin to the binary is one line here.
+// registry lists every built-in; adding a plugin to the binary is one line here. Each
+// name is the plugin package's Name, the one its Info reports (TestNames holds them
+// to it); the package's folder is that name without hyphens.
 var registry = []Entry{
-	{plugin.KindEncoder, "glove", func() plugin.Base { return glove.New() }},
-	{plugin.KindEncoder, "miniclip-text", func() plugin.Base { return minicliptext.New() }},
-	{plugin.KindEvaluator, "miniclip", func() plugin.Base { return miniclip.New() }},
-	{plugin.KindGenerator, "sglora", func() plugin.Base { return sglora.New() }},
-	{plugin.KindGenerator, "mean-lora", func() plugin.Base { return meanlora.New() }},
-	{plugin.KindGenerator, "adaptersoup", func() plugin.Base { return adaptersoup.New() }},
-	{plugin.KindGenerator, "topk-weighted", func() plugin.Base { return topkweighted.New() }},
-	{plugin.KindGenerator, "nearest", func() plugin.Base { return nearest.New() }},
-	{plugin.KindGenerator, "task-arithmetic", func() plugin.Base { return taskarithmetic.New() }},
-	{plugin.KindGenerator, "ties", func() plugin.Base { return ties.New() }},
-	{plugin.KindGenerator, "dare", func() plugin.Base { return dare.New() }},
-	{plugin.KindGenerator, "hypernet", func() plugin.Base { return hypernet.New() }},
+	{plugin.KindEncoder, glove.Name, func() plugin.Base { return glove.New() }},
+	{plugin.KindEncoder, minicliptext.Name, func() plugin.Base { return minicliptext.New() }},
+	{plugin.KindEvaluator, miniclip.Name, func() plugin.Base { return miniclip.New() }},
+	{plugin.KindGenerator, sglora.Name, func() plugin.Base { return sglora.New() }},
+	{plugin.KindGenerator, meanlora.Name, func() plugin.Base { return meanlora.New() }},
+	{plugin.KindGenerator, adaptersoup.Name, func() plugin.Base { return adaptersoup.New() }},
+	{plugin.KindGenerator, topkweighted.Name, func() plugin.Base { return topkweighted.New() }},
+	{plugin.KindGenerator, nearest.Name, func() plugin.Base { return nearest.New() }},
+	{plugin.KindGenerator, taskarithmetic.Name, func() plugin.Base { return taskarithmetic.New() }},
+	{plugin.KindGenerator, ties.Name, func() plugin.Base { return ties.New() }},
+	{plugin.KindGenerator, dare.Name, func() plugin.Base { return dare.New() }},
+	{plugin.KindGenerator, hypernet.Name, func() plugin.Base { return hypernet.New() }},
+}
+
+// renamed maps names a built-in once answered to (in its Info, which `runner plugins`
+// printed) to its name, so that an experiment using one gets told the name.
+var renamed = map[[2]string]string{
+	{plugin.KindEncoder, "minicliptext"}: minicliptext.Name,
+}
+
+// Renamed returns the current name of a built-in that name once meant.
+func Renamed(kind, name string) (string, bool) {
+	n, ok := renamed[[2]string{kind, name}]
+	return n, ok
 }
 
 // All returns the built-ins sorted by kind and name.

@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -36,7 +35,7 @@ func main() {
 }
 
 type config struct {
-	Tau float64 `param:"tau" doc:"softmax temperature over cosine similarities; small is nearly top-1"`
+	Tau float64 `param:"tau" above:"0" doc:"softmax temperature over cosine similarities; small is nearly top-1"`
 }
 
 type generator struct {
@@ -48,21 +47,23 @@ type generator struct {
 }
 
 func (g *generator) Info(context.Context) (plugin.Info, error) {
+	ps, err := params.Describe(&g.cfg) // the parameters, their defaults and constraints
+	if err != nil {
+		return plugin.Info{}, err
+	}
 	return plugin.Info{Kind: plugin.KindGenerator, Name: "example-mean", Version: "0.1.0",
 		Description: "example third-party plugin: similarity-weighted mean of the experts' last snapshots",
-		Params:      params.Describe(&g.cfg)}, nil
+		Params:      ps}, nil
 }
 
 func (g *generator) SetLogger(l hclog.Logger) { g.log = l }
 
 func (g *generator) Configure(_ context.Context, p plugin.Params) error {
 	cfg := config{Tau: 0.1}
-	decoded := params.Decode(p, &cfg)
-	var bad params.Problems // every problem at once, each naming its key
-	if cfg.Tau <= 0 {
-		bad.Add("tau", "must be positive, got %g", cfg.Tau)
-	}
-	if err := errors.Join(decoded, bad.Err()); err != nil {
+	// Every problem at once, each naming its key: unknown keys, wrong types and values
+	// out of the bounds the tags declare. A check involving several parameters would
+	// add its own params.Problems here.
+	if err := params.Decode(p, &cfg); err != nil {
 		return err
 	}
 	g.cfg = cfg

@@ -92,19 +92,22 @@ var paramName = regexp.MustCompile(`parameters? "([^"]+)"`)
 // located turns a plugin's refusal of its parameters into one problem per line of its
 // message, each at the line of the parameter it names (ref.ParamAt) or else at the line
 // naming the plugin. Other failures (a crash, a timeout) are one problem at the plugin.
+// A line that names a parameter is shown from that name on: what a plugin puts before
+// it (its own name, on the first line only) would make the same problem read
+// differently depending on which problem came first, and defeat sortProblems' dedup.
 func located(ref config.PluginRef, err error) []error {
-	return perLine(err, ref.Where(), func(line string) (config.Where, bool) {
-		if m := paramName.FindStringSubmatch(line); m != nil {
-			at, ok := ref.ParamAt[m[1]]
-			return at, ok
+	return perLine(err, ref.Where(), func(line string) (config.Where, string, bool) {
+		if m := paramName.FindStringSubmatchIndex(line); m != nil {
+			at, ok := ref.ParamAt[line[m[2]:m[3]]]
+			return at, line[m[0]:], ok
 		}
-		return config.Where{}, false
+		return config.Where{}, line, false
 	})
 }
 
 // perLine splits a plugin's refusal into one problem per line of its message, at the
 // place where says or else at w; any other failure is one problem at w.
-func perLine(err error, w config.Where, where func(line string) (config.Where, bool)) []error {
+func perLine(err error, w config.Where, where func(line string) (config.Where, string, bool)) []error {
 	if err == nil {
 		return nil
 	}
@@ -118,7 +121,7 @@ func perLine(err error, w config.Where, where func(line string) (config.Where, b
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		at, ok := where(line)
+		at, line, ok := where(line)
 		if !ok {
 			at = w
 		}
@@ -129,7 +132,7 @@ func perLine(err error, w config.Where, where func(line string) (config.Where, b
 
 // taskProblems is the evaluator's refusal of a task, one problem per line, at the task.
 func taskProblems(exp *config.Experiment, id string, err error) []error {
-	return perLine(err, exp.TaskAt[id], func(string) (config.Where, bool) { return config.Where{}, false })
+	return perLine(err, exp.TaskAt[id], func(line string) (config.Where, string, bool) { return config.Where{}, line, false })
 }
 
 // checkedTasks are the tasks validate asks the evaluator about: those a split uses and

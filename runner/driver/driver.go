@@ -64,11 +64,12 @@ func (o Options) withDefaults() Options {
 // Summary counts what a run did.
 type Summary struct {
 	Out     string
-	Rows    []results.Row // every row of the journal, including earlier runs'
-	Ran     int           // trials run now
-	Skipped int           // trials found finished in the journal
-	Failed  int           // trials that failed now
-	Stale   int           // rows of earlier runs whose configuration changed, moved to results.SupersededFile
+	Rows    []results.Row   // every row of the journal, including earlier runs'
+	Ran     int             // trials run now
+	Skipped int             // trials found finished in the journal
+	Failed  int             // trials that failed now
+	Stale   int             // rows of earlier runs whose configuration changed, moved to results.SupersededFile
+	Metrics results.Metrics // what the evaluator declared of its metrics
 }
 
 // session is what a command of the driver shares across its stages: the experiment,
@@ -116,6 +117,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 		return nil, err
 	}
 	s.man.setBanks(set.banks)
+	s.man.setMetrics(set.metrics())
 	s.plugins.identifyGenerators(ctx)
 	s.man.addPhase("setup", time.Since(t0))
 	if err := ctx.Err(); err != nil {
@@ -163,6 +165,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 		return nil, err
 	}
 	j.summary.Rows = rows
+	j.summary.Metrics = set.metrics()
 	return &j.summary, nil
 }
 

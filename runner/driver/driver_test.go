@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
+	"github.com/sglab/sglab/reports"
 )
 
 // The test binary re-executes itself as each fake plugin (SGLAB_TEST_PLUGIN), so the
@@ -37,7 +39,8 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
-		fakes := map[string]plugin.Base{"encoder": &encoder{}, "evaluator": &evaluator{}, "generator": &generator2{}}
+		fakes := map[string]plugin.Base{"encoder": &encoder{}, "evaluator": &evaluator{}, "generator": &generator2{},
+			"evaluator-without-headline": &evaluatorWithoutHeadline{}}
 		if err := rpc.Serve(fakes[name]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -52,7 +55,7 @@ var testSchema = lora.Schema{{Name: "m.q_proj", In: 3, Out: 2, Rank: 1, Alpha: 1
 type encoder struct{}
 
 func (encoder) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{Kind: plugin.KindEncoder, Name: "enc", Version: "1"}, nil
+	return plugin.Info{Kind: plugin.KindEncoder, Name: "encoder", Version: "1"}, nil
 }
 func (encoder) Configure(_ context.Context, p plugin.Params) error {
 	return params.Decode(p, &struct{}{})
@@ -70,7 +73,15 @@ func (encoder) Embed(_ context.Context, texts []string) ([][]float32, error) {
 type evaluator struct{}
 
 func (evaluator) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{Kind: plugin.KindEvaluator, Name: "eval", Version: "1", Schema: testSchema}, nil
+	// Metrics other than the CLIP evaluators' recalls, so that nothing in the driver may
+	// assume those.
+	return plugin.Info{Kind: plugin.KindEvaluator, Name: "evaluator", Version: "1", Schema: testSchema,
+		Metrics: []plugin.Metric{
+			{Name: "score", Description: "sum of the adapter's parameters (10 for the bare backbone)"},
+			{Name: "seed", Description: "the evaluation seed mod 1000"},
+			{Name: "xfer", Description: "a score that depends on the target too"},
+		},
+		Headline: []string{"score"}}, nil
 }
 func (evaluator) Configure(_ context.Context, p plugin.Params) error {
 	return params.Decode(p, &struct{}{})
@@ -98,7 +109,7 @@ func (evaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed 
 	if t.ID == "report-env" { // what the runner told this process (see TestPluginEnvironment)
 		worker, _ := strconv.Atoi(os.Getenv(plugin.EnvWorkerIndex))
 		_, err := os.Stat(filepath.Join(os.Getenv(plugin.EnvExperimentDir), "exp.toml"))
-		return map[string]float64{"worker": float64(worker), "found_experiment": map[bool]float64{true: 1}[err == nil]}, nil
+		return map[string]float64{"worker": float64(worker), "found_experiment": map[bool]float64{true: 1}[err == nil], "score": 0, "seed": 0, "xfer": 0}, nil
 	}
 	s := 10.0
 	// xfer depends on the target too, so that the transfer diagnostic sees gains of both
@@ -111,7 +122,16 @@ func (evaluator) Evaluate(_ context.Context, t task.Task, a *lora.Adapter, seed 
 		}
 		xfer = s - 4*float64(len(t.ID))
 	}
-	return map[string]float64{"i2t_r1": s, "seed": float64(seed % 1000), "xfer": xfer}, nil
+	return map[string]float64{"score": s, "seed": float64(seed % 1000), "xfer": xfer}, nil
+}
+
+// evaluatorWithoutHeadline declares metrics but no headline among them, which the
+// runner refuses.
+type evaluatorWithoutHeadline struct{ evaluator }
+
+func (evaluatorWithoutHeadline) Info(context.Context) (plugin.Info, error) {
+	return plugin.Info{Kind: plugin.KindEvaluator, Name: "evaluator-without-headline", Version: "1", Schema: testSchema,
+		Metrics: []plugin.Metric{{Name: "acc"}}}, nil
 }
 
 type generator2 struct{ mean []float32 }
@@ -121,7 +141,8 @@ type generatorConfig struct {
 }
 
 func (g *generator2) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{Kind: plugin.KindGenerator, Name: "gen", Version: "1", Params: params.Describe(&generatorConfig{})}, nil
+	ps, err := params.Describe(&generatorConfig{})
+	return plugin.Info{Kind: plugin.KindGenerator, Name: "generator", Version: "1", Params: ps}, err
 }
 func (g *generator2) Configure(_ context.Context, p plugin.Params) error {
 	return params.Decode(p, &generatorConfig{})
@@ -261,7 +282,7 @@ func TestRunJournalAndResume(t *testing.T) {
 	// Numbers: zero-shot 10; oracle on ccc = the last snapshot's sum; Gen sample s =
 	// mean of the experts' last snapshots + s.
 	zs := byKey[results.Row{Kind: "trial", Split: "main", Task: "ccc", Method: "Zero-shot", Seed: 1}.Key()]
-	if zs.Metrics["i2t_r1"] != 10 || zs.Reference != "zero-shot" {
+	if zs.Metrics["score"] != 10 || zs.Reference != "zero-shot" {
 		t.Fatalf("zero-shot row %+v", zs)
 	}
 	or := byKey[results.Row{Kind: "trial", Split: "main", Task: "ccc", Method: "Oracle", Seed: 2}.Key()]
@@ -269,16 +290,16 @@ func TestRunJournalAndResume(t *testing.T) {
 	for i := 0; i < testSchema.NumParams(); i++ {
 		want += float64(3+i) + 0.1
 	}
-	if abs(or.Metrics["i2t_r1"]-want) > 1e-4 {
-		t.Fatalf("oracle = %v, want %v", or.Metrics["i2t_r1"], want)
+	if abs(or.Metrics["score"]-want) > 1e-4 {
+		t.Fatalf("oracle = %v, want %v", or.Metrics["score"], want)
 	}
 	g2 := byKey[results.Row{Kind: "trial", Split: "main", Task: "ccc", Method: "Gen", Seed: 1, Sample: 2}.Key()]
 	mean := 0.0
 	for i := 0; i < testSchema.NumParams(); i++ {
 		mean += (float64(1+i)+float64(2+i))/2 + 0.1
 	}
-	if abs(g2.Metrics["i2t_r1"]-(mean+2)) > 1e-4 {
-		t.Fatalf("Gen sample 2 = %v, want %v", g2.Metrics["i2t_r1"], mean+2)
+	if abs(g2.Metrics["score"]-(mean+2)) > 1e-4 {
+		t.Fatalf("Gen sample 2 = %v, want %v", g2.Metrics["score"], mean+2)
 	}
 	div := byKey[results.Row{Kind: "diversity", Split: "main", Task: "ccc", Method: "Gen", Seed: 1}.Key()]
 	if div.Metrics["div_cos"] <= 0 || div.Metrics["r1_std"] <= 0 {
@@ -458,4 +479,127 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestReportOfOtherMetrics runs the toy experiment, whose evaluator declares metrics
+// other than the CLIP recalls (score, seed, xfer; headline score), and renders its
+// report: the manifest records the declaration, and the tables, statistics and figures
+// use it, with no trace of the recalls.
+func TestReportOfOtherMetrics(t *testing.T) {
+	out := t.TempDir()
+	sum := runToy(t, load(t, experiment), out, 1)
+	ms, found, err := results.ReadMetrics(out)
+	if err != nil || !found {
+		t.Fatalf("manifest metrics: found %v, %v", found, err)
+	}
+	if !slices.Equal(ms.Names(), []string{"score", "seed", "xfer"}) || !slices.Equal(ms.Headline, []string{"score"}) ||
+		!slices.Equal(sum.Metrics.Names(), ms.Names()) {
+		t.Fatalf("manifest metrics %v headline %v; summary %v", ms.Names(), ms.Headline, sum.Metrics.Names())
+	}
+	// r1_std is the spread of the primary headline metric over a generator's samples:
+	// Gen's three samples score differently.
+	spreads := 0
+	for _, r := range sum.Rows {
+		if r.Kind == results.KindDiversity && r.Method == "Gen" && r.Error == "" {
+			spreads++
+			if !(r.Metrics["r1_std"] > 0) {
+				t.Errorf("%s/%s seed %d: r1_std %v, want the spread of score", r.Method, r.Task, r.Seed, r.Metrics["r1_std"])
+			}
+		}
+	}
+	if spreads == 0 {
+		t.Error("no diversity row of Gen")
+	}
+	if err := reports.Render(out, reports.Options{Reference: "Zero-shot", Formats: []string{"svg"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"| Method | score | seed | xfer |",
+		"- `score`: sum of the adapter's parameters",
+		"| Method | Units | Seeds | Failed | score | Std | 95% CI |",
+		"| Method | Units | Δ score | 95% CI | Win rate |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+	for _, absent := range []string{"i2t", "t2i", "Recall", "Note: the manifest"} {
+		if strings.Contains(md, absent) {
+			t.Errorf("summary.md mentions %q:\n%s", absent, md)
+		}
+	}
+	csv, err := os.ReadFile(filepath.Join(out, "results.csv"))
+	if err != nil || !strings.HasPrefix(string(csv), "split,task,method,seed,sample,score,seed,xfer,") {
+		t.Errorf("results.csv header: %.80q, %v", csv, err)
+	}
+	for _, fig := range []string{"metrics.svg", "diversity.svg", "heatmap.svg"} {
+		if _, err := os.Stat(filepath.Join(out, fig)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestEvaluatorMetricsOfOlderEvaluators: an evaluator older than Info.Headline is read
+// as the runner read every evaluator before, and says so; a newer one as it declares.
+func TestEvaluatorMetricsOfOlderEvaluators(t *testing.T) {
+	recalls := results.LegacyMetrics.All
+	names := func(ms []plugin.Metric) []plugin.Metric { // as an old plugin sends them: names only
+		out := make([]plugin.Metric, len(ms))
+		for i, m := range ms {
+			out[i] = plugin.Metric{Name: m.Name}
+		}
+		return out
+	}
+	cases := []struct {
+		info         plugin.Info
+		wantHeadline []string
+		wantNote     bool
+		wantValid    bool
+	}{
+		{plugin.Info{Metrics: []plugin.Metric{{Name: "acc"}}, Headline: []string{"acc"}}, []string{"acc"}, false, true},
+		{plugin.Info{}, results.LegacyMetrics.Headline, true, true},
+		{plugin.Info{Metrics: names(recalls)}, results.LegacyMetrics.Headline, true, true},
+		{plugin.Info{Metrics: []plugin.Metric{{Name: "acc"}}}, nil, false, false},
+	}
+	for i, tc := range cases {
+		ms, note := evaluatorMetrics(tc.info)
+		if !slices.Equal(ms.Headline, tc.wantHeadline) || (note != "") != tc.wantNote || (ms.Check("e") == nil) != tc.wantValid {
+			t.Errorf("case %d: headline %v, note %q, check %v", i, ms.Headline, note, ms.Check("e"))
+		}
+	}
+}
+
+// TestLauncherRefuses: the launcher refuses a built-in whose Info names another plugin
+// than the registry does, and an evaluator whose metric declaration is unusable.
+func TestLauncherRefuses(t *testing.T) {
+	host := &rpc.Host{}
+	defer host.KillAll()
+	// "renamed" runs the fake evaluator, whose Info says "evaluator".
+	spec := func(kind string, ref config.PluginRef) (rpc.Spec, error) {
+		if ref.Name == "renamed" {
+			ref.Name = "evaluator"
+		}
+		return testSpec(kind, ref)
+	}
+	l := newLauncher(load(t, experiment), Options{Host: host, Spec: spec, StartTimeout: 20 * time.Second}, nil)
+	for _, tc := range []struct {
+		name, want string // want: "" for no error
+	}{
+		{"evaluator", ""},
+		{"renamed", `built-in evaluator "renamed" says its name is "evaluator"`},
+		{"evaluator-without-headline", "declares no headline metric (one of acc)"},
+	} {
+		c, _, err := l.start(context.Background(), plugin.KindEvaluator, config.PluginRef{Name: tc.name})
+		if c != nil {
+			c.Kill()
+		}
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
 }

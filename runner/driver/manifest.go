@@ -19,11 +19,12 @@ import (
 
 	"github.com/sglab/sglab/framework/atomicfile"
 	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/results"
 )
 
 // ManifestFile sits beside results.jsonl and says what produced it: every invocation
 // that wrote into the folder, appended, never overwritten.
-const ManifestFile = "manifest.json"
+const ManifestFile = results.ManifestName
 
 // Manifest records the resolved configuration and the environment of a run, so every
 // number in the journal can be traced to what computed it.
@@ -47,6 +48,9 @@ type Manifest struct {
 	Phases map[string]float64 `json:"phases"`
 	// Banks are the files of the experts taken from PEFT folders, by task.
 	Banks map[string][]BankFile `json:"banks,omitempty"`
+	// EvaluatorMetrics are the metrics the evaluator declared, which reports read to
+	// know the journal's metric keys (results.ReadMetrics).
+	EvaluatorMetrics *results.Metrics `json:"evaluator_metrics,omitempty"`
 
 	mu      sync.Mutex
 	earlier []json.RawMessage // invocations recorded before this one
@@ -193,6 +197,12 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+func (m *Manifest) setMetrics(ms results.Metrics) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.EvaluatorMetrics = &ms
 }
 
 func (m *Manifest) setBanks(b map[string][]BankFile) {

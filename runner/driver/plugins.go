@@ -89,6 +89,20 @@ func (l *launcher) start(ctx context.Context, kind string, ref config.PluginRef,
 		c.Kill()
 		return nil, nil, fmt.Errorf("plugin %s says it is a %q plugin, not a %s", spec.Label, info.Kind, kind)
 	}
+	if ref.Name != "" && info.Name != ref.Name {
+		c.Kill()
+		return nil, nil, fmt.Errorf("built-in %s %q says its name is %q: the registry (plugins/builtin) and the plugin's Info must agree", kind, ref.Name, info.Name)
+	}
+	if kind == plugin.KindEvaluator {
+		ms, note := evaluatorMetrics(info)
+		if note != "" {
+			l.log().Warn("evaluator " + spec.Label + " " + note)
+		}
+		if err := ms.Check("evaluator " + spec.Label); err != nil {
+			c.Kill()
+			return nil, nil, fmt.Errorf("%w (an evaluator declares its metrics and headline in Info)", err)
+		}
+	}
 	l.noteInfo(kind, ref, spec, info)
 	return c, b, nil
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/memory"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -73,6 +76,51 @@ func setUp(ctx context.Context, exp *config.Experiment, start startFunc, jobs in
 
 // schema is the evaluator's adapter schema, which every adapter and expert must have.
 func (s *setup) schema() lora.Schema { return s.evalInfo.Schema }
+
+// metrics is what the evaluator's Info says of its metrics (see evaluatorMetrics).
+func (s *setup) metrics() results.Metrics {
+	ms, _ := evaluatorMetrics(s.evalInfo)
+	return ms
+}
+
+// evaluate scores a (nil: the bare backbone) on t with a free evaluator (see
+// evaluatorPool.evaluate). A result that lacks a metric the evaluator's Info declares
+// is an error: the tables and statistics would miss it without saying so.
+func (s *setup) evaluate(ctx context.Context, man *Manifest, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
+	mt, err := s.pool.evaluate(ctx, man, t, a, seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range s.evalInfo.Metrics {
+		if _, ok := mt[m.Name]; !ok {
+			return nil, fmt.Errorf("evaluator %s returned no %s, a metric its Info declares", s.evalInfo.Name, m.Name)
+		}
+	}
+	return mt, nil
+}
+
+// evaluatorMetrics is what an evaluator's Info says of its metrics. An evaluator older
+// than the headline (protocol version 1 before Info's metric_specs and headline) says
+// less, and is read as the runner then read every evaluator: with no metric, as the
+// CLIP recalls; with metrics among which the recalls' headline ones, as having that
+// headline. note says what was assumed ("" when nothing was).
+func evaluatorMetrics(info plugin.Info) (ms results.Metrics, note string) {
+	ms = results.Metrics{All: info.Metrics, Headline: info.Headline}
+	if len(ms.Headline) > 0 {
+		return ms, ""
+	}
+	legacy := results.LegacyMetrics
+	if len(ms.All) == 0 {
+		return legacy, "declares no metrics (it predates Info.Metrics and Headline); assumed the CLIP recalls " + strings.Join(legacy.Names(), ", ")
+	}
+	for _, h := range legacy.Headline {
+		if !slices.Contains(ms.Names(), h) {
+			return ms, ""
+		}
+	}
+	ms.Headline = legacy.Headline
+	return ms, "declares no headline metric (it predates Info.Headline); assumed " + strings.Join(legacy.Headline, ", ")
+}
 
 // embedTasks embeds the tasks' descriptions, by task id.
 func embedTasks(ctx context.Context, enc plugin.Encoder, tasks []task.Task) (map[string][]float32, error) {

@@ -47,10 +47,11 @@ func (p *fakeProcess) Kill()                       { p.mu.Lock(); p.dead = true;
 func (p *fakeProcess) Exited() bool                { p.mu.Lock(); defer p.mu.Unlock(); return p.dead }
 
 // countingEvaluator is the fake evaluator, counting its calls by task, whose training
-// fails for failTrain.
+// fails for failTrain and whose Evaluate leaves out the metric drop.
 type countingEvaluator struct {
 	evaluator
 	failTrain string
+	drop      string
 
 	mu            sync.Mutex
 	trains, evals map[string]int
@@ -74,7 +75,9 @@ func (e *countingEvaluator) Evaluate(ctx context.Context, t task.Task, a *lora.A
 	e.mu.Lock()
 	e.evals[t.ID]++
 	e.mu.Unlock()
-	return e.evaluator.Evaluate(ctx, t, a, seed)
+	mt, err := e.evaluator.Evaluate(ctx, t, a, seed)
+	delete(mt, e.drop)
+	return mt, err
 }
 
 func (e *countingEvaluator) count(m map[string]int) map[string]int {
@@ -412,7 +415,7 @@ func TestTrialsSkipFinished(t *testing.T) {
 	// An earlier run finished Gen on ccc and the zero-shot trial on dddd.
 	prev := []results.Row{methodRow(gen, "main", "ccc", 1, 0), methodRow(gen, "main", "ccc", 1, 1), methodRow(zs, "main", "dddd", 1, 0)}
 	for i := range prev {
-		prev[i].Metrics = map[string]float64{"i2t_r1": 1}
+		prev[i].Metrics = map[string]float64{"score": 1}
 	}
 	out := t.TempDir()
 	f := &fakePlugins{ev: newCountingEvaluator("")}
@@ -495,7 +498,7 @@ func TestReferences(t *testing.T) {
 		return got
 	}
 	zs, oracle := exp.Methods[0], exp.Methods[1]
-	if r := row(zs, "ccc", results.KindTrial); r.Metrics["i2t_r1"] != 10 || r.Reference != config.ZeroShot {
+	if r := row(zs, "ccc", results.KindTrial); r.Metrics["score"] != 10 || r.Reference != config.ZeroShot {
 		t.Errorf("zero-shot ccc: %+v, want the bare backbone's 10", r)
 	}
 	// The oracle of ccc scores its expert's last snapshot (the fake sums its values).
@@ -503,8 +506,8 @@ func TestReferences(t *testing.T) {
 	for i := 0; i < testSchema.NumParams(); i++ {
 		want += float64(len("ccc")+i) + 0.1
 	}
-	if r := row(oracle, "ccc", results.KindTrial); abs(r.Metrics["i2t_r1"]-want) > 1e-4 {
-		t.Errorf("oracle ccc: %v, want %v", r.Metrics["i2t_r1"], want)
+	if r := row(oracle, "ccc", results.KindTrial); abs(r.Metrics["score"]-want) > 1e-4 {
+		t.Errorf("oracle ccc: %v, want %v", r.Metrics["score"], want)
 	}
 	if r := row(oracle, "ccc", results.KindDiversity); r.Error != "" || len(r.Metrics) == 0 {
 		t.Errorf("oracle ccc diversity: %+v", r)
@@ -520,6 +523,26 @@ func TestReferences(t *testing.T) {
 	}
 	if s := tr.journal.summary; s.Ran != 4 || s.Failed != 1 {
 		t.Errorf("summary %+v, want 4 ran, 1 failed", s)
+	}
+}
+
+// TestTrialLacksADeclaredMetric: a trial whose Evaluate returns fewer metrics than the
+// evaluator's Info declares fails, naming the metric.
+func TestTrialLacksADeclaredMetric(t *testing.T) {
+	exp := load(t, stagesExperiment)
+	out := t.TempDir()
+	ev := newCountingEvaluator("")
+	ev.drop = "xfer"
+	tr := trialsOnFakes(t, exp, &fakePlugins{ev: ev}, out)
+	if err := tr.zeroShot(context.Background(), exp.Methods[0], exp.Splits[0], 1); err != nil {
+		t.Fatal(err)
+	}
+	rows := readJournal(t, out)
+	for _, id := range exp.Splits[0].Novel {
+		r := rows[methodRow(exp.Methods[0], "main", id, 1, 0).Key()]
+		if !strings.Contains(r.Error, "returned no xfer, a metric its Info declares") || len(r.Metrics) != 0 {
+			t.Errorf("zero-shot %s: %+v, want failed for the missing xfer", id, r)
+		}
 	}
 }
 
@@ -592,12 +615,13 @@ func TestDiversityRow(t *testing.T) {
 		ms   []map[string]float64
 		use  []int // the samples the row is over; nil: no row
 	}{
-		{"all succeeded", []map[string]float64{{"i2t_r1": 1}, {"i2t_r1": 3}, {"i2t_r1": 2}}, []int{0, 1, 2}},
-		{"a failed sample is left out", []map[string]float64{{"i2t_r1": 1}, nil, {"i2t_r1": 2}}, []int{0, 2}},
+		// r1_std is the spread of the primary metric given (score), not of another.
+		{"all succeeded", []map[string]float64{{"score": 1, "seed": 5}, {"score": 3, "seed": 5}, {"score": 2, "seed": 5}}, []int{0, 1, 2}},
+		{"a failed sample is left out", []map[string]float64{{"score": 1, "seed": 5}, nil, {"score": 2, "seed": 9}}, []int{0, 2}},
 		{"none succeeded", []map[string]float64{nil, nil, nil}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			row, ok := diversityRow(base, adapters, tc.ms)
+			row, ok := diversityRow(base, adapters, tc.ms, "score")
 			if ok != (tc.use != nil) {
 				t.Fatalf("row given: %v, want %v", ok, tc.use != nil)
 			}
@@ -608,7 +632,7 @@ func TestDiversityRow(t *testing.T) {
 			var r1 []float64
 			for _, i := range tc.use {
 				as = append(as, adapters[i])
-				r1 = append(r1, tc.ms[i]["i2t_r1"])
+				r1 = append(r1, tc.ms[i]["score"])
 			}
 			want, err := metrics.Diversity(as, r1)
 			if err != nil {
@@ -623,6 +647,29 @@ func TestDiversityRow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKept(t *testing.T) {
+	ms := []map[string]float64{{"loss": 0.5, "acc": 70}, nil, {"loss": 0.2, "acc": 60}, {"loss": 0.9, "acc": 80}}
+	higher := results.Metric{Name: "acc"}
+	lower := results.Metric{Name: "loss", LowerIsBetter: true}
+	for _, tc := range []struct {
+		name    string
+		how     string
+		ms      []map[string]float64
+		primary results.Metric
+		want    []int
+	}{
+		{"all scored samples", config.KeepAll, ms, higher, []int{0, 2, 3}},
+		{"best, higher is better", config.KeepBest, ms, higher, []int{3}},
+		{"best, lower is better", config.KeepBest, ms, lower, []int{2}},
+		{"best of none scored", config.KeepBest, []map[string]float64{nil, nil}, higher, nil},
+		{"none asked for", config.KeepNone, ms, higher, nil},
+	} {
+		if got := kept(tc.how, tc.ms, tc.primary); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: kept %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

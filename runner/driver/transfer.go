@@ -25,7 +25,7 @@ const TransferManifestFile = "transfer_manifest.json"
 // TransferOptions control the transfer diagnostic.
 type TransferOptions struct {
 	Options
-	Metric string // the evaluator metric compared, e.g. "i2t_r1"
+	Metric string // the evaluator metric compared; "" for the evaluator's primary headline metric
 }
 
 // Transfer measures whether the experiment's world supports zero-shot adaptation (DESIGN.md
@@ -38,9 +38,6 @@ type TransferOptions struct {
 // error naming the expert, the target and the seed. It writes TransferManifestFile into the
 // output folder; reports.WriteTransfer turns the measurement into statistics and files.
 func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) (*results.Transfer, error) {
-	if opt.Metric == "" {
-		return nil, errors.New("transfer: no metric named")
-	}
 	s, err := newSession(exp, opt.Options)
 	if err != nil {
 		return nil, err
@@ -57,12 +54,21 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 		return nil, err
 	}
 	s.man.setBanks(set.banks)
+	s.man.setMetrics(set.metrics())
 	s.man.addPhase("setup", time.Since(t0))
 	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, s.opt.Log)
 	store.man, store.prog = s.man, prog
 	ev := &transferEvaluations{exp: exp, set: set, man: s.man, prog: prog}
 
-	m := &results.Transfer{Experiment: exp.Name, ConfigHash: exp.Hash(), Metric: opt.Metric, Seeds: exp.Seeds}
+	declared := set.metrics()
+	if opt.Metric == "" {
+		opt.Metric = declared.Primary().Name
+	}
+	if !slices.Contains(declared.Names(), opt.Metric) {
+		return nil, fmt.Errorf("transfer: evaluator %s has no metric %q (its metrics: %s)", exp.Evaluator, opt.Metric, strings.Join(declared.Names(), ", "))
+	}
+	m := &results.Transfer{Experiment: exp.Name, ConfigHash: exp.Hash(), Metric: opt.Metric, Seeds: exp.Seeds,
+		LowerIsBetter: declared.Lookup(opt.Metric).LowerIsBetter}
 	for _, sp := range exp.Splits {
 		ts := results.TransferSplit{Name: sp.Name, Seen: slices.Clone(sp.Seen), Novel: slices.Clone(sp.Novel)}
 		targets := ts.Targets()
@@ -251,7 +257,7 @@ func (r *transferEvaluations) scores(ctx context.Context, scores map[transferPai
 
 // score is one evaluation's metric, which must be there and finite.
 func (r *transferEvaluations) score(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64, metric string) (float64, error) {
-	mt, err := r.set.pool.evaluate(ctx, r.man, t, a, seed)
+	mt, err := r.set.evaluate(ctx, r.man, t, a, seed)
 	if err != nil {
 		return 0, err
 	}

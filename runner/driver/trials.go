@@ -93,9 +93,9 @@ func parallel[T any](items []T, f func(T)) {
 	wg.Wait()
 }
 
-// evaluate scores a (nil: the bare backbone) on t.
+// evaluate scores a (nil: the bare backbone) on t (see setup.evaluate).
 func (tr *trials) evaluate(ctx context.Context, t task.Task, a *lora.Adapter, seed uint64) (map[string]float64, error) {
-	return tr.set.pool.evaluate(ctx, tr.man, t, a, seed)
+	return tr.set.evaluate(ctx, tr.man, t, a, seed)
 }
 
 func (tr *trials) zeroShot(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
@@ -253,20 +253,21 @@ func (tr *trials) diversity(m config.Method, split, taskID string, seed uint64, 
 	if _, done := tr.journal.finished(row); done {
 		return
 	}
-	if row, ok := diversityRow(row, adapters, ms); ok {
+	if row, ok := diversityRow(row, adapters, ms, tr.set.metrics().Primary().Name); ok {
 		tr.journal.record(row)
 	}
 }
 
 // diversityRow fills the diversity row row over the samples whose trial succeeded (ms[i]
-// nil marks a failed one); false when none did.
-func diversityRow(row results.Row, adapters []*lora.Adapter, ms []map[string]float64) (results.Row, bool) {
+// nil marks a failed one), with the spread of their metric primary (the evaluator's
+// primary headline metric, whatever its name) as r1_std; false when none succeeded.
+func diversityRow(row results.Row, adapters []*lora.Adapter, ms []map[string]float64, primary string) (results.Row, bool) {
 	var ok []*lora.Adapter
 	var r1 []float64
 	for i, mt := range ms {
 		if mt != nil {
 			ok = append(ok, adapters[i])
-			r1 = append(r1, mt["i2t_r1"])
+			r1 = append(r1, mt[primary])
 		}
 	}
 	if len(ok) == 0 {
@@ -282,11 +283,12 @@ func diversityRow(row results.Row, adapters []*lora.Adapter, ms []map[string]flo
 }
 
 // keep writes the scored adapters of one method, task and seed that the method's
-// keep_adapters asks for as PEFT folders: all of them, or the best by i2t_r1 (ms[i] nil
-// marks a sample whose trial failed). A write that fails is logged, not a failed trial.
+// keep_adapters asks for as PEFT folders: all of them, or the best by the evaluator's
+// primary headline metric, in its direction (ms[i] nil marks a sample whose trial
+// failed). A write that fails is logged, not a failed trial.
 func (tr *trials) keep(m config.Method, split, taskID string, seed uint64, adapters []*lora.Adapter, ms []map[string]float64) {
 	dir := filepath.Join(tr.out, AdaptersDir, pathSafe(split), pathSafe(m.Name), pathSafe(taskID), fmt.Sprintf("seed-%d", seed))
-	for _, i := range kept(m.KeepAdapters, ms) {
+	for _, i := range kept(m.KeepAdapters, ms, tr.set.metrics().Primary()) {
 		d := filepath.Join(dir, lora.PEFTSampleDir(i))
 		if err := lora.SavePEFT(d, adapters[i], tr.set.evalInfo.Backbone); err != nil {
 			tr.log.Error("cannot keep an adapter", "method", m.Name, "task", taskID, "seed", seed, "sample", i, "error", err)
@@ -294,8 +296,9 @@ func (tr *trials) keep(m config.Method, split, taskID string, seed uint64, adapt
 	}
 }
 
-// kept are the samples keep_adapters = how asks for, of those whose trial succeeded.
-func kept(how string, ms []map[string]float64) []int {
+// kept are the samples keep_adapters = how asks for, of those whose trial succeeded;
+// the best is by the metric primary, in its direction.
+func kept(how string, ms []map[string]float64, primary results.Metric) []int {
 	var pick []int
 	switch how {
 	case config.KeepAll:
@@ -306,8 +309,12 @@ func kept(how string, ms []map[string]float64) []int {
 		}
 	case config.KeepBest:
 		best := -1
+		better := func(a, b float64) bool { return a > b }
+		if primary.LowerIsBetter {
+			better = func(a, b float64) bool { return a < b }
+		}
 		for i, mt := range ms {
-			if mt != nil && (best < 0 || mt["i2t_r1"] > ms[best]["i2t_r1"]) {
+			if mt != nil && (best < 0 || better(mt[primary.Name], ms[best][primary.Name])) {
 				best = i
 			}
 		}

@@ -80,11 +80,18 @@ func (*Empty) Descriptor() ([]byte, []int) {
 }
 
 type Param struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Default       string                 `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
-	Doc           string                 `protobuf:"bytes,4,opt,name=doc,proto3" json:"doc,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type    string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Default string                 `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
+	Doc     string                 `protobuf:"bytes,4,opt,name=doc,proto3" json:"doc,omitempty"`
+	// Constraints the plugin checks in Configure, as written in TOML ("" for none), so
+	// that a person sees them before a run. For a list, they apply to every element.
+	Min           string   `protobuf:"bytes,5,opt,name=min,proto3" json:"min,omitempty"`     // at least
+	Max           string   `protobuf:"bytes,6,opt,name=max,proto3" json:"max,omitempty"`     // at most
+	Above         string   `protobuf:"bytes,7,opt,name=above,proto3" json:"above,omitempty"` // greater than
+	Below         string   `protobuf:"bytes,8,opt,name=below,proto3" json:"below,omitempty"` // less than
+	OneOf         []string `protobuf:"bytes,9,rep,name=one_of,json=oneOf,proto3" json:"one_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +154,104 @@ func (x *Param) GetDoc() string {
 	return ""
 }
 
+func (x *Param) GetMin() string {
+	if x != nil {
+		return x.Min
+	}
+	return ""
+}
+
+func (x *Param) GetMax() string {
+	if x != nil {
+		return x.Max
+	}
+	return ""
+}
+
+func (x *Param) GetAbove() string {
+	if x != nil {
+		return x.Above
+	}
+	return ""
+}
+
+func (x *Param) GetBelow() string {
+	if x != nil {
+		return x.Below
+	}
+	return ""
+}
+
+func (x *Param) GetOneOf() []string {
+	if x != nil {
+		return x.OneOf
+	}
+	return nil
+}
+
+// One metric Evaluate returns.
+type Metric struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// False for the common case, so that an evaluator that says nothing ranks by the
+	// highest value.
+	LowerIsBetter bool `protobuf:"varint,3,opt,name=lower_is_better,json=lowerIsBetter,proto3" json:"lower_is_better,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_sglab_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_sglab_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_sglab_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Metric) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Metric) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Metric) GetLowerIsBetter() bool {
+	if x != nil {
+		return x.LowerIsBetter
+	}
+	return false
+}
+
 type Module struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -160,7 +265,7 @@ type Module struct {
 
 func (x *Module) Reset() {
 	*x = Module{}
-	mi := &file_sglab_proto_msgTypes[2]
+	mi := &file_sglab_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +277,7 @@ func (x *Module) String() string {
 func (*Module) ProtoMessage() {}
 
 func (x *Module) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[2]
+	mi := &file_sglab_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +290,7 @@ func (x *Module) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Module.ProtoReflect.Descriptor instead.
 func (*Module) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{2}
+	return file_sglab_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Module) GetName() string {
@@ -237,14 +342,21 @@ type Info struct {
 	Metrics    []string  `protobuf:"bytes,9,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	// The backbone the adapters apply to, as a PEFT config names it in
 	// base_model_name_or_path (a Hugging Face id or a path). Optional.
-	Backbone      string `protobuf:"bytes,10,opt,name=backbone,proto3" json:"backbone,omitempty"`
+	Backbone string `protobuf:"bytes,10,opt,name=backbone,proto3" json:"backbone,omitempty"`
+	// The metrics Evaluate returns, described; `metrics` above keeps their names for
+	// runners that predate this field.
+	MetricSpecs []*Metric `protobuf:"bytes,11,rep,name=metric_specs,json=metricSpecs,proto3" json:"metric_specs,omitempty"`
+	// The metrics the reports' statistics and comparisons use, the primary first (the
+	// one that picks the best adapter and the transfer diagnostic's default). Names from
+	// metric_specs.
+	Headline      []string `protobuf:"bytes,12,rep,name=headline,proto3" json:"headline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Info) Reset() {
 	*x = Info{}
-	mi := &file_sglab_proto_msgTypes[3]
+	mi := &file_sglab_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +368,7 @@ func (x *Info) String() string {
 func (*Info) ProtoMessage() {}
 
 func (x *Info) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[3]
+	mi := &file_sglab_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +381,7 @@ func (x *Info) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Info.ProtoReflect.Descriptor instead.
 func (*Info) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{3}
+	return file_sglab_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Info) GetKind() string {
@@ -342,6 +454,20 @@ func (x *Info) GetBackbone() string {
 	return ""
 }
 
+func (x *Info) GetMetricSpecs() []*Metric {
+	if x != nil {
+		return x.MetricSpecs
+	}
+	return nil
+}
+
+func (x *Info) GetHeadline() []string {
+	if x != nil {
+		return x.Headline
+	}
+	return nil
+}
+
 type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The plugin's TOML parameter block as a JSON object.
@@ -352,7 +478,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_sglab_proto_msgTypes[4]
+	mi := &file_sglab_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +490,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[4]
+	mi := &file_sglab_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +503,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{4}
+	return file_sglab_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConfigureRequest) GetParamsJson() string {
@@ -397,7 +523,7 @@ type Transform struct {
 
 func (x *Transform) Reset() {
 	*x = Transform{}
-	mi := &file_sglab_proto_msgTypes[5]
+	mi := &file_sglab_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +535,7 @@ func (x *Transform) String() string {
 func (*Transform) ProtoMessage() {}
 
 func (x *Transform) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[5]
+	mi := &file_sglab_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +548,7 @@ func (x *Transform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transform.ProtoReflect.Descriptor instead.
 func (*Transform) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{5}
+	return file_sglab_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Transform) GetName() string {
@@ -453,7 +579,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_sglab_proto_msgTypes[6]
+	mi := &file_sglab_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +591,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[6]
+	mi := &file_sglab_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +604,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{6}
+	return file_sglab_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Task) GetId() string {
@@ -527,7 +653,7 @@ type Adapter struct {
 
 func (x *Adapter) Reset() {
 	*x = Adapter{}
-	mi := &file_sglab_proto_msgTypes[7]
+	mi := &file_sglab_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +665,7 @@ func (x *Adapter) String() string {
 func (*Adapter) ProtoMessage() {}
 
 func (x *Adapter) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[7]
+	mi := &file_sglab_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +678,7 @@ func (x *Adapter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Adapter.ProtoReflect.Descriptor instead.
 func (*Adapter) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{7}
+	return file_sglab_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Adapter) GetParams() []float32 {
@@ -571,7 +697,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_sglab_proto_msgTypes[8]
+	mi := &file_sglab_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +709,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[8]
+	mi := &file_sglab_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +722,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{8}
+	return file_sglab_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Metrics) GetValues() map[string]float64 {
@@ -615,7 +741,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_sglab_proto_msgTypes[9]
+	mi := &file_sglab_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +753,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[9]
+	mi := &file_sglab_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +766,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{9}
+	return file_sglab_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EmbedRequest) GetTexts() []string {
@@ -659,7 +785,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_sglab_proto_msgTypes[10]
+	mi := &file_sglab_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +797,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[10]
+	mi := &file_sglab_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +810,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{10}
+	return file_sglab_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Vector) GetValues() []float32 {
@@ -703,7 +829,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_sglab_proto_msgTypes[11]
+	mi := &file_sglab_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +841,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[11]
+	mi := &file_sglab_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +854,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{11}
+	return file_sglab_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EmbedResponse) GetVectors() []*Vector {
@@ -757,7 +883,7 @@ type TrainRequest struct {
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_sglab_proto_msgTypes[12]
+	mi := &file_sglab_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +895,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[12]
+	mi := &file_sglab_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +908,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{12}
+	return file_sglab_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TrainRequest) GetTask() *Task {
@@ -844,7 +970,7 @@ type TrainResponse struct {
 
 func (x *TrainResponse) Reset() {
 	*x = TrainResponse{}
-	mi := &file_sglab_proto_msgTypes[13]
+	mi := &file_sglab_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +982,7 @@ func (x *TrainResponse) String() string {
 func (*TrainResponse) ProtoMessage() {}
 
 func (x *TrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[13]
+	mi := &file_sglab_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +995,7 @@ func (x *TrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainResponse.ProtoReflect.Descriptor instead.
 func (*TrainResponse) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{13}
+	return file_sglab_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TrainResponse) GetSnapshots() int64 {
@@ -898,7 +1024,7 @@ type EvaluateRequest struct {
 
 func (x *EvaluateRequest) Reset() {
 	*x = EvaluateRequest{}
-	mi := &file_sglab_proto_msgTypes[14]
+	mi := &file_sglab_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1036,7 @@ func (x *EvaluateRequest) String() string {
 func (*EvaluateRequest) ProtoMessage() {}
 
 func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[14]
+	mi := &file_sglab_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1049,7 @@ func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateRequest.ProtoReflect.Descriptor instead.
 func (*EvaluateRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{14}
+	return file_sglab_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EvaluateRequest) GetTask() *Task {
@@ -960,7 +1086,7 @@ type Expert struct {
 
 func (x *Expert) Reset() {
 	*x = Expert{}
-	mi := &file_sglab_proto_msgTypes[15]
+	mi := &file_sglab_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1098,7 @@ func (x *Expert) String() string {
 func (*Expert) ProtoMessage() {}
 
 func (x *Expert) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[15]
+	mi := &file_sglab_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1111,7 @@ func (x *Expert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expert.ProtoReflect.Descriptor instead.
 func (*Expert) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{15}
+	return file_sglab_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Expert) GetId() string {
@@ -1027,7 +1153,7 @@ type FitRequest struct {
 
 func (x *FitRequest) Reset() {
 	*x = FitRequest{}
-	mi := &file_sglab_proto_msgTypes[16]
+	mi := &file_sglab_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1165,7 @@ func (x *FitRequest) String() string {
 func (*FitRequest) ProtoMessage() {}
 
 func (x *FitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[16]
+	mi := &file_sglab_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1178,7 @@ func (x *FitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitRequest.ProtoReflect.Descriptor instead.
 func (*FitRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{16}
+	return file_sglab_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FitRequest) GetSchema() []*Module {
@@ -1087,7 +1213,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_sglab_proto_msgTypes[17]
+	mi := &file_sglab_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1225,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[17]
+	mi := &file_sglab_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1238,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{17}
+	return file_sglab_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GenerateRequest) GetTarget() []float32 {
@@ -1146,7 +1272,7 @@ type SaveFitRequest struct {
 
 func (x *SaveFitRequest) Reset() {
 	*x = SaveFitRequest{}
-	mi := &file_sglab_proto_msgTypes[18]
+	mi := &file_sglab_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1284,7 @@ func (x *SaveFitRequest) String() string {
 func (*SaveFitRequest) ProtoMessage() {}
 
 func (x *SaveFitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[18]
+	mi := &file_sglab_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1297,7 @@ func (x *SaveFitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFitRequest.ProtoReflect.Descriptor instead.
 func (*SaveFitRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{18}
+	return file_sglab_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SaveFitRequest) GetPath() string {
@@ -1194,7 +1320,7 @@ type LoadFitRequest struct {
 
 func (x *LoadFitRequest) Reset() {
 	*x = LoadFitRequest{}
-	mi := &file_sglab_proto_msgTypes[19]
+	mi := &file_sglab_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1332,7 @@ func (x *LoadFitRequest) String() string {
 func (*LoadFitRequest) ProtoMessage() {}
 
 func (x *LoadFitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sglab_proto_msgTypes[19]
+	mi := &file_sglab_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1345,7 @@ func (x *LoadFitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadFitRequest.ProtoReflect.Descriptor instead.
 func (*LoadFitRequest) Descriptor() ([]byte, []int) {
-	return file_sglab_proto_rawDescGZIP(), []int{19}
+	return file_sglab_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoadFitRequest) GetPath() string {
@@ -1248,18 +1374,27 @@ var File_sglab_proto protoreflect.FileDescriptor
 const file_sglab_proto_rawDesc = "" +
 	"\n" +
 	"\vsglab.proto\x12\x0fsglab.plugin.v1\"\a\n" +
-	"\x05Empty\"[\n" +
+	"\x05Empty\"\xc2\x01\n" +
 	"\x05Param\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
 	"\adefault\x18\x03 \x01(\tR\adefault\x12\x10\n" +
-	"\x03doc\x18\x04 \x01(\tR\x03doc\"h\n" +
+	"\x03doc\x18\x04 \x01(\tR\x03doc\x12\x10\n" +
+	"\x03min\x18\x05 \x01(\tR\x03min\x12\x10\n" +
+	"\x03max\x18\x06 \x01(\tR\x03max\x12\x14\n" +
+	"\x05above\x18\a \x01(\tR\x05above\x12\x14\n" +
+	"\x05below\x18\b \x01(\tR\x05below\x12\x15\n" +
+	"\x06one_of\x18\t \x03(\tR\x05oneOf\"f\n" +
+	"\x06Metric\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12&\n" +
+	"\x0flower_is_better\x18\x03 \x01(\bR\rlowerIsBetter\"h\n" +
 	"\x06Module\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02in\x18\x02 \x01(\x03R\x02in\x12\x10\n" +
 	"\x03out\x18\x03 \x01(\x03R\x03out\x12\x12\n" +
 	"\x04rank\x18\x04 \x01(\x03R\x04rank\x12\x14\n" +
-	"\x05alpha\x18\x05 \x01(\x01R\x05alpha\"\xbd\x02\n" +
+	"\x05alpha\x18\x05 \x01(\x01R\x05alpha\"\x95\x03\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1273,7 +1408,9 @@ const file_sglab_proto_rawDesc = "" +
 	"transforms\x12\x18\n" +
 	"\ametrics\x18\t \x03(\tR\ametrics\x12\x1a\n" +
 	"\bbackbone\x18\n" +
-	" \x01(\tR\bbackbone\"3\n" +
+	" \x01(\tR\bbackbone\x12:\n" +
+	"\fmetric_specs\x18\v \x03(\v2\x17.sglab.plugin.v1.MetricR\vmetricSpecs\x12\x1a\n" +
+	"\bheadline\x18\f \x03(\tR\bheadline\"3\n" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vparams_json\x18\x01 \x01(\tR\n" +
 	"paramsJson\"3\n" +
@@ -1369,78 +1506,80 @@ func file_sglab_proto_rawDescGZIP() []byte {
 	return file_sglab_proto_rawDescData
 }
 
-var file_sglab_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_sglab_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_sglab_proto_goTypes = []any{
 	(*Empty)(nil),            // 0: sglab.plugin.v1.Empty
 	(*Param)(nil),            // 1: sglab.plugin.v1.Param
-	(*Module)(nil),           // 2: sglab.plugin.v1.Module
-	(*Info)(nil),             // 3: sglab.plugin.v1.Info
-	(*ConfigureRequest)(nil), // 4: sglab.plugin.v1.ConfigureRequest
-	(*Transform)(nil),        // 5: sglab.plugin.v1.Transform
-	(*Task)(nil),             // 6: sglab.plugin.v1.Task
-	(*Adapter)(nil),          // 7: sglab.plugin.v1.Adapter
-	(*Metrics)(nil),          // 8: sglab.plugin.v1.Metrics
-	(*EmbedRequest)(nil),     // 9: sglab.plugin.v1.EmbedRequest
-	(*Vector)(nil),           // 10: sglab.plugin.v1.Vector
-	(*EmbedResponse)(nil),    // 11: sglab.plugin.v1.EmbedResponse
-	(*TrainRequest)(nil),     // 12: sglab.plugin.v1.TrainRequest
-	(*TrainResponse)(nil),    // 13: sglab.plugin.v1.TrainResponse
-	(*EvaluateRequest)(nil),  // 14: sglab.plugin.v1.EvaluateRequest
-	(*Expert)(nil),           // 15: sglab.plugin.v1.Expert
-	(*FitRequest)(nil),       // 16: sglab.plugin.v1.FitRequest
-	(*GenerateRequest)(nil),  // 17: sglab.plugin.v1.GenerateRequest
-	(*SaveFitRequest)(nil),   // 18: sglab.plugin.v1.SaveFitRequest
-	(*LoadFitRequest)(nil),   // 19: sglab.plugin.v1.LoadFitRequest
-	nil,                      // 20: sglab.plugin.v1.Metrics.ValuesEntry
-	nil,                      // 21: sglab.plugin.v1.TrainResponse.MetricsEntry
+	(*Metric)(nil),           // 2: sglab.plugin.v1.Metric
+	(*Module)(nil),           // 3: sglab.plugin.v1.Module
+	(*Info)(nil),             // 4: sglab.plugin.v1.Info
+	(*ConfigureRequest)(nil), // 5: sglab.plugin.v1.ConfigureRequest
+	(*Transform)(nil),        // 6: sglab.plugin.v1.Transform
+	(*Task)(nil),             // 7: sglab.plugin.v1.Task
+	(*Adapter)(nil),          // 8: sglab.plugin.v1.Adapter
+	(*Metrics)(nil),          // 9: sglab.plugin.v1.Metrics
+	(*EmbedRequest)(nil),     // 10: sglab.plugin.v1.EmbedRequest
+	(*Vector)(nil),           // 11: sglab.plugin.v1.Vector
+	(*EmbedResponse)(nil),    // 12: sglab.plugin.v1.EmbedResponse
+	(*TrainRequest)(nil),     // 13: sglab.plugin.v1.TrainRequest
+	(*TrainResponse)(nil),    // 14: sglab.plugin.v1.TrainResponse
+	(*EvaluateRequest)(nil),  // 15: sglab.plugin.v1.EvaluateRequest
+	(*Expert)(nil),           // 16: sglab.plugin.v1.Expert
+	(*FitRequest)(nil),       // 17: sglab.plugin.v1.FitRequest
+	(*GenerateRequest)(nil),  // 18: sglab.plugin.v1.GenerateRequest
+	(*SaveFitRequest)(nil),   // 19: sglab.plugin.v1.SaveFitRequest
+	(*LoadFitRequest)(nil),   // 20: sglab.plugin.v1.LoadFitRequest
+	nil,                      // 21: sglab.plugin.v1.Metrics.ValuesEntry
+	nil,                      // 22: sglab.plugin.v1.TrainResponse.MetricsEntry
 }
 var file_sglab_proto_depIdxs = []int32{
 	1,  // 0: sglab.plugin.v1.Info.params:type_name -> sglab.plugin.v1.Param
-	2,  // 1: sglab.plugin.v1.Info.schema:type_name -> sglab.plugin.v1.Module
-	5,  // 2: sglab.plugin.v1.Task.domain:type_name -> sglab.plugin.v1.Transform
-	20, // 3: sglab.plugin.v1.Metrics.values:type_name -> sglab.plugin.v1.Metrics.ValuesEntry
-	10, // 4: sglab.plugin.v1.EmbedResponse.vectors:type_name -> sglab.plugin.v1.Vector
-	6,  // 5: sglab.plugin.v1.TrainRequest.task:type_name -> sglab.plugin.v1.Task
-	21, // 6: sglab.plugin.v1.TrainResponse.metrics:type_name -> sglab.plugin.v1.TrainResponse.MetricsEntry
-	6,  // 7: sglab.plugin.v1.EvaluateRequest.task:type_name -> sglab.plugin.v1.Task
-	7,  // 8: sglab.plugin.v1.EvaluateRequest.adapter:type_name -> sglab.plugin.v1.Adapter
-	2,  // 9: sglab.plugin.v1.FitRequest.schema:type_name -> sglab.plugin.v1.Module
-	15, // 10: sglab.plugin.v1.FitRequest.experts:type_name -> sglab.plugin.v1.Expert
-	2,  // 11: sglab.plugin.v1.LoadFitRequest.schema:type_name -> sglab.plugin.v1.Module
-	15, // 12: sglab.plugin.v1.LoadFitRequest.experts:type_name -> sglab.plugin.v1.Expert
-	0,  // 13: sglab.plugin.v1.Encoder.Info:input_type -> sglab.plugin.v1.Empty
-	4,  // 14: sglab.plugin.v1.Encoder.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
-	9,  // 15: sglab.plugin.v1.Encoder.Embed:input_type -> sglab.plugin.v1.EmbedRequest
-	0,  // 16: sglab.plugin.v1.Evaluator.Info:input_type -> sglab.plugin.v1.Empty
-	4,  // 17: sglab.plugin.v1.Evaluator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
-	6,  // 18: sglab.plugin.v1.Evaluator.CheckTask:input_type -> sglab.plugin.v1.Task
-	12, // 19: sglab.plugin.v1.Evaluator.Train:input_type -> sglab.plugin.v1.TrainRequest
-	14, // 20: sglab.plugin.v1.Evaluator.Evaluate:input_type -> sglab.plugin.v1.EvaluateRequest
-	0,  // 21: sglab.plugin.v1.Generator.Info:input_type -> sglab.plugin.v1.Empty
-	4,  // 22: sglab.plugin.v1.Generator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
-	16, // 23: sglab.plugin.v1.Generator.Fit:input_type -> sglab.plugin.v1.FitRequest
-	17, // 24: sglab.plugin.v1.Generator.Generate:input_type -> sglab.plugin.v1.GenerateRequest
-	18, // 25: sglab.plugin.v1.Generator.SaveFit:input_type -> sglab.plugin.v1.SaveFitRequest
-	19, // 26: sglab.plugin.v1.Generator.LoadFit:input_type -> sglab.plugin.v1.LoadFitRequest
-	3,  // 27: sglab.plugin.v1.Encoder.Info:output_type -> sglab.plugin.v1.Info
-	0,  // 28: sglab.plugin.v1.Encoder.Configure:output_type -> sglab.plugin.v1.Empty
-	11, // 29: sglab.plugin.v1.Encoder.Embed:output_type -> sglab.plugin.v1.EmbedResponse
-	3,  // 30: sglab.plugin.v1.Evaluator.Info:output_type -> sglab.plugin.v1.Info
-	0,  // 31: sglab.plugin.v1.Evaluator.Configure:output_type -> sglab.plugin.v1.Empty
-	0,  // 32: sglab.plugin.v1.Evaluator.CheckTask:output_type -> sglab.plugin.v1.Empty
-	13, // 33: sglab.plugin.v1.Evaluator.Train:output_type -> sglab.plugin.v1.TrainResponse
-	8,  // 34: sglab.plugin.v1.Evaluator.Evaluate:output_type -> sglab.plugin.v1.Metrics
-	3,  // 35: sglab.plugin.v1.Generator.Info:output_type -> sglab.plugin.v1.Info
-	0,  // 36: sglab.plugin.v1.Generator.Configure:output_type -> sglab.plugin.v1.Empty
-	0,  // 37: sglab.plugin.v1.Generator.Fit:output_type -> sglab.plugin.v1.Empty
-	7,  // 38: sglab.plugin.v1.Generator.Generate:output_type -> sglab.plugin.v1.Adapter
-	0,  // 39: sglab.plugin.v1.Generator.SaveFit:output_type -> sglab.plugin.v1.Empty
-	0,  // 40: sglab.plugin.v1.Generator.LoadFit:output_type -> sglab.plugin.v1.Empty
-	27, // [27:41] is the sub-list for method output_type
-	13, // [13:27] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	3,  // 1: sglab.plugin.v1.Info.schema:type_name -> sglab.plugin.v1.Module
+	2,  // 2: sglab.plugin.v1.Info.metric_specs:type_name -> sglab.plugin.v1.Metric
+	6,  // 3: sglab.plugin.v1.Task.domain:type_name -> sglab.plugin.v1.Transform
+	21, // 4: sglab.plugin.v1.Metrics.values:type_name -> sglab.plugin.v1.Metrics.ValuesEntry
+	11, // 5: sglab.plugin.v1.EmbedResponse.vectors:type_name -> sglab.plugin.v1.Vector
+	7,  // 6: sglab.plugin.v1.TrainRequest.task:type_name -> sglab.plugin.v1.Task
+	22, // 7: sglab.plugin.v1.TrainResponse.metrics:type_name -> sglab.plugin.v1.TrainResponse.MetricsEntry
+	7,  // 8: sglab.plugin.v1.EvaluateRequest.task:type_name -> sglab.plugin.v1.Task
+	8,  // 9: sglab.plugin.v1.EvaluateRequest.adapter:type_name -> sglab.plugin.v1.Adapter
+	3,  // 10: sglab.plugin.v1.FitRequest.schema:type_name -> sglab.plugin.v1.Module
+	16, // 11: sglab.plugin.v1.FitRequest.experts:type_name -> sglab.plugin.v1.Expert
+	3,  // 12: sglab.plugin.v1.LoadFitRequest.schema:type_name -> sglab.plugin.v1.Module
+	16, // 13: sglab.plugin.v1.LoadFitRequest.experts:type_name -> sglab.plugin.v1.Expert
+	0,  // 14: sglab.plugin.v1.Encoder.Info:input_type -> sglab.plugin.v1.Empty
+	5,  // 15: sglab.plugin.v1.Encoder.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
+	10, // 16: sglab.plugin.v1.Encoder.Embed:input_type -> sglab.plugin.v1.EmbedRequest
+	0,  // 17: sglab.plugin.v1.Evaluator.Info:input_type -> sglab.plugin.v1.Empty
+	5,  // 18: sglab.plugin.v1.Evaluator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
+	7,  // 19: sglab.plugin.v1.Evaluator.CheckTask:input_type -> sglab.plugin.v1.Task
+	13, // 20: sglab.plugin.v1.Evaluator.Train:input_type -> sglab.plugin.v1.TrainRequest
+	15, // 21: sglab.plugin.v1.Evaluator.Evaluate:input_type -> sglab.plugin.v1.EvaluateRequest
+	0,  // 22: sglab.plugin.v1.Generator.Info:input_type -> sglab.plugin.v1.Empty
+	5,  // 23: sglab.plugin.v1.Generator.Configure:input_type -> sglab.plugin.v1.ConfigureRequest
+	17, // 24: sglab.plugin.v1.Generator.Fit:input_type -> sglab.plugin.v1.FitRequest
+	18, // 25: sglab.plugin.v1.Generator.Generate:input_type -> sglab.plugin.v1.GenerateRequest
+	19, // 26: sglab.plugin.v1.Generator.SaveFit:input_type -> sglab.plugin.v1.SaveFitRequest
+	20, // 27: sglab.plugin.v1.Generator.LoadFit:input_type -> sglab.plugin.v1.LoadFitRequest
+	4,  // 28: sglab.plugin.v1.Encoder.Info:output_type -> sglab.plugin.v1.Info
+	0,  // 29: sglab.plugin.v1.Encoder.Configure:output_type -> sglab.plugin.v1.Empty
+	12, // 30: sglab.plugin.v1.Encoder.Embed:output_type -> sglab.plugin.v1.EmbedResponse
+	4,  // 31: sglab.plugin.v1.Evaluator.Info:output_type -> sglab.plugin.v1.Info
+	0,  // 32: sglab.plugin.v1.Evaluator.Configure:output_type -> sglab.plugin.v1.Empty
+	0,  // 33: sglab.plugin.v1.Evaluator.CheckTask:output_type -> sglab.plugin.v1.Empty
+	14, // 34: sglab.plugin.v1.Evaluator.Train:output_type -> sglab.plugin.v1.TrainResponse
+	9,  // 35: sglab.plugin.v1.Evaluator.Evaluate:output_type -> sglab.plugin.v1.Metrics
+	4,  // 36: sglab.plugin.v1.Generator.Info:output_type -> sglab.plugin.v1.Info
+	0,  // 37: sglab.plugin.v1.Generator.Configure:output_type -> sglab.plugin.v1.Empty
+	0,  // 38: sglab.plugin.v1.Generator.Fit:output_type -> sglab.plugin.v1.Empty
+	8,  // 39: sglab.plugin.v1.Generator.Generate:output_type -> sglab.plugin.v1.Adapter
+	0,  // 40: sglab.plugin.v1.Generator.SaveFit:output_type -> sglab.plugin.v1.Empty
+	0,  // 41: sglab.plugin.v1.Generator.LoadFit:output_type -> sglab.plugin.v1.Empty
+	28, // [28:42] is the sub-list for method output_type
+	14, // [14:28] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_sglab_proto_init() }
@@ -1454,7 +1593,7 @@ func file_sglab_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sglab_proto_rawDesc), len(file_sglab_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -14,11 +14,16 @@ import (
 func infoToPB(in plugin.Info) *pb.Info {
 	out := &pb.Info{
 		Kind: in.Kind, Name: in.Name, Version: in.Version, Description: in.Description,
-		Schema: schemaToPB(in.Schema), Datasets: in.Datasets, Transforms: in.Transforms, Metrics: in.Metrics,
-		Backbone: in.Backbone,
+		Schema: schemaToPB(in.Schema), Datasets: in.Datasets, Transforms: in.Transforms,
+		Backbone: in.Backbone, Headline: in.Headline,
 	}
 	for _, p := range in.Params {
-		out.Params = append(out.Params, &pb.Param{Name: p.Name, Type: p.Type, Default: p.Default, Doc: p.Doc})
+		out.Params = append(out.Params, &pb.Param{Name: p.Name, Type: p.Type, Default: p.Default, Doc: p.Doc,
+			Min: p.Min, Max: p.Max, Above: p.Above, Below: p.Below, OneOf: p.OneOf})
+	}
+	for _, m := range in.Metrics {
+		out.Metrics = append(out.Metrics, m.Name) // for runners older than metric_specs
+		out.MetricSpecs = append(out.MetricSpecs, &pb.Metric{Name: m.Name, Description: m.Description, LowerIsBetter: m.LowerIsBetter})
 	}
 	return out
 }
@@ -26,11 +31,20 @@ func infoToPB(in plugin.Info) *pb.Info {
 func infoFromPB(in *pb.Info) plugin.Info {
 	out := plugin.Info{
 		Kind: in.GetKind(), Name: in.GetName(), Version: in.GetVersion(), Description: in.GetDescription(),
-		Schema: schemaFromPB(in.GetSchema()), Datasets: in.GetDatasets(), Transforms: in.GetTransforms(), Metrics: in.GetMetrics(),
-		Backbone: in.GetBackbone(),
+		Schema: schemaFromPB(in.GetSchema()), Datasets: in.GetDatasets(), Transforms: in.GetTransforms(),
+		Backbone: in.GetBackbone(), Headline: in.GetHeadline(),
 	}
 	for _, p := range in.GetParams() {
-		out.Params = append(out.Params, plugin.Param{Name: p.GetName(), Type: p.GetType(), Default: p.GetDefault(), Doc: p.GetDoc()})
+		out.Params = append(out.Params, plugin.Param{Name: p.GetName(), Type: p.GetType(), Default: p.GetDefault(), Doc: p.GetDoc(),
+			Min: p.GetMin(), Max: p.GetMax(), Above: p.GetAbove(), Below: p.GetBelow(), OneOf: p.GetOneOf()})
+	}
+	for _, m := range in.GetMetricSpecs() {
+		out.Metrics = append(out.Metrics, plugin.Metric{Name: m.GetName(), Description: m.GetDescription(), LowerIsBetter: m.GetLowerIsBetter()})
+	}
+	if len(in.GetMetricSpecs()) == 0 { // a plugin older than metric_specs: names only
+		for _, name := range in.GetMetrics() {
+			out.Metrics = append(out.Metrics, plugin.Metric{Name: name})
+		}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ type fakeEncoder struct {
 func (f *fakeEncoder) SetLogger(l hclog.Logger) { f.log = l }
 
 func (f *fakeEncoder) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{Kind: plugin.KindEncoder, Name: "fake-encoder", Version: "1.0", Params: []plugin.Param{{Name: "scale", Type: "float", Default: "1"}}}, nil
+	return plugin.Info{Kind: plugin.KindEncoder, Name: "fake-encoder", Version: "1.0", Params: []plugin.Param{{Name: "scale", Type: "float", Default: "1", Above: "0", Max: "10"}}}, nil
 }
 
 func (f *fakeEncoder) Configure(_ context.Context, p plugin.Params) error {
@@ -85,7 +86,8 @@ func nanValue() float64 { z := 0.0; return z / z }
 type fakeEvaluator struct{}
 
 func (fakeEvaluator) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{Kind: plugin.KindEvaluator, Name: "fake-evaluator", Version: "1.0", Schema: paperSchema(), Datasets: []string{"digits"}, Metrics: []string{"sum"}}, nil
+	return plugin.Info{Kind: plugin.KindEvaluator, Name: "fake-evaluator", Version: "1.0", Schema: paperSchema(), Datasets: []string{"digits"},
+		Metrics: []plugin.Metric{{Name: "sum", Description: "sum of the parameters", LowerIsBetter: true}, {Name: "count"}}, Headline: []string{"sum"}}, nil
 }
 func (fakeEvaluator) Configure(context.Context, plugin.Params) error { return nil }
 func (fakeEvaluator) CheckTask(_ context.Context, t task.Task) error {
@@ -216,6 +218,9 @@ func TestEncoderRoundTrip(t *testing.T) {
 	if err != nil || info.Name != "fake-encoder" || info.Kind != plugin.KindEncoder || len(info.Params) != 1 || info.Params[0].Name != "scale" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
+	if c := info.Params[0].Constraint(); c != "(0, 10]" {
+		t.Errorf("the constraint crossed as %q, want (0, 10]", c)
+	}
 	if err := enc.Configure(ctx, plugin.Params{"scale": 2.0}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +246,10 @@ func TestEvaluatorRoundTripPaperScale(t *testing.T) {
 	info, err := ev.Info(ctx)
 	if err != nil || info.Schema.NumParams() != 110592 || info.Schema.Compatible(paperSchema()) != nil {
 		t.Fatalf("Info schema: %v params, %v", info.Schema.NumParams(), err)
+	}
+	wantMetrics := []plugin.Metric{{Name: "sum", Description: "sum of the parameters", LowerIsBetter: true}, {Name: "count"}}
+	if !slices.Equal(info.Metrics, wantMetrics) || !slices.Equal(info.Headline, []string{"sum"}) {
+		t.Errorf("metrics crossed as %+v, headline %v", info.Metrics, info.Headline)
 	}
 	tk := task.Task{ID: "t1", Description: "rotated digits", Dataset: "digits", Domain: []task.Transform{{Name: "rotate", Args: []float64{45}}}, Params: map[string]any{"k": "v"}}
 	if err := ev.CheckTask(ctx, tk); err != nil {

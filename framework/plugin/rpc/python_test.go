@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +135,11 @@ func TestPythonSnapshotsInterchange(t *testing.T) {
 	if err != nil || res.Snapshots != 3 || res.Metrics["loss"] != 0.5 {
 		t.Fatalf("Train = %+v, %v", res, err)
 	}
+	info, err := ev.Evaluator().Info(ctx)
+	wantMetrics := []plugin.Metric{{Name: "sum", Description: "sum of the adapter's entries"}, {Name: "loss", Description: "a loss", LowerIsBetter: true}}
+	if err != nil || !slices.Equal(info.Metrics, wantMetrics) || !slices.Equal(info.Headline, []string{"sum"}) {
+		t.Errorf("Python evaluator's metrics %+v, headline %v, %v", info.Metrics, info.Headline, err)
+	}
 	s, snaps, meta, err := lora.ReadSnapshots(pyPath)
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +221,18 @@ func TestPythonGeneratorAndEncoder(t *testing.T) {
 	if err != nil || info.Kind != plugin.KindGenerator || info.Name != "py-generator" || info.Version != "1.0" || len(info.Params) != 2 {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
-	if p := info.Params[0]; p.Name != "mode" || p.Type != "string" || p.Default != `"mean"` || !strings.Contains(p.Doc, "snapshots") {
+	if p := info.Params[0]; p.Name != "mode" || p.Type != "string" || p.Default != `"mean"` || p.Constraint() != "one of mean, snapshots" {
 		t.Errorf("param %+v", p)
 	}
-	if p := info.Params[1]; p.Name != "shift" || p.Type != "float" || p.Default != "0" {
+	if p := info.Params[1]; p.Name != "shift" || p.Type != "float" || p.Default != "0" || p.Constraint() != "(-10, 10]" {
 		t.Errorf("param %+v", p)
+	}
+	err = gen.Generator().Configure(ctx, plugin.Params{"mode": "median", "shift": int64(-10)})
+	for _, want := range []string{`parameter "mode": must be one of "mean", "snapshots", got "median"`,
+		`parameter "shift": must be in (-10, 10], got -10`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Configure: %v, want %q", err, want)
+		}
 	}
 	if err := gen.Generator().Configure(ctx, plugin.Params{"shift": int64(2)}); err != nil {
 		t.Fatal(err)

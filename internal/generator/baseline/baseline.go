@@ -7,7 +7,6 @@ package baseline
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -24,7 +23,8 @@ type Method[C any] struct {
 	Name        string
 	Description string // says which paper defines the method
 	Defaults    func() C
-	// Check validates a decoded configuration; its errors name the parameter.
+	// Check validates what the parameters' tags cannot (several parameters together, a
+	// forbidden value); its errors name the parameter.
 	Check func(C) error
 	// Merge returns the flat adapters for target: one vector for a deterministic
 	// merge (the shell repeats it n times) or n vectors for a seeded random one.
@@ -67,20 +67,4 @@ func Weights(ns []similarity.Neighbour) []float64 {
 		out[i] = n.Weight
 	}
 	return out
-}
-
-// CheckTopK rejects a negative top_k; 0 means every expert.
-func CheckTopK(k int) error {
-	if k < 0 {
-		return fmt.Errorf("parameter %q: must be 0 (all experts) or positive, got %d", "top_k", k)
-	}
-	return nil
-}
-
-// CheckSpace accepts "factor" and "delta".
-func CheckSpace(s string) error {
-	if s != "factor" && s != "delta" {
-		return fmt.Errorf("parameter %q: %q is not \"factor\" or \"delta\"", "space", s)
-	}
-	return nil
 }

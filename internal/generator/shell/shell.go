@@ -26,7 +26,8 @@ type Method[C, F any] struct {
 	Version     string
 	Description string // says which paper defines the method
 	Defaults    func() C
-	// Check validates a decoded configuration; its errors name the parameter.
+	// Check validates what the parameters' tags cannot (several parameters together, a
+	// forbidden value); its errors name the parameter.
 	Check func(C) error
 	// Refit says the fit depends on the configuration (a trained network does), so
 	// Configure discards it; a merging method's fit is the library, whatever its
@@ -72,7 +73,11 @@ func (p *Plugin[C, F]) Logger() hclog.Logger { return p.log }
 // Info describes the method and its parameters with their defaults.
 func (p *Plugin[C, F]) Info(context.Context) (plugin.Info, error) {
 	d := p.m.Defaults()
-	return plugin.Info{Kind: plugin.KindGenerator, Name: p.m.Name, Version: p.m.Version, Description: p.m.Description, Params: params.Describe(&d)}, nil
+	ps, err := params.Describe(&d)
+	if err != nil {
+		return plugin.Info{}, fmt.Errorf("%s: %w", p.m.Name, err)
+	}
+	return plugin.Info{Kind: plugin.KindGenerator, Name: p.m.Name, Version: p.m.Version, Description: p.m.Description, Params: ps}, nil
 }
 
 // Configure replaces the configuration; absent keys take their defaults.

@@ -22,13 +22,14 @@ class ClipText(Encoder):
     description = ("CLIP's text tower (OpenAI's architecture; weights and BPE vocabulary from local files in "
                    "OpenAI's or open_clip's layout): a description's unit embedding in the joint image-text space")
     params = [
-        Param("model", "ViT-B/16", "architecture preset: " + ", ".join(PRESETS) + " (use the evaluator's)"),
+        Param("model", "ViT-B/16", "architecture preset (use the evaluator's)", one_of=list(PRESETS)),
         Param("weights", "", "the weights file, as the CLIP evaluator's weights (OpenAI's ViT-B-16.pt, or an "
               "open_clip state dict); \"random\" for random weights (tests only)"),
-        Param("activation", "quick_gelu", "MLP activation: quick_gelu (OpenAI) or gelu (open_clip's own models)"),
+        Param("activation", "quick_gelu", "MLP activation: quick_gelu (OpenAI) or gelu (open_clip's own models)",
+              one_of=["quick_gelu", "gelu"]),
         Param("vocab", "", "CLIP's BPE merges file, bpe_simple_vocab_16e6.txt.gz"),
         Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
-        Param("batch_size", 256, "descriptions per forward pass"),
+        Param("batch_size", 256, "descriptions per forward pass", min=1),
     ]
 
     def __init__(self):
@@ -37,13 +38,7 @@ class ClipText(Encoder):
         self.batch_size = 256
 
     def configure(self, values):
-        v = values
-        if v["model"] not in PRESETS:
-            raise PluginError(f"parameter \"model\": {v['model']!r} is not a preset; known: {', '.join(PRESETS)}")
-        if v["activation"] not in ("quick_gelu", "gelu"):
-            raise PluginError(f"parameter \"activation\": {v['activation']!r}; use quick_gelu or gelu")
-        if v["batch_size"] < 1:
-            raise PluginError(f"parameter \"batch_size\" = {v['batch_size']} must be at least 1")
+        v = values  # bounds and choices are the Params' constraints, checked by decode()
         problems = []
         try:
             device = pick_device(v["device"])

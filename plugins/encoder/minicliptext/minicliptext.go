@@ -16,6 +16,9 @@ import (
 	"github.com/sglab/sglab/plugins/evaluator/miniclip"
 )
 
+// Name is the encoder's name, in experiment files and in its Info.
+const Name = "miniclip-text"
+
 // Version is reported by Info; it changes whenever an embedding could.
 const Version = "0.1.0"
 
@@ -46,13 +49,17 @@ func (e *Encoder) Info(ctx context.Context) (plugin.Info, error) {
 	e.mu.Lock()
 	cfg := e.cfg
 	e.mu.Unlock()
+	ps, err := params.Describe(&cfg)
+	if err != nil {
+		return plugin.Info{}, fmt.Errorf("encoder %s: %w", Name, err)
+	}
 	return plugin.Info{
 		Kind:    plugin.KindEncoder,
-		Name:    "minicliptext",
+		Name:    Name,
 		Version: Version,
 		Description: "the miniclip backbone's text tower (mean GloVe vector → pretrained MLP → unit vector " +
 			"in the joint image-text space), as the paper embeds descriptions with CLIP's text tower",
-		Params: params.Describe(&cfg),
+		Params: ps,
 	}, nil
 }
 
@@ -60,11 +67,11 @@ func (e *Encoder) Info(ctx context.Context) (plugin.Info, error) {
 func (e *Encoder) Configure(ctx context.Context, p plugin.Params) error {
 	var cfg Config
 	if err := params.Decode(p, &cfg); err != nil {
-		return fmt.Errorf("encoder minicliptext: %w", err)
+		return fmt.Errorf("encoder %s: %w", Name, err)
 	}
 	m, err := load(cfg)
 	if err != nil {
-		return fmt.Errorf("encoder minicliptext: parameter %q: %w", "checkpoint", err)
+		return fmt.Errorf("encoder %s: parameter %q: %w", Name, "checkpoint", err)
 	}
 	e.mu.Lock()
 	e.cfg, e.model = cfg, m
@@ -87,7 +94,7 @@ func (e *Encoder) Embed(ctx context.Context, texts []string) ([][]float32, error
 		m, err := load(e.cfg)
 		if err != nil {
 			e.mu.Unlock()
-			return nil, fmt.Errorf("encoder minicliptext: %w", err)
+			return nil, fmt.Errorf("encoder %s: %w", Name, err)
 		}
 		e.model = m
 	}
@@ -98,7 +105,7 @@ func (e *Encoder) Embed(ctx context.Context, texts []string) ([][]float32, error
 	}
 	out, err := m.EmbedTexts(texts)
 	if err != nil {
-		return nil, fmt.Errorf("encoder minicliptext: %w", err)
+		return nil, fmt.Errorf("encoder %s: %w", Name, err)
 	}
 	e.log.Debug("embedded", "texts", len(texts))
 	return out, nil

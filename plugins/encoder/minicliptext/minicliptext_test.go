@@ -78,7 +78,7 @@ func TestConfigureAndInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Kind != plugin.KindEncoder || info.Name != "minicliptext" || len(info.Params) != 1 || info.Params[0].Name != "checkpoint" {
+	if info.Kind != plugin.KindEncoder || info.Name != Name || len(info.Params) != 1 || info.Params[0].Name != "checkpoint" {
 		t.Errorf("info %+v", info)
 	}
 }

@@ -26,7 +26,7 @@ from clipmodel.lora import LoRA, b_mask, check_schema, init_flat, schema_shapes
 from clipmodel.seeds import derive
 from clipmodel.setup import missing_model_files, pick_device, resolve
 from retrieval import DEFAULT_KS, recall
-from sglab_plugin import Evaluator, Module, Param, PluginError, TrainResult
+from sglab_plugin import Evaluator, Metric, Module, Param, PluginError, TrainResult
 from sglab_plugin.snapshots import write_snapshots
 
 VERSION = "0.1.0"
@@ -85,25 +85,26 @@ class ClipEvaluator(Evaluator):
                    "adapts it; tasks are COCO categories, Oxford-IIIT Pets breeds or Flowers102 classes; "
                    "image-text retrieval Recall@1/5/10")
     params = [
-        Param("model", "ViT-B/16", "architecture preset: " + ", ".join(PRESETS) +
-              " (tiny is a random-weight model for tests)"),
+        Param("model", "ViT-B/16", "architecture preset (tiny is a random-weight model for tests)",
+              one_of=list(PRESETS)),
         Param("weights", "", "the weights file: OpenAI's checkpoint (e.g. ViT-B-16.pt, a TorchScript archive) or a "
               "state dict in OpenAI's or open_clip's key layout (.pt, .bin); \"random\" for random weights (tests "
               "only). Relative paths are taken from the experiment file's folder"),
         Param("activation", "quick_gelu", "MLP activation: quick_gelu for OpenAI's weights and open_clip's "
-              "-quickgelu models, gelu for open_clip's own (e.g. LAION) models"),
+              "-quickgelu models, gelu for open_clip's own (e.g. LAION) models", one_of=["quick_gelu", "gelu"]),
         Param("vocab", "", "CLIP's BPE merges file, bpe_simple_vocab_16e6.txt.gz (or a tiny one for the tiny preset)"),
-        Param("rank", 2, "LoRA rank r (the paper's 2); TrainOptions.Rank overrides it per run"),
+        Param("rank", 2, "LoRA rank r (the paper's 2); TrainOptions.Rank overrides it per run", min=1),
         Param("alpha", 1.0, "lora_alpha; ΔW = (alpha/r)·B·A. The paper does not state it; 1 is CLIP-LoRA's "
-              "(Zanella & Ben Ayed, 2024) for rank-2 LoRA on CLIP"),
-        Param("lr", 2e-4, "Adam learning rate of LoRA training; not stated in the paper, 2e-4 is CLIP-LoRA's"),
-        Param("batch_size", 32, "image-caption pairs per LoRA training step"),
+              "(Zanella & Ben Ayed, 2024) for rank-2 LoRA on CLIP", above=0),
+        Param("lr", 2e-4, "Adam learning rate of LoRA training; not stated in the paper, 2e-4 is CLIP-LoRA's",
+              above=0),
+        Param("batch_size", 32, "image-caption pairs per LoRA training step (the loss contrasts pairs)", min=2),
         Param("train_a", True, "train both LoRA factors; false freezes A at the shared initialization and trains "
               "B only (as LoRA-FA), so merging factors is exactly merging ΔW"),
         Param("train_images", 1000, "at most this many training images per task, drawn by (task, seed); each "
-              "epoch pairs every image with one of its captions"),
+              "epoch pairs every image with one of its captions", min=2),
         Param("test_images", 1000, "at most this many test images per task, drawn by (task, seed); the texts "
-              "ranked are all their captions"),
+              "ranked are all their captions", min=1),
         Param("coco_dir", "", "MS-COCO folder: annotations/captions_<set>.json, annotations/instances_<set>.json "
               "and <set>/ image folders"),
         Param("coco_train", "train2017", "the COCO set training images come from"),
@@ -117,8 +118,8 @@ class ClipEvaluator(Evaluator):
         Param("devices", [], "devices handed out round-robin to the evaluator processes of a run by their worker "
               "index (runner --jobs N), e.g. [\"cuda:0\", \"cuda:1\"]; overrides device when set", type="[]string"),
         Param("threads", 0, "torch CPU threads per process; 0 leaves torch's default (set 1 when --jobs fills "
-              "the cores)"),
-        Param("eval_batch_size", 128, "images or captions per forward pass when embedding"),
+              "the cores)", min=0),
+        Param("eval_batch_size", 128, "images or captions per forward pass when embedding", min=1),
     ]
 
     def __init__(self):
@@ -142,23 +143,16 @@ class ClipEvaluator(Evaluator):
         return self.cfg["model"]
 
     def metrics(self):
-        return [f"{d}_r{k}" for d in ("i2t", "t2i") for k in DEFAULT_KS]
+        return [Metric(f"{d}_r{k}", f"{text} Recall@{k}, %: share of queries whose best match ranks in the top {k}")
+                for d, text in (("i2t", "image→text"), ("t2i", "text→image")) for k in DEFAULT_KS]
+
+    def headline(self):
+        return [f"{d}_r{min(DEFAULT_KS)}" for d in ("i2t", "t2i")]
 
     # Configure -----------------------------------------------------------------------
 
     def configure(self, values):
-        v = dict(values)
-        if v["model"] not in PRESETS:
-            raise PluginError(f"parameter \"model\": {v['model']!r} is not a preset; known: {', '.join(PRESETS)}")
-        if v["activation"] not in ("quick_gelu", "gelu"):
-            raise PluginError(f"parameter \"activation\": {v['activation']!r}; use quick_gelu or gelu")
-        for key, low in (("rank", 1), ("batch_size", 2), ("train_images", 2), ("test_images", 1),
-                         ("eval_batch_size", 1), ("threads", 0)):
-            if v[key] < low:
-                raise PluginError(f"parameter \"{key}\" = {v[key]} must be at least {low}")
-        for key in ("alpha", "lr"):
-            if not v[key] > 0:
-                raise PluginError(f"parameter \"{key}\" = {v[key]} must be positive")
+        v = dict(values)  # bounds and choices are the Params' constraints, checked by decode()
         problems = []
         try:
             device = pick_device(v["device"], v["devices"])

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 	"github.com/sglab/sglab/plugins/evaluator/miniclip/model"
 )
@@ -63,8 +64,10 @@ func TestInfo(t *testing.T) {
 	if !slices.Equal(info.Datasets, []string{"digits", "fashion"}) || !slices.Contains(info.Transforms, "rotate") {
 		t.Errorf("datasets %v, transforms %v", info.Datasets, info.Transforms)
 	}
-	if !slices.Equal(info.Metrics, []string{"i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"}) {
-		t.Errorf("metrics %v", info.Metrics)
+	ms := results.Metrics{All: info.Metrics, Headline: info.Headline}
+	if !slices.Equal(ms.Names(), []string{"i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"}) ||
+		!slices.Equal(info.Headline, []string{"i2t_r1", "t2i_r1"}) || ms.Check("miniclip") != nil {
+		t.Errorf("metrics %v, headline %v: %v", ms.Names(), info.Headline, ms.Check("miniclip"))
 	}
 	names := map[string]bool{}
 	for _, p := range info.Params {
@@ -221,7 +224,8 @@ func TestEvaluate(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := e.Info(ctx)
-	if !slices.Equal(slices.Sorted(maps.Keys(base)), slices.Sorted(slices.Values(info.Metrics))) {
+	promised := results.Metrics{All: info.Metrics}.Names()
+	if !slices.Equal(slices.Sorted(maps.Keys(base)), slices.Sorted(slices.Values(promised))) {
 		t.Fatalf("metrics %v, Info promises %v", base, info.Metrics)
 	}
 	for k, v := range base {

@@ -5,8 +5,6 @@
 package adaptersoup
 
 import (
-	"fmt"
-
 	"github.com/sglab/sglab/internal/generator/baseline"
 	"github.com/sglab/sglab/internal/generator/library"
 	"github.com/sglab/sglab/internal/generator/merge"
@@ -15,25 +13,22 @@ import (
 
 // Config holds the method's parameters.
 type Config struct {
-	TopK int `param:"top_k" doc:"experts averaged, by cosine similarity of their descriptions to the target; 4 as SG-LoRA's K, so the two see the same experts"`
+	TopK int `param:"top_k" min:"1" doc:"experts averaged, by cosine similarity of their descriptions to the target; 4 as SG-LoRA's K, so the two see the same experts"`
 }
 
 // Generator is the plugin.
 type Generator = baseline.Plugin[Config]
 
+// Name is the method's name, in experiment files and in its Info.
+const Name = "adaptersoup"
+
 // New returns the plugin.
 func New() *Generator {
 	return baseline.New(baseline.Method[Config]{
-		Name: "adaptersoup",
+		Name: Name,
 		Description: "AdapterSoup (Chronopoulou et al. 2023), as the SG-LoRA paper's baseline: the uniform mean of " +
 			"the top-K most similar experts' prototypes in factor space [B; A]",
 		Defaults: func() Config { return Config{TopK: 4} },
-		Check: func(c Config) error {
-			if c.TopK < 1 {
-				return fmt.Errorf("parameter %q: must be at least 1, got %d", "top_k", c.TopK)
-			}
-			return nil
-		},
 		Merge: func(c Config, lib *library.Library, target []float32, _ int, _ uint64) ([][]float32, error) {
 			ns, err := lib.Neighbours(target, c.TopK, 1)
 			if err != nil {

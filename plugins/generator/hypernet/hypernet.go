@@ -18,7 +18,6 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/memory"
-	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/internal/generator/library"
 	"github.com/sglab/sglab/internal/generator/mlp"
 	"github.com/sglab/sglab/internal/generator/shell"
@@ -32,10 +31,10 @@ const (
 
 // Config is the plugin's parameter block.
 type Config struct {
-	Hidden    int     `param:"hidden" doc:"width of the MLP's two hidden ReLU layers; 256 as SG-LoRA's nets, so the comparison is of methods, not capacity"`
-	Epochs    int     `param:"epochs" doc:"passes over all snapshots; 300 as SG-LoRA"`
-	LR        float64 `param:"lr" doc:"Adam learning rate; the common 1e-3"`
-	BatchSize int     `param:"batch_size" doc:"snapshots per Adam step"`
+	Hidden    int     `param:"hidden" min:"1" max:"1048576" doc:"width of the MLP's two hidden ReLU layers; 256 as SG-LoRA's nets, so the comparison is of methods, not capacity"`
+	Epochs    int     `param:"epochs" min:"1" max:"1048576" doc:"passes over all snapshots; 300 as SG-LoRA"`
+	LR        float64 `param:"lr" above:"0" doc:"Adam learning rate; the common 1e-3"`
+	BatchSize int     `param:"batch_size" min:"1" max:"1048576" doc:"snapshots per Adam step"`
 	Normalize bool    `param:"normalize" doc:"z-score each LoRA tensor over the library before training and invert on output, as SG-LoRA does"`
 }
 
@@ -44,23 +43,8 @@ func DefaultConfig() Config {
 	return Config{Hidden: 256, Epochs: 300, LR: 1e-3, BatchSize: 16, Normalize: true}
 }
 
-// validate reports every bad value at once.
-func (c Config) validate() error {
-	var ps params.Problems
-	for _, p := range []struct {
-		key string
-		v   int
-	}{{"hidden", c.Hidden}, {"epochs", c.Epochs}, {"batch_size", c.BatchSize}} {
-		// The upper bound is far above any useful value and keeps hidden × P allocatable.
-		if p.v < 1 || p.v > 1<<20 {
-			ps.Add(p.key, "must be between 1 and %d, got %d", 1<<20, p.v)
-		}
-	}
-	if !(c.LR > 0) {
-		ps.Add("lr", "must be positive, got %v", c.LR)
-	}
-	return ps.Err()
-}
+// The sizes' upper bound (max:"1048576") is far above any useful value and keeps
+// hidden × P allocatable.
 
 // Generator is the hypernet plugin: the generator shell around the MLP.
 type Generator struct {
@@ -83,7 +67,6 @@ func New() *Generator {
 		Description: "Text-to-LoRA-style hypernetwork (Charakorn et al. 2025): an MLP from the description embedding " +
 			"to the flattened adapter, trained by reconstructing the experts' snapshots; deterministic",
 		Defaults: DefaultConfig,
-		Check:    Config.validate,
 		Refit:    true,
 		Fit:      train,
 		Generate: generate,

@@ -17,10 +17,13 @@ type Config struct{}
 // Generator is the plugin.
 type Generator = baseline.Plugin[Config]
 
+// Name is the method's name, in experiment files and in its Info.
+const Name = "mean-lora"
+
 // New returns the plugin.
 func New() *Generator {
 	return baseline.New(baseline.Method[Config]{
-		Name: "mean-lora",
+		Name: Name,
 		Description: "Model Soup (Wortsman et al. 2022), as the SG-LoRA paper's baseline: the uniform mean of all " +
 			"expert prototypes in factor space [B; A], independent of the target",
 		Defaults: func() Config { return Config{} },

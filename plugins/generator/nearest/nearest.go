@@ -14,10 +14,13 @@ type Config struct{}
 // Generator is the plugin.
 type Generator = baseline.Plugin[Config]
 
+// Name is the method's name, in experiment files and in its Info.
+const Name = "nearest"
+
 // New returns the plugin.
 func New() *Generator {
 	return baseline.New(baseline.Method[Config]{
-		Name: "nearest",
+		Name: Name,
 		Description: "Nearest expert: the prototype of the top-1 expert by cosine similarity of descriptions " +
 			"(the K = 1 case of AdapterSoup, Chronopoulou et al. 2023, and of the SG-LoRA paper's Top-K Weighted)",
 		Defaults: func() Config { return Config{} },

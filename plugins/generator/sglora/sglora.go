@@ -17,13 +17,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/memory"
-	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/internal/generator/library"
 	"github.com/sglab/sglab/internal/generator/mlp"
 	"github.com/sglab/sglab/internal/generator/shell"
@@ -38,23 +36,23 @@ const (
 
 // Config is the plugin's parameter block.
 type Config struct {
-	TopK          int     `param:"top_k" doc:"experts whose statistics form the condition; the paper's K = 4"`
-	Tau           float64 `param:"tau" doc:"softmax temperature of α = softmax(sim/τ) (not given in the paper); with 0.1, two experts whose cosine similarities differ by 0.1 get weights e ≈ 2.7× apart, so the nearest leads without silencing the rest"`
-	Latent        int     `param:"latent" doc:"width of z (not given in the paper); 16 is ample for the within-task spread of a small library; use ~64 at paper scale"`
-	EncoderHidden int     `param:"encoder_hidden" doc:"hidden width of the 2-layer encoder q(z|X,c) (not given in the paper); 256 at the default world's P ≈ 1–3k, ~512 at paper scale"`
-	PriorHidden   int     `param:"prior_hidden" doc:"hidden width of the 2-layer learned prior p(z|c) (not given in the paper)"`
-	DecoderHidden int     `param:"decoder_hidden" doc:"width of both hidden layers of the 3-layer decoder p(X|z,c) (not given in the paper); generation cost is P × this per sample"`
-	Condition     string  `param:"condition" doc:"how c = [μ*; σ*²] (2P numbers) enters the nets (not given in the paper): \"concat\" appends it to every net's input; \"projection\" first maps it linearly to condition_dim numbers shared by the three nets, a low-rank factorisation of concat's condition weights. Projection is the default because it works at every scale: paper scale (P = 110,592) needs it (concat would give each net 2P×hidden condition weights), and on a synthetic library of the default world's size (P = 1,536, 8 experts × 10 snapshots) it trained ~2× faster to a lower loss"`
-	ConditionDim  int     `param:"condition_dim" doc:"width of the learned projection of c when condition = \"projection\""`
-	Prior         string  `param:"prior" doc:"\"learned\" p(z|c), as the paper, or \"standard\" N(0, I), the plain CVAE (ablation)"`
-	KLWeight      float64 `param:"kl_weight" doc:"λ in ‖X − X̂‖² + λ·KL(q‖p); the paper's λ = 1"`
-	Epochs        int     `param:"epochs" doc:"passes over all snapshots (not given in the paper); on a synthetic 8-expert × 10-snapshot library of P = 1,536 the loss was still falling at 100 and near its floor by 300"`
-	LR            float64 `param:"lr" doc:"Adam learning rate (not given in the paper); the common 1e-3"`
-	BatchSize     int     `param:"batch_size" doc:"snapshots per Adam step (not given in the paper)"`
+	TopK          int     `param:"top_k" min:"1" max:"1048576" doc:"experts whose statistics form the condition; the paper's K = 4"`
+	Tau           float64 `param:"tau" above:"0" doc:"softmax temperature of α = softmax(sim/τ) (not given in the paper); with 0.1, two experts whose cosine similarities differ by 0.1 get weights e ≈ 2.7× apart, so the nearest leads without silencing the rest"`
+	Latent        int     `param:"latent" min:"1" max:"1048576" doc:"width of z (not given in the paper); 16 is ample for the within-task spread of a small library; use ~64 at paper scale"`
+	EncoderHidden int     `param:"encoder_hidden" min:"1" max:"1048576" doc:"hidden width of the 2-layer encoder q(z|X,c) (not given in the paper); 256 at the default world's P ≈ 1–3k, ~512 at paper scale"`
+	PriorHidden   int     `param:"prior_hidden" min:"1" max:"1048576" doc:"hidden width of the 2-layer learned prior p(z|c) (not given in the paper)"`
+	DecoderHidden int     `param:"decoder_hidden" min:"1" max:"1048576" doc:"width of both hidden layers of the 3-layer decoder p(X|z,c) (not given in the paper); generation cost is P × this per sample"`
+	Condition     string  `param:"condition" oneof:"concat|projection" doc:"how c = [μ*; σ*²] (2P numbers) enters the nets (not given in the paper): \"concat\" appends it to every net's input; \"projection\" first maps it linearly to condition_dim numbers shared by the three nets, a low-rank factorisation of concat's condition weights. Projection is the default because it works at every scale: paper scale (P = 110,592) needs it (concat would give each net 2P×hidden condition weights), and on a synthetic library of the default world's size (P = 1,536, 8 experts × 10 snapshots) it trained ~2× faster to a lower loss"`
+	ConditionDim  int     `param:"condition_dim" min:"1" max:"1048576" doc:"width of the learned projection of c when condition = \"projection\""`
+	Prior         string  `param:"prior" oneof:"learned|standard" doc:"\"learned\" p(z|c), as the paper, or \"standard\" N(0, I), the plain CVAE (ablation)"`
+	KLWeight      float64 `param:"kl_weight" min:"0" doc:"λ in ‖X − X̂‖² + λ·KL(q‖p); the paper's λ = 1"`
+	Epochs        int     `param:"epochs" min:"1" max:"1048576" doc:"passes over all snapshots (not given in the paper); on a synthetic 8-expert × 10-snapshot library of P = 1,536 the loss was still falling at 100 and near its floor by 300"`
+	LR            float64 `param:"lr" above:"0" doc:"Adam learning rate (not given in the paper); the common 1e-3"`
+	BatchSize     int     `param:"batch_size" min:"1" max:"1048576" doc:"snapshots per Adam step (not given in the paper)"`
 	LeaveOneOut   bool    `param:"leave_one_out" doc:"build a training snapshot's condition from its expert's top-K neighbours without the expert itself (not given in the paper). false, the default, applies the paper's top-K rule unchanged, which ranks the task's own expert first, so the CVAE learns condition → that expert's snapshot distribution; true (ablation) trains on neighbours' statistics only, like test time, but with a small library it learns to map one expert's statistics to another's LoRA"`
 	Normalize     bool    `param:"normalize" doc:"z-score each LoRA tensor (every module's A and B) by its mean and std over the library before training, invert after generation (not given in the paper; keeps small tensors from vanishing in the squared error)"`
-	Sample        string  `param:"sample" doc:"\"sample\" draws z ~ p(z|c*), as the paper, giving diverse LoRAs; \"mean\" decodes the prior mean, one deterministic LoRA repeated"`
-	Decoder       string  `param:"decoder" doc:"what the decoder's output is: \"direct\", as the paper, X̂ = dec(z, c); \"residual\" (ablation, not in the paper) X̂ = μ* + dec(z, c), the deviation from the condition's mean μ* (the α-weighted mean of the top-K prototypes, in normalised units when normalize is on), in training's reconstruction loss and in every generated sample alike"`
+	Sample        string  `param:"sample" oneof:"sample|mean" doc:"\"sample\" draws z ~ p(z|c*), as the paper, giving diverse LoRAs; \"mean\" decodes the prior mean, one deterministic LoRA repeated"`
+	Decoder       string  `param:"decoder" oneof:"direct|residual" doc:"what the decoder's output is: \"direct\", as the paper, X̂ = dec(z, c); \"residual\" (ablation, not in the paper) X̂ = μ* + dec(z, c), the deviation from the condition's mean μ* (the α-weighted mean of the top-K prototypes, in normalised units when normalize is on), in training's reconstruction loss and in every generated sample alike"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -68,53 +66,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// validate reports every bad value at once.
-// maxSize bounds every width, count and epoch number: far above any useful value, and
-// low enough that products of two of them cannot overflow or be allocated by mistake.
-const maxSize = 1 << 20
-
-func (c Config) validate() error {
-	var ps params.Problems
-	positive := []struct {
-		key string
-		v   int
-	}{
-		{"top_k", c.TopK}, {"latent", c.Latent}, {"encoder_hidden", c.EncoderHidden},
-		{"prior_hidden", c.PriorHidden}, {"decoder_hidden", c.DecoderHidden},
-		{"condition_dim", c.ConditionDim}, {"epochs", c.Epochs}, {"batch_size", c.BatchSize},
-	}
-	for _, p := range positive {
-		if p.v < 1 {
-			ps.Add(p.key, "must be at least 1, got %d", p.v)
-		} else if p.v > maxSize {
-			ps.Add(p.key, "must be at most %d, got %d", maxSize, p.v)
-		}
-	}
-	if !(c.Tau > 0) {
-		ps.Add("tau", "must be positive, got %v", c.Tau)
-	}
-	if !(c.LR > 0) {
-		ps.Add("lr", "must be positive, got %v", c.LR)
-	}
-	if !(c.KLWeight >= 0) {
-		ps.Add("kl_weight", "must not be negative, got %v", c.KLWeight)
-	}
-	enums := []struct {
-		key, v string
-		ok     []string
-	}{
-		{"condition", c.Condition, []string{"concat", "projection"}},
-		{"prior", c.Prior, []string{"learned", "standard"}},
-		{"sample", c.Sample, []string{"sample", "mean"}},
-		{"decoder", c.Decoder, []string{"direct", "residual"}},
-	}
-	for _, e := range enums {
-		if !slices.Contains(e.ok, e.v) {
-			ps.Add(e.key, "%q is not one of %q", e.v, e.ok)
-		}
-	}
-	return ps.Err()
-}
+// Widths, counts and epoch numbers are at most 1<<20 (max:"1048576"): far above any
+// useful value, and low enough that products of two of them cannot overflow or be
+// allocated by mistake.
 
 // Generator is the SG-LoRA plugin: the generator shell around the CVAE, with SaveFit
 // and LoadFit (fitfile.go).
@@ -142,7 +96,6 @@ func New() *Generator {
 			"the top-K experts nearest the task description give a condition {μ*, σ*²}; a CVAE with a learned prior " +
 			"samples diverse LoRAs from it",
 		Defaults: DefaultConfig,
-		Check:    Config.validate,
 		Refit:    true,
 		Fit: func(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
 			f, err := train(ctx, cfg, lib, seed, log)

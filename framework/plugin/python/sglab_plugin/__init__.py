@@ -21,14 +21,14 @@ Plugins inside the sglab repository put framework/plugin/python on sys.path rela
 to their own file, as above; plugins elsewhere set PYTHONPATH to that folder.
 """
 
-from .kinds import (Encoder, Evaluator, Expert, Generator, Library, Plugin, PluginError, Task, TrainOptions,
-                    TrainResult, Transform)
+from .kinds import (Encoder, Evaluator, Expert, Generator, Library, Metric, Plugin, PluginError, Task,
+                    TrainOptions, TrainResult, Transform)
 from .logs import Logger, log
 from .lora import Adapter, Module, num_params
 from .params import Param
 from .server import serve
 
 __all__ = [
-    "Adapter", "Encoder", "Evaluator", "Expert", "Generator", "Library", "Logger", "Module", "Param", "Plugin",
+    "Adapter", "Encoder", "Evaluator", "Expert", "Generator", "Library", "Logger", "Metric", "Module", "Param", "Plugin",
     "PluginError", "Task", "TrainOptions", "TrainResult", "Transform", "log", "num_params", "serve",
 ]

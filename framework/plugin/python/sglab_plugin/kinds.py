@@ -25,6 +25,17 @@ class PluginError(Exception):
 
 
 @dataclass
+class Metric:
+    """One metric evaluate() returns, as the reports show it: its name (the key in
+    evaluate()'s dict), what it measures, and its direction (higher is better unless
+    lower_is_better)."""
+
+    name: str
+    description: str = ""
+    lower_is_better: bool = False
+
+
+@dataclass
 class Transform:
     """One step of a task's domain chain, e.g. rotate(45) is Transform("rotate", [45.0])."""
 
@@ -147,8 +158,14 @@ class Evaluator(Plugin):
         """The domain transforms it knows."""
         return []
 
-    def metrics(self) -> list[str]:
-        """The metric names evaluate() returns."""
+    def metrics(self) -> list[Metric]:
+        """The metrics evaluate() returns, in the order the reports' tables show them."""
+        return []
+
+    def headline(self) -> list[str]:
+        """The names of the metrics the reports' statistics and comparisons use, the
+        primary first (it picks the best adapter and is the transfer diagnostic's
+        default). The runner refuses an evaluator without one."""
         return []
 
     def backbone(self) -> str:

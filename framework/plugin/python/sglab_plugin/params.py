@@ -9,6 +9,14 @@ experiment file; a plugin's own checks in configure() should raise PluginError w
 alike (several problems: one per line). The TOML block reaches the
 plugin as JSON, so a float written as 2.0 in TOML may arrive as the integer 2: floats
 accept integers, and integers accept integral floats, as in Go.
+
+Constraints are declared beside the parameter, as Go's tags declare them, and reach
+Info (so `runner plugins` shows them): min=/max= (inclusive) and above=/below=
+(exclusive) bounds on int and float parameters, one_of= on string parameters; on a
+list they apply to every element. decode() reports a value that breaks one in Go's
+words; a malformed constraint (a bound of the wrong type, min beside above, an empty
+range, a default that breaks it) is a ValueError naming the parameter when the Param is
+made, as a bad type is.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ class Param:
     parameter whose default is written as an integer).
     """
 
-    def __init__(self, name: str, default, doc: str, type: str | None = None) -> None:  # noqa: A002
+    def __init__(self, name: str, default, doc: str, type: str | None = None, *,  # noqa: A002
+                 min=None, max=None, above=None, below=None, one_of=None) -> None:  # noqa: A002
         if not name:
             raise ValueError("Param: empty name")
         t = type or _type_of(default)
@@ -58,6 +67,49 @@ class Param:
             self.default = _convert(t, default)
         except ValueError as e:
             raise ValueError(f"Param {name!r}: default {default!r}: {e}") from None
+        self.bounds = _bounds(name, t[2:] if t.startswith("[]") else t,
+                              {"min": min, "max": max, "above": above, "below": below})
+        self.one_of = _one_of(name, t, one_of)
+        problem = self.check(self.default)
+        if problem:
+            raise ValueError(f"Param {name!r}: default {default!r}: {problem}")
+
+    def bound_text(self, which: str) -> str:
+        """A bound ("min", "max", "above", "below") as Go's params writes it; "" for none."""
+        b = self.bounds.get(which)
+        if b is None:
+            return ""
+        return str(b) if isinstance(b, int) else go_g(b)
+
+    def check(self, value) -> str:
+        """What is wrong with a converted value by the constraints, in Go's words; ""
+        when nothing is."""
+        if isinstance(value, list):
+            for i, e in enumerate(value):
+                msg = self.check(e)
+                if msg:
+                    return f"element {i}: {msg}"
+            return ""
+        if self.one_of and value not in self.one_of:
+            choices = ", ".join(json.dumps(o, ensure_ascii=False) for o in self.one_of)
+            return f"must be one of {choices}, got {json.dumps(value, ensure_ascii=False)}"
+        b = self.bounds
+        if not b or isinstance(value, (bool, str)):
+            return ""
+        if (("min" in b and value < b["min"]) or ("max" in b and value > b["max"]) or
+                ("above" in b and value <= b["above"]) or ("below" in b and value >= b["below"])):
+            return f"must be {self._describe()}, got {_format(value)}"
+        return ""
+
+    def _describe(self) -> str:
+        lo = "min" if "min" in self.bounds else "above" if "above" in self.bounds else None
+        hi = "max" if "max" in self.bounds else "below" if "below" in self.bounds else None
+        if lo and hi:
+            return (f"in {'[' if lo == 'min' else '('}{self.bound_text(lo)}, "
+                    f"{self.bound_text(hi)}{']' if hi == 'max' else ')'}")
+        words = {"min": "at least", "above": "greater than", "max": "at most", "below": "less than"}
+        k = lo or hi
+        return f"{words[k]} {self.bound_text(k)}"
 
     def default_text(self) -> str:
         """The default as it would be written in TOML, formatted as Go's params does."""
@@ -65,6 +117,43 @@ class Param:
 
     def __repr__(self) -> str:
         return f"Param({self.name!r}, {self.default!r}, type={self.type!r})"
+
+
+def _bounds(name: str, t: str, given: dict) -> dict:
+    """The bounds given for a parameter of scalar type t, checked; ValueError naming the
+    parameter when one is malformed."""
+    out = {}
+    for k, v in given.items():
+        if v is None:
+            continue
+        if t not in ("int", "float"):
+            raise ValueError(f"Param {name!r}: {k}={v!r} on a {t} parameter; bounds need int or float")
+        if t == "int":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"Param {name!r}: {k}={v!r} is not an integer")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"Param {name!r}: {k}={v!r} is not a finite number")
+        out[k] = v if t == "int" else float(v)
+    if "min" in out and "above" in out:
+        raise ValueError(f"Param {name!r}: min and above both bound it from below; keep one")
+    if "max" in out and "below" in out:
+        raise ValueError(f"Param {name!r}: max and below both bound it from above; keep one")
+    lo = out.get("min", out.get("above"))
+    hi = out.get("max", out.get("below"))
+    if lo is not None and hi is not None and (lo > hi or lo == hi and ("above" in out or "below" in out)):
+        raise ValueError(f"Param {name!r}: no value lies between {lo} and {hi}")
+    return out
+
+
+def _one_of(name: str, t: str, one_of) -> list[str]:
+    if one_of is None:
+        return []
+    if t not in ("string", "[]string"):
+        raise ValueError(f"Param {name!r}: one_of on a {t} parameter; one_of needs a string")
+    choices = list(one_of)
+    if not choices or any(not isinstance(c, str) or not c for c in choices) or len(set(choices)) != len(choices):
+        raise ValueError(f"Param {name!r}: one_of={one_of!r} needs distinct, non-empty strings")
+    return choices
 
 
 def _describe(x) -> str:
@@ -132,9 +221,15 @@ def decode(params: list[Param], given: dict) -> tuple[dict, list[str]]:
             errs.append(f"parameter {json.dumps(k)}: unknown (known: {known})")
             continue
         try:
-            values[k] = _convert(p.type, given[k])
+            v = _convert(p.type, given[k])
         except ValueError as e:
             errs.append(f"parameter {json.dumps(k)}: {e}")
+            continue
+        problem = p.check(v)
+        if problem:
+            errs.append(f"parameter {json.dumps(k)}: {problem}")
+            continue
+        values[k] = v
     return values, errs
 
 

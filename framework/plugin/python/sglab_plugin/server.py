@@ -42,7 +42,7 @@ import grpc
 import numpy as np
 
 from . import kinds
-from .kinds import Encoder, Evaluator, Expert, Generator, Library, Plugin, PluginError, Task, Transform, TrainOptions
+from .kinds import Encoder, Evaluator, Expert, Generator, Library, Metric, Plugin, PluginError, Task, Transform, TrainOptions
 from .lora import Adapter, Module, num_params
 from .logs import HclogHandler, StdoutToLog, log
 from .params import Param, decode
@@ -261,13 +261,22 @@ class _Calls:
             self.check_kind(kind)
             p = self.plugin
             out = sglab_pb2.Info(kind=p.kind, name=p.name, version=p.version, description=p.description,
-                                 params=[sglab_pb2.Param(name=q.name, type=q.type, default=q.default_text(), doc=q.doc)
+                                 params=[sglab_pb2.Param(name=q.name, type=q.type, default=q.default_text(), doc=q.doc,
+                                                         min=q.bound_text("min"), max=q.bound_text("max"),
+                                                         above=q.bound_text("above"), below=q.bound_text("below"),
+                                                         one_of=q.one_of)
                                          for q in p.params])
             if isinstance(p, Evaluator):
                 out.schema.extend(_schema_to_pb(p.schema()))
                 out.datasets.extend(p.datasets())
                 out.transforms.extend(p.transforms())
-                out.metrics.extend(p.metrics())
+                for m in p.metrics():
+                    if not isinstance(m, Metric):
+                        raise TypeError(f"metrics() must return Metric values, got {m!r}")
+                    out.metrics.append(m.name)  # for runners older than metric_specs
+                    out.metric_specs.append(sglab_pb2.Metric(name=m.name, description=m.description,
+                                                             lower_is_better=m.lower_is_better))
+                out.headline.extend(p.headline())
                 out.backbone = p.backbone()
             return out
         return self.run("Info", context, f, needs_config=False)

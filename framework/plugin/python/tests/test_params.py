@@ -94,3 +94,67 @@ class TestParam(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+BOUNDED = [
+    Param("top_k", 4, "experts kept", min=1),
+    Param("tau", 0.1, "temperature", above=0),
+    Param("density", 0.2, "kept share", above=0, max=1),
+    Param("rate", 0.5, "drop rate", min=0, below=1),
+    Param("mode", "best", "which", one_of=["none", "best", "all"]),
+    Param("widths", [2, 8], "hidden widths", min=2),
+]
+
+
+class TestConstraints(unittest.TestCase):
+    """The same table as framework/params' TestConstraints: the same messages."""
+
+    def test_bounds_and_choices(self):
+        cases = [
+            ({"top_k": 1}, []),
+            ({"top_k": 0}, ['parameter "top_k": must be at least 1, got 0']),
+            ({"tau": 1e-9}, []),
+            ({"tau": 0}, ['parameter "tau": must be greater than 0, got 0']),
+            ({"tau": -2}, ['parameter "tau": must be greater than 0, got -2']),
+            ({"density": 1}, []),
+            ({"density": 1.5}, ['parameter "density": must be in (0, 1], got 1.5']),
+            ({"rate": 1.0}, ['parameter "rate": must be in [0, 1), got 1']),
+            ({"mode": "some"}, ['parameter "mode": must be one of "none", "best", "all", got "some"']),
+            ({"widths": [2, 1]}, ['parameter "widths": element 1: must be at least 2, got 1']),
+        ]
+        for given, want in cases:
+            with self.subTest(given=given):
+                _, errs = decode(BOUNDED, given)
+                self.assertEqual(errs, want)
+
+    def test_all_at_once_and_bad_values_keep_defaults(self):
+        values, errs = decode(BOUNDED, {"top_k": 0, "tau": -1, "mode": "x", "bogus": 1})
+        self.assertEqual([e.split(":")[0] for e in errs],
+                         ['parameter "bogus"', 'parameter "mode"', 'parameter "tau"', 'parameter "top_k"'])
+        self.assertEqual((values["top_k"], values["tau"], values["mode"]), (4, 0.1, "best"))
+
+    def test_bound_text_as_go_writes_it(self):
+        p = Param("x", 0.5, "", above=0, max=1e-3 * 1000)
+        self.assertEqual((p.bound_text("above"), p.bound_text("max"), p.bound_text("min")), ("0", "1", ""))
+        self.assertEqual(Param("n", 3, "", min=1).bound_text("min"), "1")
+
+    def test_malformed_constraints(self):
+        cases = [
+            (lambda: Param("n", 1, "", min=0.5), "is not an integer"),
+            (lambda: Param("n", 1, "", min=True), "is not an integer"),
+            (lambda: Param("x", 1.0, "", max=float("inf")), "is not a finite number"),
+            (lambda: Param("s", "a", "", min=1), "bounds need int or float"),
+            (lambda: Param("x", 1.0, "", one_of=["1"]), "one_of needs a string"),
+            (lambda: Param("s", "a", "", one_of=["a", "a"]), "distinct, non-empty strings"),
+            (lambda: Param("s", "a", "", one_of=[]), "distinct, non-empty strings"),
+            (lambda: Param("x", 1.0, "", min=0, above=0), "min and above"),
+            (lambda: Param("x", 0.5, "", max=1, below=1), "max and below"),
+            (lambda: Param("n", 5, "", min=5, max=4), "no value lies between"),
+            (lambda: Param("x", 1.0, "", above=1, max=1), "no value lies between"),
+            (lambda: Param("n", 0, "", min=1), "default 0: must be at least 1, got 0"),
+        ]
+        for make, want in cases:
+            with self.subTest(want=want):
+                with self.assertRaises(ValueError) as ctx:
+                    make()
+                self.assertIn(want, str(ctx.exception))

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.realpath(__file__)), "..
 
 import numpy as np  # noqa: E402
 
-from sglab_plugin import (Adapter, Encoder, Evaluator, Generator, Module, Param, PluginError,  # noqa: E402
+from sglab_plugin import (Adapter, Encoder, Evaluator, Generator, Metric, Module, Param, PluginError,  # noqa: E402
                           TrainResult, log, serve)
 from sglab_plugin.snapshots import read_snapshots, write_snapshots  # noqa: E402
 
@@ -56,6 +56,9 @@ class FakeEvaluator(Evaluator):
         return ["digits"]
 
     def metrics(self):
+        return [Metric("sum", "sum of the adapter's entries"), Metric("loss", "a loss", lower_is_better=True)]
+
+    def headline(self):
         return ["sum"]
 
     def check_task(self, task):
@@ -85,11 +88,10 @@ class FakeGenerator(Generator):
     """Generates the experts' snapshots back (mode "snapshots"), or their mean."""
 
     name, version, description = "py-generator", "1.0", "echoes its library"
-    params = [Param("mode", "mean", 'what to generate: "mean" or "snapshots"'), Param("shift", 0.0, "added")]
+    params = [Param("mode", "mean", "what to generate", one_of=["mean", "snapshots"]),
+              Param("shift", 0.0, "added", above=-10, max=10)]
 
     def configure(self, values):
-        if values["mode"] not in ("mean", "snapshots"):
-            raise PluginError(f'parameter "mode": want "mean" or "snapshots", got {values["mode"]!r}')
         self.mode, self.shift = values["mode"], values["shift"]
 
     def fit(self, library, seed):
