@@ -81,8 +81,8 @@ func TestConstraintsAllAtOnce(t *testing.T) {
 	if want := []string{"bogus", "mode", "size", "tau", "top_k"}; !slices.Equal(keys, want) {
 		t.Fatalf("problems at %v, want %v:\n%v", keys, want, err)
 	}
-	if c.Size != 1024 {
-		t.Errorf("size kept its default: %d", c.Size)
+	if c.Size != 1024 || c.TopK != 1 || c.Tau != 0.1 || c.Mode != "best" {
+		t.Errorf("bad values and values out of bounds keep the defaults: %+v", c)
 	}
 }
 

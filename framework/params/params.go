@@ -66,8 +66,10 @@ func (ps Problems) Error() string {
 // Decode sets the fields of *dst named by p's keys. Fields whose key is absent keep
 // their current value, which is how defaults are given. Every unknown key, bad value
 // and broken constraint is reported, as Problems in key order; the fields of bad values
-// keep their current value, so that a check of the decoded struct can go on and report
-// its own problems alongside.
+// (and values that break their constraint) keep their current value, so that a check of
+// the decoded struct can go on and report its own problems alongside. The current
+// values of the keys p does not give (the defaults) are checked against the
+// constraints too.
 func Decode(p map[string]any, dst any) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -80,31 +82,35 @@ func Decode(p map[string]any, dst any) error {
 	}
 	sort.Strings(keys)
 	var errs Problems
-	failed := map[string]bool{}
 	for _, k := range keys {
-		f, ok := fields[k]
-		if !ok {
+		if _, ok := fields[k]; !ok {
 			errs.Add(k, "unknown (known: %s)", strings.Join(sortedKeys(fields), ", "))
+		}
+	}
+	for _, k := range sortedKeys(fields) {
+		f := fields[k]
+		c, err := parseConstraint(f.field)
+		if err != nil {
+			errs.Add(k, "%v", err)
+			continue
+		}
+		x, given := p[k]
+		if !given {
+			if msg := c.check(f.value); msg != "" {
+				errs.Add(k, "%s", msg)
+			}
 			continue
 		}
 		tmp := reflect.New(f.value.Type()).Elem()
-		if err := set(tmp, p[k]); err != nil {
+		if err := set(tmp, x); err != nil {
 			errs.Add(k, "%v", err)
-			failed[k] = true
+			continue
+		}
+		if msg := c.check(tmp); msg != "" {
+			errs.Add(k, "%s", msg)
 			continue
 		}
 		f.value.Set(tmp)
-	}
-	for _, k := range sortedKeys(fields) {
-		c, err := parseConstraint(fields[k].field)
-		switch {
-		case err != nil:
-			errs.Add(k, "%v", err)
-		case !failed[k]:
-			if msg := c.check(fields[k].value); msg != "" {
-				errs.Add(k, "%s", msg)
-			}
-		}
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Key < errs[j].Key })
 	return errs.Err()

@@ -95,9 +95,8 @@ func (e *Encoder) Configure(ctx context.Context, p plugin.Params) error {
 	if !errors.As(decoded, &ps) && decoded != nil {
 		return fmt.Errorf("encoder glove: %w", decoded)
 	}
-	inRange := func(x float64) bool { return x >= 0 && x <= 1 } // else Decode said so
-	switch {
-	case inRange(cfg.Lexical) && inRange(cfg.Numeric) && cfg.Lexical+cfg.Numeric > 1:
+	switch { // out-of-range weights were refused by Decode and kept their defaults
+	case cfg.Lexical+cfg.Numeric > 1:
 		ps.Add("lexical", "%q + %q = %v must not exceed 1", "lexical", "numeric", cfg.Lexical+cfg.Numeric)
 	case cfg.Lexical+cfg.Numeric > 0 && !cfg.Normalize:
 		ps.Add("normalize", "%q and %q mix unit vectors and need normalize = true", "lexical", "numeric")
