@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -106,14 +107,40 @@ var LegacyMetrics = Metrics{
 // (the driver writes it).
 const ManifestName = "manifest.json"
 
+// ShardDir, inside an output folder, holds what the shards of a run split over several
+// machines write (runner run --shard): their journals and their manifests.
+const ShardDir = "shards"
+
+// ShardManifest is the manifest of shard index of the output folder dir.
+func ShardManifest(dir string, index int) string {
+	return filepath.Join(dir, ShardDir, fmt.Sprintf(shardManifest, strconv.Itoa(index)))
+}
+
+// shardManifest is the name of a shard's manifest, from the shard's index.
+const shardManifest = "manifest-%s.json"
+
 // ReadMetrics returns the evaluator metrics the manifest in dir records, from its most
-// recent invocation that records them. found is false, with LegacyMetrics, when the
-// folder has no manifest or an older sglab wrote it without them; callers say so.
+// recent invocation that records them, or else those a shard's manifest records (a run
+// made of shards only has no manifest of its own). found is false, with LegacyMetrics,
+// when no manifest records them (none, or an older sglab wrote them); callers say so.
 func ReadMetrics(dir string) (m Metrics, found bool, err error) {
-	path := filepath.Join(dir, ManifestName)
+	shards, _ := filepath.Glob(filepath.Join(dir, ShardDir, fmt.Sprintf(shardManifest, "*")))
+	slices.Sort(shards)
+	for _, path := range append([]string{filepath.Join(dir, ManifestName)}, shards...) {
+		m, found, err := manifestMetrics(path)
+		if err != nil || found {
+			return m, found, err
+		}
+	}
+	return LegacyMetrics, false, nil
+}
+
+// manifestMetrics is ReadMetrics for one manifest file; found is false when it does
+// not exist or records no metrics.
+func manifestMetrics(path string) (m Metrics, found bool, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return LegacyMetrics, false, nil
+		return Metrics{}, false, nil
 	}
 	if err != nil {
 		return Metrics{}, false, fmt.Errorf("results: %w", err)
@@ -141,5 +168,5 @@ func ReadMetrics(dir string) (m Metrics, found bool, err error) {
 			return *inv.Metrics, true, nil
 		}
 	}
-	return LegacyMetrics, false, nil
+	return Metrics{}, false, nil
 }

@@ -1,6 +1,8 @@
 package results
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,5 +36,55 @@ func TestMetricsCheck(t *testing.T) {
 	}
 	if got := m.Lookup("f1"); got != (Metric{Name: "f1"}) {
 		t.Errorf("Lookup of an undeclared metric: %+v", got)
+	}
+}
+
+// TestReadMetrics: the folder's manifest first (its latest invocation that records
+// metrics), else a shard's, else the legacy recalls, not found.
+func TestReadMetrics(t *testing.T) {
+	acc := `{"metrics":[{"name":"acc"}],"headline":["acc"]}`
+	loss := `{"metrics":[{"name":"loss","lower_is_better":true}],"headline":["loss"]}`
+	inv := func(ms string) string { return `{"invocations":[{"evaluator_metrics":` + ms + `},{"jobs":1}]}` }
+	cases := []struct {
+		name          string
+		folder, shard string // manifests; "" for none
+		want          string // the primary metric; "" for not found
+		wantErr       string
+	}{
+		{"no manifest", "", "", "", ""},
+		{"the folder's", inv(acc), inv(loss), "acc", ""},
+		{"a run of shards only", "", inv(loss), "loss", ""},
+		{"a folder manifest without metrics", `{"invocations":[{"jobs":1}]}`, inv(loss), "loss", ""},
+		{"an older single-invocation manifest", `{"jobs":1}`, "", "", ""},
+		{"an unreadable manifest", `{"invocations":`, "", "", "manifest.json"},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		write := func(path, text string) {
+			if text == "" {
+				return
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(filepath.Join(dir, ManifestName), tc.folder)
+		write(ShardManifest(dir, 3), tc.shard)
+		m, found, err := ReadMetrics(dir)
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want == "" && (found || m.Primary().Name != LegacyMetrics.Primary().Name):
+			t.Errorf("%s: found %v, primary %q; want the legacy metrics, not found", tc.name, found, m.Primary().Name)
+		case tc.want != "" && (!found || m.Primary().Name != tc.want):
+			t.Errorf("%s: found %v, primary %q; want %q", tc.name, found, m.Primary().Name, tc.want)
+		}
 	}
 }

@@ -27,16 +27,14 @@ import (
 type Shard struct{ Index, Count int }
 
 // ShardDir, inside an output folder, holds the shards' journals, manifests and locks.
-const ShardDir = "shards"
+const ShardDir = results.ShardDir
 
 // ShardJournal is the journal of shard index in the output folder out.
 func ShardJournal(out string, index int) string {
 	return filepath.Join(out, ShardDir, fmt.Sprintf("trials-%d.jsonl", index))
 }
 
-func (s Shard) manifest(out string) string {
-	return filepath.Join(out, ShardDir, fmt.Sprintf("manifest-%d.json", s.Index))
-}
+func (s Shard) manifest(out string) string { return results.ShardManifest(out, s.Index) }
 
 func (s Shard) check() error {
 	if s.Count < 1 || s.Index < 0 || s.Index >= s.Count {

@@ -59,6 +59,10 @@ func TestShardsEqualWholeRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shards' manifests say what the evaluator's metrics are, for the report.
+	if ms, found, err := results.ReadMetrics(out); err != nil || !found || ms.Primary().Name != "score" {
+		t.Errorf("metrics of the shards' folder: %v (found %v), %v; want the fake evaluator's, score first", ms.Names(), found, err)
+	}
 	want := map[string]results.Row{}
 	for _, r := range whole.Rows {
 		want[r.Key()] = r
