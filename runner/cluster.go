@@ -27,13 +27,13 @@ type clusterFlags struct {
 func addClusterFlags(fs *flag.FlagSet) clusterFlags {
 	return clusterFlags{
 		slurm:     fs.Bool("slurm", false, "submit the run to Slurm as job arrays (sbatch) instead of running it here"),
-		partition: fs.String("partition", "", "with --slurm: sbatch --partition (overrides [slurm] partition)"),
-		account:   fs.String("account", "", "with --slurm: sbatch --account (overrides [slurm] account)"),
-		time:      fs.String("time", "", "with --slurm: sbatch --time of each array task (overrides [slurm] time)"),
+		partition: fs.String("partition", "", "with --slurm: sbatch --partition `NAME` (overrides [slurm] partition)"),
+		account:   fs.String("account", "", "with --slurm: sbatch --account `NAME` (overrides [slurm] account)"),
+		time:      fs.String("time", "", "with --slurm: sbatch --time `TIME` of each array task (overrides [slurm] time)"),
 		shards:    fs.Int("shards", 0, "with --slurm: trial shards (overrides [slurm] shards; 0: one per seed, split and method)"),
 		only:      fs.Int("only-shard", -1, "with --slurm: resubmit this trial shard alone"),
 		wait:      fs.Bool("wait", false, "with --slurm: wait for the jobs, then merge the shards and render the report"),
-		shard:     fs.String("shard", "", "run shard K/N of the trials only, into shards/ of the output folder (what a Slurm array task runs)"),
+		shard:     fs.String("shard", "", "run shard `K/N` of the trials only, into shards/ of the output folder (what a Slurm array task runs)"),
 	}
 }
 
@@ -134,14 +134,14 @@ func mergeAndRender(out, title string, stdout, stderr io.Writer) int {
 
 // cmdStatus is `runner status DIR`: the progress of a Slurm run.
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "runner status: want exactly one results folder")
-		return 2
+	pos, code, ok := parseArgs(newFlagSet("status"), args, 1, "one results folder", stdout, stderr)
+	if !ok {
+		return code
 	}
 	host := &rpc.Host{}
 	ctx, stop := interruptible(host, newLogger(stderr, true))
 	defer stop()
-	rep, err := slurm.Status(ctx, args[0])
+	rep, err := slurm.Status(ctx, pos[0])
 	if err != nil {
 		fmt.Fprintln(stderr, "runner status:", err)
 		return 1
@@ -153,13 +153,12 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 // cmdExpert is `runner expert FILE --task T --seed S [--method M]`: train one expert
 // into the cache (what a Slurm experts array task runs).
 func cmdExpert(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("expert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("expert")
 	flags := addPluginFlags(fs)
-	id := fs.String("task", "", "the task whose expert to train")
+	id := fs.String("task", "", "the `TASK` whose expert to train")
 	seed := fs.Uint64("seed", 0, "the experiment seed")
-	method := fs.String("method", "", "whose training options (default: the experiment's [train])")
-	exp, code := loadExperiment("expert", fs, args, stderr)
+	method := fs.String("method", "", "the method `NAME` whose training options to use (default: the experiment's [train])")
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}

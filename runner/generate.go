@@ -25,13 +25,13 @@ type fitFlags struct {
 
 func addFitFlags(fs *flag.FlagSet) fitFlags {
 	return fitFlags{driverFlags: addPluginFlags(fs),
-		method: fs.String("method", "", "the experiment's generator method to fit (required)"),
-		split:  fs.String("split", "", "the split whose seen tasks form the library (default: the first)")}
+		method: fs.String("method", "", "the experiment's generator method `NAME` to fit (required)"),
+		split:  fs.String("split", "", "the split `NAME` whose seen tasks form the library (default: the first)")}
 }
 
 // addLoadFlag adds --fit, a saved fit to load instead of fitting.
 func (f *fitFlags) addLoadFlag(fs *flag.FlagSet) {
-	f.load = fs.String("fit", "", "a fit file from `runner fit` to load instead of fitting (refused when fitted on another library)")
+	f.load = fs.String("fit", "", "a fit `FILE` written by runner fit, to load instead of fitting (refused when fitted on another library)")
 }
 
 // fit loads the experiment and fits the method, with plugins that a signal kills. On
@@ -66,15 +66,14 @@ func (f fitFlags) fit(cmd string, exp *config.Experiment, stderr io.Writer) (*dr
 // cmdGenerate fits a method on the experiment's library and writes the LoRAs it
 // generates for one description as PEFT folders.
 func cmdGenerate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("generate")
 	flags := addFitFlags(fs)
 	flags.addLoadFlag(fs)
-	description := fs.String("description", "", "the novel task's description (required)")
+	description := fs.String("description", "", "the novel task's description `TEXT` (required)")
 	samples := fs.Int("samples", 1, "adapters to generate")
 	seed := fs.Uint64("seed", 1, "generation seed; the same seed gives the same adapters")
-	out := fs.String("out", "", "folder to write sample-<i>/ PEFT folders into (required)")
-	exp, code := loadExperiment("generate", fs, args, stderr)
+	out := fs.String("out", "", "`DIR` to write sample-<i>/ PEFT folders into (required)")
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}
@@ -122,15 +121,14 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 
 // cmdServe fits a method once and serves generated LoRAs over HTTP until a signal.
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve")
 	flags := addFitFlags(fs)
 	flags.addLoadFlag(fs)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (HOST:PORT; port 0 picks a free one)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on, `HOST:PORT` (port 0 picks a free one)")
 	maxSamples := fs.Int("max-samples", service.DefaultMaxSamples, "most samples one request may ask for")
 	parallel := fs.Int("parallel", 0, "requests generating at once (0: the cores); others wait")
 	timeout := fs.Duration("timeout", service.DefaultTimeout, "how long one request may take, waiting included")
-	exp, code := loadExperiment("serve", fs, args, stderr)
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}
@@ -185,11 +183,10 @@ func fitHow(f *driver.Fitted) string {
 // cmdFit fits a method on the experiment's library, as generate and serve do, and saves
 // the fit with the hash of that library for `generate --fit` and `serve --fit`.
 func cmdFit(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("fit")
 	flags := addFitFlags(fs)
-	out := fs.String("out", "", "the fit file to write (required)")
-	exp, code := loadExperiment("fit", fs, args, stderr)
+	out := fs.String("out", "", "the fit `FILE` to write (required)")
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}

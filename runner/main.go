@@ -28,92 +28,8 @@ import (
 	"github.com/sglab/sglab/runner/driver"
 )
 
-const usage = `runner: zero-shot LoRA-generation experiments
-
-  runner run FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--quiet]
-                                                     run an experiment
-  runner run FILE --slurm [--partition P] [--account A] [--time T] [--shards N] [--only-shard K] [--wait]
-                                                     run it on a Slurm cluster as job arrays
-  runner status DIR                                  progress of a Slurm run: done, failed, queued, how to resubmit
-  runner transfer FILE [--out DIR] [--jobs N] [--cache DIR] [--fresh] [--metric NAME] [--quiet]
-                                                     does a similar description mean a helpful expert?
-  runner fit FILE --method NAME --out FILE [--split NAME]
-                                                     fit a generator once and save the fit with its library's hash
-  runner generate FILE --method NAME --description TEXT --out DIR [--samples N] [--seed S] [--split NAME] [--fit FILE]
-                                                     write LoRAs generated for a description as PEFT folders
-  runner serve FILE --method NAME [--addr HOST:PORT] [--max-samples N] [--parallel N] [--fit FILE]
-                                                     serve generated LoRAs over HTTP (POST /v1/adapters)
-  runner plan FILE [--json] [--out DIR] [--cache DIR] [--fresh]
-                                                     what a run would do now and how long it should take
-  runner validate FILE                               report every problem of an experiment file
-  runner plugins                                     list the built-in plugins
-  runner report DIR                                  merge a Slurm run's shards; render tables and figures of a results folder
-  runner expert FILE --task T --seed S [--method M] [--cache DIR]
-                                                     train one expert into the cache (a Slurm array task)
-  runner run FILE --shard K/N [--out DIR] [--cache DIR]
-                                                     run shard K of N of the trials (a Slurm array task)
-  runner pretrain [flags]                            pretrain the default world's backbone
-  runner plugin serve KIND/NAME                      serve a built-in plugin (used by the runner itself)
-`
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "run":
-		return cmdRun(args[1:], stdout, stderr)
-	case "transfer":
-		return cmdTransfer(args[1:], stdout, stderr)
-	case "fit":
-		return cmdFit(args[1:], stdout, stderr)
-	case "generate":
-		return cmdGenerate(args[1:], stdout, stderr)
-	case "serve":
-		return cmdServe(args[1:], stdout, stderr)
-	case "plan":
-		return cmdPlan(args[1:], stdout, stderr)
-	case "validate":
-		return cmdValidate(args[1:], stdout, stderr)
-	case "plugins":
-		return cmdPlugins(stdout, stderr)
-	case "report":
-		return cmdReport(args[1:], stdout, stderr)
-	case "status":
-		return cmdStatus(args[1:], stdout, stderr)
-	case "expert":
-		return cmdExpert(args[1:], stdout, stderr)
-	case "pretrain":
-		return cmdPretrain(args[1:], stderr)
-	case "plugin":
-		return cmdPlugin(args[1:], stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "runner: unknown command %q\n\n%s", args[0], usage)
-	return 2
-}
-
-// parse parses flags that may come before or after the positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func newLogger(stderr io.Writer, quiet bool) hclog.Logger {
@@ -190,7 +106,7 @@ type driverFlags struct {
 
 func addDriverFlags(fs *flag.FlagSet) driverFlags {
 	f := addPluginFlags(fs)
-	f.out = fs.String("out", "", "output folder (overrides the experiment's output)")
+	f.out = fs.String("out", "", "output `DIR` (overrides the experiment's output)")
 	return f
 }
 
@@ -200,23 +116,19 @@ func addPluginFlags(fs *flag.FlagSet) driverFlags {
 	return driverFlags{
 		jobs:         fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)"),
 		quiet:        fs.Bool("quiet", false, "log only warnings and errors"),
-		cache:        fs.String("cache", defaultCache(), "expert cache folder (or set SGLAB_CACHE)"),
+		cache:        fs.String("cache", defaultCache(), "expert cache `DIR` (or set SGLAB_CACHE)"),
 		fresh:        fs.Bool("fresh", false, "ignore the expert cache and train again"),
 		startTimeout: fs.Duration("start-timeout", 0, "how long a plugin may take to start (0: the experiment's [timeouts] start)"),
 		callTimeout:  fs.Duration("call-timeout", 0, "how long any plugin call may take before the plugin is killed, for every call (0: the experiment's [timeouts], per call)"),
 	}
 }
 
-// loadExperiment parses the command line of cmd (its flags and one experiment file) and
-// loads the file; a nil experiment comes with the exit code.
-func loadExperiment(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer) (*config.Experiment, int) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return nil, 2
-	}
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "runner %s: want exactly one experiment file\n", cmd)
-		return nil, 2
+// loadExperiment parses a command's line (its flags and one experiment file) and loads
+// the file; a nil experiment comes with the exit code.
+func loadExperiment(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (*config.Experiment, int) {
+	pos, code, ok := parseArgs(fs, args, 1, "one experiment file", stdout, stderr)
+	if !ok {
+		return nil, code
 	}
 	exp, err := config.Load(pos[0])
 	if err != nil {
@@ -239,15 +151,14 @@ func (f driverFlags) options(stderr io.Writer, host *rpc.Host) driver.Options {
 	}
 	return driver.Options{Out: out, Jobs: *f.jobs, Cache: *f.cache, Fresh: *f.fresh, Host: host,
 		Log: newLogger(stderr, *f.quiet || progress != nil), Progress: progress,
-		StartTimeout: *f.startTimeout, CallTimeout: *f.callTimeout, Spec: specFor}
+		StartTimeout: *f.startTimeout, CallTimeout: *f.callTimeout, Spec: specFor, Build: readBuild()}
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run")
 	flags := addDriverFlags(fs)
 	cluster := addClusterFlags(fs)
-	exp, code := loadExperiment("run", fs, args, stderr)
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}
@@ -303,11 +214,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 // cmdTransfer runs the transfer diagnostic: does an expert whose description is near a
 // task's help that task, before any method is compared?
 func cmdTransfer(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("transfer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("transfer")
 	flags := addDriverFlags(fs)
-	metric := fs.String("metric", "", "the evaluator metric whose gain over zero-shot is compared (default: the evaluator's primary headline metric)")
-	exp, code := loadExperiment("transfer", fs, args, stderr)
+	metric := fs.String("metric", "", "the evaluator `METRIC` whose gain over zero-shot is compared (default: the evaluator's primary headline metric)")
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}
@@ -358,26 +268,30 @@ func defaultCache() string {
 }
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "runner report: want exactly one results folder")
-		return 2
-	}
-	if code := mergeAndRender(args[0], "", stdout, stderr); code != 0 {
+	pos, code, ok := parseArgs(newFlagSet("report"), args, 1, "one results folder", stdout, stderr)
+	if !ok {
 		return code
 	}
-	fmt.Fprintln(stdout, "wrote the report into", args[0])
+	if code := mergeAndRender(pos[0], "", stdout, stderr); code != 0 {
+		return code
+	}
+	fmt.Fprintln(stdout, "wrote the report into", pos[0])
 	return 0
 }
 
-func cmdPlugin(args []string, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "serve" {
-		fmt.Fprintln(stderr, "runner plugin: usage: runner plugin serve KIND/NAME")
+func cmdPlugin(args []string, stdout, stderr io.Writer) int {
+	pos, code, ok := parseArgs(newFlagSet("plugin"), args, 2, "serve KIND/NAME", stdout, stderr)
+	if !ok {
+		return code
+	}
+	if pos[0] != "serve" {
+		fmt.Fprintf(stderr, "runner plugin: unknown subcommand %q%s; usage: runner plugin serve KIND/NAME\n", pos[0], suggest(pos[0], []string{"serve"}))
 		return 2
 	}
-	kind, name, _ := strings.Cut(args[1], "/")
+	kind, name, _ := strings.Cut(pos[1], "/")
 	e, ok := builtin.Lookup(kind, name)
 	if !ok {
-		fmt.Fprintf(stderr, "runner plugin serve: no built-in %q\n", args[1])
+		fmt.Fprintf(stderr, "runner plugin serve: no built-in %q\n", pos[1])
 		return 2
 	}
 	if err := rpc.Serve(e.New()); err != nil {
@@ -387,7 +301,10 @@ func cmdPlugin(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func cmdPlugins(stdout, stderr io.Writer) int {
+func cmdPlugins(args []string, stdout, stderr io.Writer) int {
+	if _, code, ok := parseArgs(newFlagSet("plugins"), args, 0, "", stdout, stderr); !ok {
+		return code
+	}
 	ctx := context.Background()
 	for _, e := range builtin.All() {
 		info, err := e.New().Info(ctx)
@@ -439,11 +356,11 @@ func printInfo(w io.Writer, title string, info plugin.Info) {
 // (syntax, keys, types, meaning, limits) and what the plugins say of their parameters,
 // of the tasks and of the training options, each at its file and line.
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "runner validate: want exactly one experiment file")
-		return 2
+	pos, code, ok := parseArgs(newFlagSet("validate"), args, 1, "one experiment file", stdout, stderr)
+	if !ok {
+		return code
 	}
-	exp, err := config.LoadPartial(args[0])
+	exp, err := config.LoadPartial(pos[0])
 	var problems []error
 	if err != nil {
 		var errs config.Errors
@@ -473,18 +390,17 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%d problems\n", len(problems))
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d tasks, %d splits, %d methods, %d seeds)\n", args[0], len(exp.Tasks), len(exp.Splits), len(exp.Methods), len(exp.Seeds))
+	fmt.Fprintf(stdout, "%s: ok (%d tasks, %d splits, %d methods, %d seeds)\n", pos[0], len(exp.Tasks), len(exp.Splits), len(exp.Methods), len(exp.Seeds))
 	return 0
 }
 
 // cmdPlan prints what `runner run` would do now, stage by stage, with time estimates
 // from earlier measurements, without running or writing anything.
 func cmdPlan(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("plan")
 	flags := addDriverFlags(fs)
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	exp, code := loadExperiment("plan", fs, args, stderr)
+	exp, code := loadExperiment(fs, args, stdout, stderr)
 	if exp == nil {
 		return code
 	}

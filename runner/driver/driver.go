@@ -28,6 +28,7 @@ import (
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/internal/buildinfo"
 )
 
 // Options control a run.
@@ -49,6 +50,9 @@ type Options struct {
 	Spec func(kind string, ref config.PluginRef) (rpc.Spec, error)
 	// Shard, when set, limits Run to one shard of the trials (shard.go).
 	Shard *Shard
+	// Build is the runner's version and commit, for the manifest; zero reads it from the
+	// binary.
+	Build buildinfo.Info
 }
 
 func (o Options) withDefaults() Options {
@@ -180,6 +184,9 @@ func newSession(exp *config.Experiment, opt Options) (*session, error) {
 	if s.release, err = lockOut(s.out, s.opt.Shard); err != nil {
 		return nil, err
 	}
+	if s.man.CommitNote != "" {
+		s.opt.Log.Warn("commit unknown: " + s.man.CommitNote + "; the manifest says so")
+	}
 	return s, nil
 }
 
@@ -205,7 +212,7 @@ func newIdleSession(exp *config.Experiment, opt Options) *session {
 	if cache == "" {
 		cache = filepath.Join(out, "cache")
 	}
-	man := newManifest(exp, opt.Jobs)
+	man := newManifest(exp, opt.Jobs, opt.Build)
 	return &session{exp: exp, opt: opt, out: out, cache: cache, man: man, plugins: newLauncher(exp, opt, man), release: func() {}}
 }
 

@@ -2,16 +2,13 @@ package driver
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +17,7 @@ import (
 	"github.com/sglab/sglab/framework/atomicfile"
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/results"
+	"github.com/sglab/sglab/internal/buildinfo"
 )
 
 // ManifestFile sits beside results.jsonl and says what produced it: every invocation
@@ -33,17 +31,23 @@ type Manifest struct {
 	File       string             `json:"file"`
 	ConfigHash string             `json:"config_hash"`
 	Config     *config.Experiment `json:"config"`
-	GitCommit  string             `json:"git_commit,omitempty"`
-	GitDirty   bool               `json:"git_dirty,omitempty"`
-	GoVersion  string             `json:"go_version"`
-	OS         string             `json:"os"`
-	Arch       string             `json:"arch"`
-	CPU        string             `json:"cpu,omitempty"`
-	NumCPU     int                `json:"num_cpu"`
-	Jobs       int                `json:"jobs"`
-	Plugins    []PluginRecord     `json:"plugins"`
-	Start      time.Time          `json:"start"`
-	End        *time.Time         `json:"end,omitempty"`
+	// Runner is the runner's module version; GitCommit the commit it was built from,
+	// CommitSource where that comes from (buildinfo.Info.Source) and CommitNote why it
+	// is unknown when it is.
+	Runner       string         `json:"runner"`
+	GitCommit    string         `json:"git_commit,omitempty"`
+	GitDirty     bool           `json:"git_dirty,omitempty"`
+	CommitSource string         `json:"commit_source,omitempty"`
+	CommitNote   string         `json:"commit_note,omitempty"`
+	GoVersion    string         `json:"go_version"`
+	OS           string         `json:"os"`
+	Arch         string         `json:"arch"`
+	CPU          string         `json:"cpu,omitempty"`
+	NumCPU       int            `json:"num_cpu"`
+	Jobs         int            `json:"jobs"`
+	Plugins      []PluginRecord `json:"plugins"`
+	Start        time.Time      `json:"start"`
+	End          *time.Time     `json:"end,omitempty"`
 	// Phases are summed wall seconds per phase across parallel work.
 	Phases map[string]float64 `json:"phases"`
 	// Banks are the files of the experts taken from PEFT folders, by task.
@@ -62,40 +66,20 @@ type PluginRecord struct {
 	Ref     string `json:"ref"` // the built-in name or path in the experiment
 	Name    string `json:"name"`
 	Version string `json:"version"`
-	Path    string `json:"path"`
+	Path    string `json:"path"` // the executable, or builtin:KIND/NAME for one the runner carries
 	SHA256  string `json:"sha256"`
 }
 
-func newManifest(exp *config.Experiment, jobs int) *Manifest {
-	m := &Manifest{Experiment: exp.Name, File: exp.File, ConfigHash: exp.Hash(), Config: exp,
+// newManifest starts the manifest of a run of exp by the build given; a zero build is
+// read from the binary, with git asked about the experiment's folder.
+func newManifest(exp *config.Experiment, jobs int, build buildinfo.Info) *Manifest {
+	if build == (buildinfo.Info{}) {
+		build = buildinfo.Read(filepath.Dir(exp.File))
+	}
+	return &Manifest{Experiment: exp.Name, File: exp.File, ConfigHash: exp.Hash(), Config: exp,
+		Runner: build.Version, GitCommit: build.Commit, GitDirty: build.Modified, CommitSource: build.Source, CommitNote: build.Note,
 		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: cpuModel(),
 		NumCPU: runtime.NumCPU(), Jobs: jobs, Start: time.Now().UTC(), Phases: map[string]float64{}}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				m.GitCommit = s.Value
-			case "vcs.modified":
-				m.GitDirty = s.Value == "true"
-			}
-		}
-	}
-	if m.GitCommit == "" {
-		// Built without VCS stamps (-buildvcs=false): ask git about the experiment's folder.
-		m.GitCommit, m.GitDirty = gitState(filepath.Dir(exp.File))
-	}
-	return m
-}
-
-// gitState returns the commit checked out in dir and whether the work tree has changes,
-// or "" when dir is not in a git work tree or git is missing.
-func gitState(dir string) (string, bool) {
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
-	if err != nil {
-		return "", false
-	}
-	status, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
-	return strings.TrimSpace(string(out)), err == nil && len(bytes.TrimSpace(status)) > 0
 }
 
 // addPhase adds d to a phase's total (of no manifest: nothing).

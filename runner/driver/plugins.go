@@ -156,7 +156,13 @@ func (l *launcher) noteInfo(kind string, ref config.PluginRef, spec rpc.Spec, in
 	}
 	l.ids[key] = id
 	if l.man != nil {
-		l.man.addPlugin(PluginRecord{Kind: kind, Ref: ref.String(), Path: spec.Path, Name: info.Name, Version: info.Version, SHA256: id.SHA256})
+		path := spec.Path
+		if ref.Path == "" {
+			// A built-in runs as the runner itself (a temporary file under go run): it is
+			// named, and the manifest's runner version and commit say which build.
+			path = "builtin:" + kind + "/" + ref.Name
+		}
+		l.man.addPlugin(PluginRecord{Kind: kind, Ref: ref.String(), Path: path, Name: info.Name, Version: info.Version, SHA256: id.SHA256})
 	}
 }
 
