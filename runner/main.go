@@ -37,7 +37,7 @@ func newLogger(stderr io.Writer, quiet bool) hclog.Logger {
 	if quiet {
 		level = hclog.Warn
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: "runner", Output: stderr, Level: level})
+	return hclog.New(&hclog.LoggerOptions{Name: "sglab", Output: stderr, Level: level})
 }
 
 // specFor turns an experiment's plugin reference into what to execute: built-ins are

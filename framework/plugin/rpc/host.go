@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -95,12 +96,15 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     s.StartTimeout,
-		Logger:           s.Logger,
-		Stderr:           tail,
+		// The plugin's stderr is relayed by logWriter, once per line, not by go-plugin
+		// (which adds a second timestamp, shuffles the keys and names the logger after
+		// the executable).
+		Logger: noRelay{Logger: s.Logger, exe: filepath.Base(s.Path)},
+		Stderr: &logWriter{tail: tail, log: s.Logger, label: s.Label},
 		// After the handshake go-plugin carries the plugin's os.Stdout and os.Stderr
 		// over gRPC; both land in the tail and the log, never on the runner's stdout.
-		SyncStdout: &logWriter{tail: tail, log: s.Logger, prefix: "stdout: "},
-		SyncStderr: &logWriter{tail: tail, log: s.Logger},
+		SyncStdout: &logWriter{tail: tail, log: s.Logger, label: s.Label, prefix: "stdout: "},
+		SyncStderr: &logWriter{tail: tail, log: s.Logger, label: s.Label},
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 			grpc.WithChainUnaryInterceptor(c.unary),
@@ -298,36 +302,97 @@ func readable(line []byte) string {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return ""
 	}
-	var entry map[string]any
-	if json.Unmarshal(line, &entry) != nil {
+	level, msg, _, args, ok := parseLog(line)
+	if !ok {
 		return string(line)
 	}
-	level, _ := entry["@level"].(string)
-	msg, _ := entry["@message"].(string)
 	var extra []string
-	for k, v := range entry {
-		if !strings.HasPrefix(k, "@") {
-			extra = append(extra, fmt.Sprintf("%s=%v", k, v))
-		}
+	for i := 0; i+1 < len(args); i += 2 {
+		extra = append(extra, fmt.Sprintf("%s=%v", args[i], args[i+1]))
 	}
-	sort.Strings(extra)
 	return strings.TrimSpace(level + ": " + msg + " " + strings.Join(extra, " "))
 }
 
-// logWriter passes a plugin's redirected output into the tail and the runner's log.
+// parseLog reads one hclog JSON line: its level, message, logger name (@module) and
+// other keys in sorted order as key, value pairs; its timestamp is dropped, the relaying
+// logger has its own. ok is false for a line that is not such JSON.
+func parseLog(line []byte) (level, msg, module string, args []any, ok bool) {
+	var entry map[string]any
+	if json.Unmarshal(line, &entry) != nil {
+		return "", "", "", nil, false
+	}
+	level, _ = entry["@level"].(string)
+	msg, _ = entry["@message"].(string)
+	module, _ = entry["@module"].(string)
+	var keys []string
+	for k := range entry {
+		if !strings.HasPrefix(k, "@") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, k, entry[k])
+	}
+	return level, msg, module, args, true
+}
+
+// logWriter relays a plugin's output, line by line, into the tail and the runner's log:
+// an hclog JSON line at its level with its keys in sorted order (by a sub-logger when the
+// plugin logged through one other than its own name), any other line at info.
 type logWriter struct {
 	tail   *tailBuffer
 	log    hclog.Logger
+	label  string // the plugin's name, which log already carries
 	prefix string
+
+	mu      sync.Mutex
+	partial []byte
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := strings.TrimRight(string(w.partial[:i]), "\r")
+		w.partial = w.partial[i+1:]
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
 		w.tail.Write([]byte(w.prefix + line + "\n"))
-		w.log.Info(w.prefix + line)
+		level, msg, module, args, ok := parseLog([]byte(line))
+		if !ok {
+			w.log.Info(w.prefix + line)
+			continue
+		}
+		lv := hclog.LevelFromString(level)
+		if lv == hclog.NoLevel {
+			lv = hclog.Info
+		}
+		log := w.log
+		if module != "" && module != w.label {
+			log = log.Named(strings.TrimPrefix(module, w.label+"."))
+		}
+		log.Log(lv, w.prefix+msg, args...)
 	}
-	return len(p), nil
+}
+
+// noRelay is the logger go-plugin gets: its own messages go to the plugin's logger, but
+// the sub-logger it relays the plugin's stderr through, named after the executable, is
+// silent, since logWriter relays that stderr.
+type noRelay struct {
+	hclog.Logger
+	exe string
+}
+
+func (l noRelay) Named(name string) hclog.Logger {
+	if name == l.exe {
+		return hclog.NewNullLogger()
+	}
+	return l.Logger.Named(name)
 }

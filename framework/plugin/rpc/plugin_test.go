@@ -167,6 +167,8 @@ func serveFake(name string) error {
 		return Serve(fakeEvaluator{})
 	case "generator":
 		return Serve(&fakeGenerator{})
+	case "chatty":
+		return Serve(chattyEncoder{&fakeEncoder{scale: 1}})
 	case "stdout":
 		fmt.Println("hello from a careless plugin")
 		return Serve(&fakeEncoder{scale: 1})
