@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -251,41 +252,44 @@ func (c *Client) timeout(call string) time.Duration {
 	return c.spec.CallTimeout
 }
 
-// tailBuffer keeps the last lines a plugin wrote to stderr, made readable: hclog's
-// JSON lines become "level: message key=value".
+// tailBuffer keeps the last lines a plugin wrote to stderr (and stdout), made readable:
+// hclog's JSON lines become "level: message key=value". logWriters feed it.
 type tailBuffer struct {
-	mu      sync.Mutex
-	max     int
-	partial []byte
-	lines   []string
+	mu    sync.Mutex
+	max   int
+	lines []string
+	// partial is each writer's unfinished last line, shown too: a crash may leave one.
+	partial map[*logWriter]string
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
+func (t *tailBuffer) add(line string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.partial = append(t.partial, p...)
-	for {
-		i := bytes.IndexByte(t.partial, '\n')
-		if i < 0 {
-			break
+	if line := readable([]byte(line)); line != "" {
+		t.lines = append(t.lines, line)
+		if len(t.lines) > t.max {
+			t.lines = t.lines[len(t.lines)-t.max:]
 		}
-		if line := readable(t.partial[:i]); line != "" {
-			t.lines = append(t.lines, line)
-			if len(t.lines) > t.max {
-				t.lines = t.lines[len(t.lines)-t.max:]
-			}
-		}
-		t.partial = t.partial[i+1:]
 	}
-	return len(p), nil
+}
+
+func (t *tailBuffer) setPartial(w *logWriter, line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.partial == nil {
+		t.partial = map[*logWriter]string{}
+	}
+	t.partial[w] = line
 }
 
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := t.lines
-	if p := readable(t.partial); p != "" {
-		lines = append(append([]string(nil), lines...), p)
+	lines := slices.Clone(t.lines)
+	for _, p := range t.partial {
+		if p := readable([]byte(p)); p != "" {
+			lines = append(lines, p)
+		}
 	}
 	return strings.Join(lines, "\n")
 }
@@ -357,6 +361,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	for {
 		i := bytes.IndexByte(w.partial, '\n')
 		if i < 0 {
+			w.tail.setPartial(w, w.prefix+string(w.partial))
 			return len(p), nil
 		}
 		line := strings.TrimRight(string(w.partial[:i]), "\r")
@@ -364,7 +369,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		w.tail.Write([]byte(w.prefix + line + "\n"))
+		w.tail.add(w.prefix + line)
 		level, msg, module, args, ok := parseLog([]byte(line))
 		if !ok {
 			w.log.Info(w.prefix + line)
