@@ -149,8 +149,12 @@ func (f driverFlags) options(stderr io.Writer, host *rpc.Host) driver.Options {
 	if f.out != nil {
 		out = *f.out
 	}
+	logOut := stderr
+	if progress != nil {
+		logOut = clearLine{stderr}
+	}
 	return driver.Options{Out: out, Jobs: *f.jobs, Cache: *f.cache, Fresh: *f.fresh, Host: host,
-		Log: newLogger(stderr, *f.quiet || progress != nil), Progress: progress,
+		Log: newLogger(logOut, *f.quiet || progress != nil), Progress: progress,
 		StartTimeout: *f.startTimeout, CallTimeout: *f.callTimeout, Spec: specFor, Build: readBuild()}
 }
 
@@ -204,6 +208,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("done", "out", sum.Out, "ran", sum.Ran, "skipped", sum.Skipped, "failed", sum.Failed, "superseded", sum.Stale, "seconds", time.Since(start).Seconds())
+	fmt.Fprintln(stderr, sum.Line())
 	if sum.Failed > 0 {
 		fmt.Fprintf(stderr, "runner: %d trials failed; their errors are in %s/results.jsonl\n", sum.Failed, sum.Out)
 		return 1
@@ -248,6 +253,17 @@ func cmdTransfer(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "wrote %s, %s and the figures %s and %s (png, svg) into %s\n",
 		reports.TransferJSON, reports.TransferCSV, reports.TransferGain, reports.TransferScatter, opt.Out)
 	return 0
+}
+
+// clearLine erases the progress line before a log line is written over it; the next
+// redraw puts it back below.
+type clearLine struct{ w io.Writer }
+
+func (c clearLine) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r\033[K"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 func isTerminal(f *os.File) bool {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/sglab/sglab/framework/config"
 	"github.com/sglab/sglab/framework/lora"
@@ -86,6 +87,7 @@ func (s *expertStore) buildBank(t task.Task, path string) error {
 			return nil
 		}
 	}
+	start := time.Now()
 	snaps := make([][]float32, len(dirs))
 	for i, dir := range dirs {
 		a, err := bankAdapter(dir, s.schema)
@@ -105,6 +107,7 @@ func (s *expertStore) buildBank(t task.Task, path string) error {
 	if err := commitEntry(tmp, path); err != nil {
 		return err
 	}
+	s.prog.done("experts", time.Since(start))
 	s.log.Info("expert from PEFT adapters", "task", t.ID, "snapshots", len(dirs))
 	return nil
 }

@@ -76,6 +76,11 @@ type Summary struct {
 	Metrics results.Metrics // what the evaluator declared of its metrics
 }
 
+// Line is how a run ends, for people: "N trials (M new, K reused, F failed) in DIR".
+func (s *Summary) Line() string {
+	return fmt.Sprintf("%d trials (%d new, %d reused, %d failed) in %s", s.Ran+s.Skipped, s.Ran-s.Failed, s.Skipped, s.Failed, s.Out)
+}
+
 // session is what a command of the driver shares across its stages: the experiment,
 // where its output and expert cache are, the manifest, and the plugins it starts.
 type session struct {
@@ -112,7 +117,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 		return nil, err
 	}
 	log := s.opt.Log
-	prog := newProgress(s.opt.Progress, log, totals(exp, s.opt.Shard), "experts", "fits", "trials")
+	prog := newProgress(s.opt.Progress, log)
 	defer prog.finish()
 
 	t0 := time.Now()
@@ -147,7 +152,11 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 
 	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, log)
 	store.man, store.prog = s.man, prog
-	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, s.opt.Shard.done(exp, j.done)))); err != nil {
+	done := s.opt.Shard.done(exp, j.done)
+	if err := showStages(prog, exp, store, done, s.opt.Shard); err != nil {
+		return nil, err
+	}
+	if err := trainExperts(ctx, store, store.jobs(expertNeeds(exp, done))); err != nil {
 		return nil, err
 	}
 
@@ -214,33 +223,4 @@ func newIdleSession(exp *config.Experiment, opt Options) *session {
 	}
 	man := newManifest(exp, opt.Jobs, opt.Build)
 	return &session{exp: exp, opt: opt, out: out, cache: cache, man: man, plugins: newLauncher(exp, opt, man), release: func() {}}
-}
-
-// totals counts the work of a run (of shard's units; nil: all): distinct experts (seen
-// tasks for each training set-up, and oracles), generator fits, and trials.
-func totals(exp *config.Experiment, shard *Shard) map[string]int {
-	experts := map[string]bool{}
-	fits, trials := 0, 0
-	for _, m := range exp.Methods {
-		for _, sp := range exp.Splits {
-			for _, seed := range exp.Seeds {
-				if !shard.owns(exp, seed, sp.Name, m.Name) {
-					continue
-				}
-				var tasks []string
-				switch {
-				case m.Reference == config.Oracle:
-					tasks = sp.Novel
-				case m.Generator != nil:
-					tasks = sp.Seen
-					fits++
-				}
-				for _, id := range tasks {
-					experts[fmt.Sprint(id, seed, m.Train)] = true
-				}
-				trials += len(sp.Novel) * m.Samples
-			}
-		}
-	}
-	return map[string]int{"experts": len(experts), "fits": fits, "trials": trials}
 }

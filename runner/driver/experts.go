@@ -41,7 +41,7 @@ type expertStore struct {
 	// What training needs; a store without a pool (PlanRun) only looks.
 	pool *evaluatorPool
 	man  *Manifest // phase "train"; may be nil
-	prog *progress // counts "experts"; may be nil
+	prog *progress // counts the "experts" trained now (those cached are counted up front); may be nil
 	log  hclog.Logger
 
 	mu   sync.Mutex
@@ -237,7 +237,6 @@ func (s *expertStore) get(ctx context.Context, t task.Task, seed uint64, opts pl
 		} else {
 			run.err = s.build(ctx, t, seed, opts, run.path)
 		}
-		s.prog.add("experts", 1)
 	})
 	if run.err != nil && ctx.Err() != nil {
 		// Interrupted, not failed: let nobody keep this outcome.
@@ -312,6 +311,7 @@ func (s *expertStore) build(ctx context.Context, t task.Task, seed uint64, opts 
 	if err := commitEntry(tmp, path); err != nil {
 		return err
 	}
+	s.prog.done("experts", time.Since(start))
 	s.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
 	return nil
 }

@@ -117,7 +117,7 @@ type journal struct {
 	w        *results.Writer
 	prev     map[string]results.Row // finished rows of earlier runs, by key
 	identity rowIdentity
-	prog     *progress // counts trials
+	prog     *progress // counts the trials done now (those reused are counted up front)
 	log      hclog.Logger
 	// stop ends the run at once with a cause: a row that cannot be appended.
 	stop context.CancelCauseFunc
@@ -144,7 +144,6 @@ func (j *journal) finished(row results.Row) (results.Row, bool) {
 		j.mu.Lock()
 		j.summary.Skipped++
 		j.mu.Unlock()
-		j.prog.add("trials", 1)
 	}
 	return prev, ok
 }
@@ -179,7 +178,7 @@ func (j *journal) record(row results.Row) {
 		if row.Error != "" {
 			j.summary.Failed++
 		}
-		j.prog.add("trials", 1)
+		j.prog.done("trials", time.Duration(row.Seconds*float64(time.Second)))
 	}
 }
 

@@ -3,82 +3,222 @@ package driver
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/sglab/sglab/framework/config"
+	"github.com/sglab/sglab/framework/results"
 )
 
-// progress counts finished work per step (experts trained, generators fitted, trials
-// scored) against the totals known up front. On a terminal it redraws one status line
-// with an ETA; otherwise it logs a line every tenth of the way.
+// progress shows how far a run is, per stage (experts trained, generators fitted, trials
+// scored): units done now or reused (found in the expert cache or the journal, counted
+// done from the start) of the stage's total, and an estimate of the time left. On a
+// terminal it redraws one status line every second; otherwise it logs a line each time
+// a stage passes a tenth of its total.
+//
+// The estimate sums, over the stages, the units left times the mean measured duration of
+// the stage's units done so far, and divides by the concurrency measured so far (work
+// finished per wall second since the first measured unit started); between two finished
+// units it counts down. A stage with units left and none measured yet makes it a lower
+// bound, shown as "≥".
 type progress struct {
 	mu     sync.Mutex
 	w      io.Writer // a terminal, or nil for log lines
 	log    hclog.Logger
+	now    func() time.Time
 	start  time.Time
-	steps  []string
-	done   map[string]int
-	total  map[string]int
-	logged map[string]int // last tenth logged, per step
+	first  time.Time // when the first measured unit started
+	stages []*stage
+	est    forecast // as of the last finished unit
+	stop   chan struct{}
+	ticker sync.WaitGroup
 }
 
-func newProgress(w io.Writer, log hclog.Logger, totals map[string]int, order ...string) *progress {
-	return &progress{w: w, log: log, start: time.Now(), steps: order, done: map[string]int{}, total: totals, logged: map[string]int{}}
+type stage struct {
+	name                string
+	total, done, reused int
+	work                time.Duration // summed over the units done now
+	logged              int           // last tenth logged
 }
 
-// add counts n more finished units of step.
-func (p *progress) add(step string, n int) {
-	if p == nil || n == 0 {
+// forecast is the time left as estimated when a unit finished, at.
+type forecast struct {
+	left  time.Duration
+	lower bool // some stage is not measured yet: at least left
+	at    time.Time
+	known bool
+}
+
+// redraw is how often the status line is redrawn on a terminal.
+const redraw = time.Second
+
+// newProgress starts a run's progress: on a terminal w, a status line redrawn every
+// second until finish; with w nil, log lines.
+func newProgress(w io.Writer, log hclog.Logger) *progress {
+	p := &progress{w: w, log: log, now: time.Now, stop: make(chan struct{})}
+	p.start = p.now()
+	if w != nil {
+		p.ticker.Add(1)
+		go func() {
+			defer p.ticker.Done()
+			t := time.NewTicker(redraw)
+			defer t.Stop()
+			for {
+				select {
+				case <-p.stop:
+					return
+				case <-t.C:
+					p.mu.Lock()
+					fmt.Fprintf(p.w, "\r\033[K%s", p.line(p.now()))
+					p.mu.Unlock()
+				}
+			}
+		}()
+	}
+	return p
+}
+
+// stage adds a stage, shown after those added before: total units, of which reused are
+// done already (in the cache or the journal).
+func (p *progress) stage(name string, total, reused int) {
+	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done[step] += n
-	if p.w != nil {
-		fmt.Fprintf(p.w, "\r\033[K%s", p.line())
+	p.stages = append(p.stages, &stage{name: name, total: total, reused: reused})
+	if reused > 0 && p.w == nil {
+		p.log.Info("reused", "stage", name, "units", reused, "of", total)
+	}
+}
+
+// done counts one unit of the named stage finished now, after d of work.
+func (p *progress) done(name string, d time.Duration) {
+	if p == nil {
 		return
 	}
-	if t := p.total[step]; t > 0 {
-		if tenth := 10 * p.done[step] / t; tenth > p.logged[step] {
-			p.logged[step] = tenth
-			p.log.Info("progress", "step", step, "done", p.done[step], "of", t, "eta", p.eta().String())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.find(name)
+	if s == nil {
+		return
+	}
+	now := p.now()
+	if began := now.Add(-d); p.first.IsZero() || began.Before(p.first) {
+		p.first = began
+	}
+	s.done++
+	s.work += d
+	p.est = p.estimate(now)
+	if p.w != nil {
+		fmt.Fprintf(p.w, "\r\033[K%s", p.line(now))
+		return
+	}
+	if s.total > 0 {
+		if tenth := 10 * (s.done + s.reused) / s.total; tenth > s.logged {
+			s.logged = tenth
+			p.log.Info("progress", "stage", s.name, "done", s.done+s.reused, "of", s.total, "eta", p.eta(now))
 		}
 	}
 }
 
-// finish ends the status line.
-func (p *progress) finish() {
-	if p != nil && p.w != nil {
-		p.mu.Lock()
-		fmt.Fprintf(p.w, "\r\033[K%s\n", p.line())
-		p.mu.Unlock()
+func (p *progress) find(name string) *stage {
+	for _, s := range p.stages {
+		if s.name == name {
+			return s
+		}
 	}
+	return nil
 }
 
-func (p *progress) line() string {
-	s := ""
-	for _, step := range p.steps {
-		if p.total[step] == 0 {
+// finish stops the redraws and ends the status line.
+func (p *progress) finish() {
+	if p == nil || p.w == nil {
+		return
+	}
+	close(p.stop)
+	p.ticker.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "\r\033[K%s\n", p.line(p.now()))
+}
+
+// estimate computes the time left as of now, when a unit has just finished.
+func (p *progress) estimate(now time.Time) forecast {
+	var work, left time.Duration
+	lower, measured := false, false
+	for _, s := range p.stages {
+		remaining := s.total - s.done - s.reused
+		if s.done == 0 {
+			lower = lower || remaining > 0
 			continue
 		}
-		s += fmt.Sprintf("%s %s %d/%d  ", step, bar(p.done[step], p.total[step], 20), p.done[step], p.total[step])
+		measured = true
+		work += s.work
+		if remaining > 0 {
+			left += time.Duration(float64(s.work) / float64(s.done) * float64(remaining))
+		}
 	}
-	return s + "ETA " + p.eta().String()
+	if !measured {
+		return forecast{}
+	}
+	// Work finished per wall second since the first measured unit started: above 1 when
+	// units run in parallel, below when time goes to what no unit measures.
+	concurrency := 1.0
+	if wall := now.Sub(p.first); wall > 0 && work > 0 {
+		concurrency = float64(work) / float64(wall)
+	}
+	return forecast{left: time.Duration(float64(left) / concurrency), lower: lower, at: now, known: true}
 }
 
-// eta extrapolates from the share of all units done so far.
-func (p *progress) eta() time.Duration {
-	var done, total int
-	for _, step := range p.steps {
-		done += p.done[step]
-		total += p.total[step]
+// eta is the estimate as of now, counted down since it was made, rounded for people.
+func (p *progress) eta(now time.Time) string {
+	if !p.est.known {
+		return "unknown"
 	}
-	if done == 0 || total == 0 {
-		return 0
+	left := max(p.est.left-now.Sub(p.est.at), 0)
+	s := round(left).String()
+	if p.est.lower {
+		s = "≥" + s
 	}
-	el := time.Since(p.start)
-	return (time.Duration(float64(el) * float64(total-done) / float64(done))).Round(time.Second)
+	return s
+}
+
+// line is the status line as of now.
+func (p *progress) line(now time.Time) string {
+	if len(p.stages) == 0 {
+		return "setting up  " + round(now.Sub(p.start)).String()
+	}
+	var b strings.Builder
+	left := 0
+	for _, s := range p.stages {
+		if s.total == 0 {
+			continue
+		}
+		n := min(s.done+s.reused, s.total)
+		left += s.total - n
+		fmt.Fprintf(&b, "%s %s %d/%d", s.name, bar(n, s.total, 12), n, s.total)
+		if s.reused > 0 {
+			fmt.Fprintf(&b, " (%d reused)", s.reused)
+		}
+		b.WriteString("  ")
+	}
+	b.WriteString(round(now.Sub(p.start)).String())
+	if left > 0 {
+		b.WriteString("  ETA " + p.eta(now))
+	}
+	return b.String()
+}
+
+// round rounds d to what a person reads: seconds, or minutes past an hour.
+func round(d time.Duration) time.Duration {
+	if d >= time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
 }
 
 func bar(done, total, width int) string {
@@ -86,15 +226,53 @@ func bar(done, total, width int) string {
 	if total > 0 {
 		n = width * done / total
 	}
-	if n > width {
-		n = width
+	n = min(n, width)
+	return "[" + strings.Repeat("█", n) + strings.Repeat("░", width-n) + "]"
+}
+
+// showStages gives a run's progress its stages: experts (and oracles) to train,
+// generator fits and trials (references included), with what the expert cache and the
+// journal (done) hold, and what no unfinished trial needs, counted done from the start.
+func showStages(p *progress, exp *config.Experiment, store *expertStore, done func(results.Row) bool, _ *Shard) error {
+	st, err := planStages(exp, store, done)
+	if err != nil {
+		return err
 	}
-	b := make([]rune, width)
-	for i := range b {
-		b[i] = '░'
-		if i < n {
-			b[i] = '█'
+	for _, g := range []struct {
+		name   string
+		stages []string
+	}{
+		{"experts", []string{StageExperts, StageOracles}},
+		{"fits", []string{StageFits}},
+		{"trials", []string{StageTrials, StageRefs}},
+	} {
+		total, remaining := 0, 0
+		for _, n := range g.stages {
+			total += st[n].Total
+			remaining += st[n].Remaining
+		}
+		p.stage(g.name, total, total-remaining)
+	}
+	return nil
+}
+
+// countExperts counts the distinct experts (cache entries) of needs and those of them
+// the expert cache holds.
+func countExperts(store *expertStore, needs []expertNeed) (total, cached int, _ error) {
+	seen := map[string]bool{}
+	for _, n := range needs {
+		key, path, opts, err := store.entry(n.task, n.seed, n.train)
+		if err != nil {
+			return 0, 0, err
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		total++
+		if store.cached(n.task, path, opts) {
+			cached++
 		}
 	}
-	return "[" + string(b) + "]"
+	return total, cached, nil
 }

@@ -44,9 +44,7 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 	}
 	defer s.release()
 	experts, pairs := transferWork(exp)
-	prog := newProgress(s.opt.Progress, s.opt.Log, map[string]int{
-		"experts": len(experts) * len(exp.Seeds), "evaluations": len(pairs) * len(exp.Seeds),
-	}, "experts", "evaluations")
+	prog := newProgress(s.opt.Progress, s.opt.Log)
 	defer prog.finish()
 	t0 := time.Now()
 	set, err := setUp(ctx, exp, s.plugins.configured, s.opt.Jobs, false)
@@ -58,6 +56,16 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 	s.man.addPhase("setup", time.Since(t0))
 	store := newExpertStore(s.cache, s.opt.Fresh, exp, set.evalInfo, set.banks, set.pool, s.opt.Log)
 	store.man, store.prog = s.man, prog
+	var needs []expertNeed
+	for _, seed := range exp.Seeds {
+		needs = append(needs, expertsOf(exp, experts, seed, exp.Train)...)
+	}
+	trainings, cached, err := countExperts(store, needs)
+	if err != nil {
+		return nil, err
+	}
+	prog.stage("experts", trainings, cached)
+	prog.stage("evaluations", len(pairs)*len(exp.Seeds), 0)
 	ev := &transferEvaluations{exp: exp, set: set, man: s.man, prog: prog}
 
 	declared := set.metrics()
@@ -230,8 +238,9 @@ func (r *transferEvaluations) scores(ctx context.Context, scores map[transferPai
 		go func() {
 			defer wg.Done()
 			t, _ := r.exp.Task(p.target)
+			start := time.Now()
 			v, err := r.score(ctx, t, protos[p.expert], seed, metric)
-			r.prog.add("evaluations", 1)
+			r.prog.done("evaluations", time.Since(start))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
