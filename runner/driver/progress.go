@@ -23,7 +23,7 @@ import (
 // the stage's units done so far, and divides by the concurrency measured so far (work
 // finished per wall second since the first measured unit started); between two finished
 // units it counts down. A stage with units left and none measured yet makes it a lower
-// bound, shown as "≥".
+// bound, shown as "≥", and unknown once counted down to nothing.
 type progress struct {
 	mu     sync.Mutex
 	w      io.Writer // a terminal, or nil for log lines
@@ -174,17 +174,17 @@ func (p *progress) estimate(now time.Time) forecast {
 	return forecast{left: time.Duration(float64(left) / concurrency), lower: lower, at: now, known: true}
 }
 
-// eta is the estimate as of now, counted down since it was made, rounded for people.
+// eta is the estimate as of now, counted down since it was made, rounded for people. A
+// lower bound counted down to nothing says nothing any more: unknown.
 func (p *progress) eta(now time.Time) string {
-	if !p.est.known {
+	left := p.est.left - now.Sub(p.est.at)
+	switch {
+	case !p.est.known, p.est.lower && left <= 0:
 		return "unknown"
+	case p.est.lower:
+		return "≥" + round(left).String()
 	}
-	left := max(p.est.left-now.Sub(p.est.at), 0)
-	s := round(left).String()
-	if p.est.lower {
-		s = "≥" + s
-	}
-	return s
+	return round(max(left, 0)).String()
 }
 
 // line is the status line as of now.

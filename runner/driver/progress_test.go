@@ -75,6 +75,21 @@ func TestETAFromMeasuredDurations(t *testing.T) {
 	}
 }
 
+// TestLowerBoundRunsOut checks that a lower bound counts down to unknown, not to "≥0s".
+func TestLowerBoundRunsOut(t *testing.T) {
+	p, clock := testProgress(nil)
+	p.stage("experts", 4, 0)
+	p.stage("trials", 10, 0)
+	clock.advance(time.Second)
+	p.done("trials", time.Second)
+	for _, want := range []string{"≥9s", "≥5s", "≥1s", "unknown", "unknown"} {
+		if got := p.eta(clock.now()); got != want {
+			t.Errorf("%s in: ETA %s, want %s", clock.now().Sub(p.start), got, want)
+		}
+		clock.advance(4 * time.Second)
+	}
+}
+
 // TestETAWeighsStages checks the swing the issue saw: slow experts and fast trials, one
 // at a time. An estimate from counts alone would say 10 of 20 units done, so as long
 // again as so far (68 s); by measured durations the 10 trials left take 10 s.
