@@ -26,8 +26,8 @@ type Info struct {
 	Note string
 }
 
-// Read returns the running binary's Info; dir is where to ask git when the binary
-// carries no commit ("" asks nobody).
+// Read returns the running binary's Info; dir is the checkout to ask git in when the
+// binary carries no commit ("": none known).
 func Read(dir string) Info {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -56,7 +56,7 @@ func fromBuild(bi *debug.BuildInfo, dir string, git func(dir string) (string, bo
 	}
 	why := "the binary was built without VCS info (go run, or -buildvcs=false)"
 	if dir == "" {
-		i.Note = why
+		i.Note = why + ", and no checkout to ask git in"
 		return i
 	}
 	commit, modified, err := git(dir)

@@ -28,9 +28,9 @@ func TestFromBuild(t *testing.T) {
 		{"go run outside git", unstamped, "/src", gitFails,
 			Info{Version: "(devel)", Note: "the binary was built without VCS info (go run, or -buildvcs=false) and git cannot tell: fatal: not a git repository"},
 			[]string{"commit unknown: ", "not a git repository"}},
-		{"nowhere to ask", unstamped, "", gitOK, Info{Version: "(devel)", Note: "the binary was built without VCS info (go run, or -buildvcs=false)"},
+		{"nowhere to ask", unstamped, "", gitOK, Info{Version: "(devel)", Note: "the binary was built without VCS info (go run, or -buildvcs=false), and no checkout to ask git in"},
 			[]string{"commit unknown"}},
-		{"no build info", nil, "", gitOK, Info{Version: "unknown", Note: "the binary was built without VCS info (go run, or -buildvcs=false)"},
+		{"no build info", nil, "", gitOK, Info{Version: "unknown", Note: "the binary was built without VCS info (go run, or -buildvcs=false), and no checkout to ask git in"},
 			[]string{"unknown, commit unknown"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
