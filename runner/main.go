@@ -311,7 +311,7 @@ func cmdPlugin(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := rpc.Serve(e.New()); err != nil {
-		fmt.Fprintf(stderr, "runner plugin serve %s: %v\n", args[1], err)
+		fmt.Fprintf(stderr, "runner plugin serve %s: %v\n", pos[1], err)
 		return 1
 	}
 	return 0
