@@ -26,7 +26,7 @@ func cmdPretrain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&d.Model.MLP, "mlp", d.Model.MLP, "MLP hidden width")
 	fs.IntVar(&d.Model.Embed, "embed", d.Model.Embed, "joint embedding size")
 	fs.StringVar(&d.DataDir, "data", "", "`DIR` with the original idx files, subfolders digits/ and fashion/ (default: the shipped subsets)")
-	fs.IntVar(&d.PerClass, "per-class", 0, "training images per class with -data (0: all)")
+	fs.IntVar(&d.PerClass, "per-class", 0, "training images per class with --data (0: all)")
 	fs.Float64Var(&d.Augment, "augment", d.Augment, "probability of a mild random change per image")
 	fs.Float64Var(&d.Invert, "invert", d.Invert, "probability of showing an image inverted")
 	fs.Float64Var(&d.Rotate, "rotate", d.Rotate, "probability of showing an image at a random angle")
