@@ -181,3 +181,26 @@ func wrap(line string, width int) string {
 	}
 	return out + cur
 }
+
+// TestCutRedraw checks that a progress redraw is cut to the terminal's width, rune by
+// rune, keeping its control prefix and final newline, and that nothing else is touched.
+func TestCutRedraw(t *testing.T) {
+	const clr = "\r\033[K"
+	for _, tc := range []struct {
+		in    string
+		width int
+		want  string
+	}{
+		{clr + "trials [███░░] 3/5  ETA ≥4s", 12, clr + "trials [███"},
+		{clr + "trials [███░░] 3/5\n", 10, clr + "trials [█\n"},
+		{clr + "short", 80, clr + "short"},
+		{clr + "exactly9!", 10, clr + "exactly9!"},
+		{clr + "exactly10!", 10, clr + "exactly10"},
+		{clr + "any width", 0, clr + "any width"},
+		{"a log line, not a redraw, longer than the width", 10, "a log line, not a redraw, longer than the width"},
+	} {
+		if got := string(cut([]byte(tc.in), tc.width)); got != tc.want {
+			t.Errorf("cut(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -143,7 +145,7 @@ func loadExperiment(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (
 func (f driverFlags) options(stderr io.Writer, host *rpc.Host) driver.Options {
 	var progress io.Writer
 	if file, ok := stderr.(*os.File); ok && !*f.quiet && isTerminal(file) {
-		progress = stderr
+		progress = fitWidth{file}
 	}
 	out := ""
 	if f.out != nil {
@@ -264,6 +266,37 @@ func (c clearLine) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+// fitWidth cuts each redraw of the progress line to the terminal's width: a line that
+// wrapped would leave its first part behind at every redraw.
+type fitWidth struct{ f *os.File }
+
+func (w fitWidth) Write(p []byte) (int, error) {
+	_, err := w.f.Write(cut(p, termWidth(w.f)))
+	return len(p), err
+}
+
+// cut shortens a redraw ("\r\033[K" and a line, perhaps ending in "\n") to width-1
+// columns, one a rune; width 0 leaves it whole.
+func cut(p []byte, width int) []byte {
+	body, ok := bytes.CutPrefix(p, []byte("\r\033[K"))
+	if !ok || width <= 1 {
+		return p
+	}
+	line, nl := bytes.CutSuffix(body, []byte("\n"))
+	if utf8.RuneCount(line) < width {
+		return p
+	}
+	out := []byte("\r\033[K")
+	for n := 0; n < width-1; n++ {
+		_, size := utf8.DecodeRune(line)
+		out, line = append(out, line[:size]...), line[size:]
+	}
+	if nl {
+		out = append(out, '\n')
+	}
+	return out
 }
 
 func isTerminal(f *os.File) bool {

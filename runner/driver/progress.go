@@ -187,7 +187,8 @@ func (p *progress) eta(now time.Time) string {
 	return round(max(left, 0)).String()
 }
 
-// line is the status line as of now.
+// line is the status line as of now: the time so far and the ETA first (a narrow
+// terminal cuts the end), then each stage.
 func (p *progress) line(now time.Time) string {
 	if len(p.stages) == 0 {
 		return "setting up  " + round(now.Sub(p.start)).String()
@@ -200,17 +201,16 @@ func (p *progress) line(now time.Time) string {
 		}
 		n := min(s.done+s.reused, s.total)
 		left += s.total - n
-		fmt.Fprintf(&b, "%s %s %d/%d", s.name, bar(n, s.total, 12), n, s.total)
+		fmt.Fprintf(&b, "  %s %s %d/%d", s.name, bar(n, s.total, 12), n, s.total)
 		if s.reused > 0 {
 			fmt.Fprintf(&b, " (%d reused)", s.reused)
 		}
-		b.WriteString("  ")
 	}
-	b.WriteString(round(now.Sub(p.start)).String())
+	head := round(now.Sub(p.start)).String()
 	if left > 0 {
-		b.WriteString("  ETA " + p.eta(now))
+		head += "  ETA " + p.eta(now)
 	}
-	return b.String()
+	return head + b.String()
 }
 
 // round rounds d to what a person reads: seconds, or minutes past an hour.
