@@ -107,7 +107,7 @@ func (s *expertStore) buildBank(t task.Task, path string) error {
 	if err := commitEntry(tmp, path); err != nil {
 		return err
 	}
-	s.prog.done("experts", time.Since(start))
+	s.prog.done("experts", "", time.Since(start))
 	s.log.Info("expert from PEFT adapters", "task", t.ID, "snapshots", len(dirs))
 	return nil
 }

@@ -311,7 +311,7 @@ func (s *expertStore) build(ctx context.Context, t task.Task, seed uint64, opts 
 	if err := commitEntry(tmp, path); err != nil {
 		return err
 	}
-	s.prog.done("experts", time.Since(start))
+	s.prog.done("experts", "", time.Since(start))
 	s.log.Info("trained", "task", t.ID, "seed", seed, "snapshots", opts.Snapshots, "seconds", time.Since(start).Seconds())
 	return nil
 }

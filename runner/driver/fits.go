@@ -86,7 +86,7 @@ func (f *fitter) fit(ctx context.Context, gen plugin.Generator, m config.Method,
 		return err
 	}
 	f.man.addPhase("fit", time.Since(start))
-	f.prog.done("fits", time.Since(start))
+	f.prog.done("fits", m.Name, time.Since(start))
 	f.log.Info("fitted", "method", m.Name, "library", key, "experts", len(lib.Experts), "seconds", time.Since(start).Seconds())
 	return nil
 }

@@ -178,7 +178,7 @@ func (j *journal) record(row results.Row) {
 		if row.Error != "" {
 			j.summary.Failed++
 		}
-		j.prog.done("trials", time.Duration(row.Seconds*float64(time.Second)))
+		j.prog.done("trials", row.Method, time.Duration(row.Seconds*float64(time.Second)))
 	}
 }
 

@@ -3,6 +3,7 @@ package driver
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,11 +20,13 @@ import (
 // terminal it redraws one status line every second; otherwise it logs a line each time
 // a stage passes a tenth of its total.
 //
-// The estimate sums, over the stages, the units left times the mean measured duration of
-// the stage's units done so far, and divides by the concurrency measured so far (work
-// finished per wall second since the first measured unit started); between two finished
-// units it counts down. A stage with units left and none measured yet makes it a lower
-// bound, shown as "≥", and unknown once counted down to nothing.
+// A stage's units come in classes of like cost (a method's fits or trials: a merging
+// method fits in milliseconds, SG-LoRA in seconds). The estimate sums, over the classes,
+// the units left times the mean measured duration of the class's units done so far, and
+// divides by the concurrency measured so far (work finished per wall second since the
+// first measured unit started); between two finished units it counts down. A class with
+// units left and none measured yet makes it a lower bound, shown as "≥", and unknown
+// once counted down to nothing.
 type progress struct {
 	mu     sync.Mutex
 	w      io.Writer // a terminal, or nil for log lines
@@ -37,11 +40,19 @@ type progress struct {
 	ticker sync.WaitGroup
 }
 
+// stage is what the line shows of a stage: its classes' units summed.
 type stage struct {
 	name                string
 	total, done, reused int
+	classes             []*class
+	logged              int // last tenth logged
+}
+
+// class is the units of a stage of like cost.
+type class struct {
+	name                string
+	total, done, reused int
 	work                time.Duration // summed over the units done now
-	logged              int           // last tenth logged
 }
 
 // forecast is the time left as estimated when a unit finished, at.
@@ -81,37 +92,43 @@ func newProgress(w io.Writer, log hclog.Logger) *progress {
 	return p
 }
 
-// stage adds a stage, shown after those added before: total units, of which reused are
-// done already (in the cache or the journal).
-func (p *progress) stage(name string, total, reused int) {
+// stage adds total units of class cls of the named stage, of which reused are done
+// already (in the cache or the journal). A stage is shown after those added before it.
+func (p *progress) stage(name, cls string, total, reused int) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stages = append(p.stages, &stage{name: name, total: total, reused: reused})
+	s, c := p.find(name, cls)
+	s.total += total
+	s.reused += reused
+	c.total += total
+	c.reused += reused
 	if reused > 0 && p.w == nil {
-		p.log.Info("reused", "stage", name, "units", reused, "of", total)
+		args := []any{"stage", name, "units", reused, "of", total}
+		if cls != "" {
+			args = append(args, "class", cls)
+		}
+		p.log.Info("reused", args...)
 	}
 }
 
-// done counts one unit of the named stage finished now, after d of work.
-func (p *progress) done(name string, d time.Duration) {
+// done counts one unit of class cls of the named stage finished now, after d of work.
+func (p *progress) done(name, cls string, d time.Duration) {
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.find(name)
-	if s == nil {
-		return
-	}
+	s, c := p.find(name, cls)
 	now := p.now()
 	if began := now.Add(-d); p.first.IsZero() || began.Before(p.first) {
 		p.first = began
 	}
 	s.done++
-	s.work += d
+	c.done++
+	c.work += d
 	p.est = p.estimate(now)
 	if p.w != nil {
 		fmt.Fprintf(p.w, "\r\033[K%s", p.line(now))
@@ -125,13 +142,22 @@ func (p *progress) done(name string, d time.Duration) {
 	}
 }
 
-func (p *progress) find(name string) *stage {
-	for _, s := range p.stages {
-		if s.name == name {
-			return s
+// find returns the named stage and its class, adding either when new.
+func (p *progress) find(name, cls string) (*stage, *class) {
+	i := slices.IndexFunc(p.stages, func(s *stage) bool { return s.name == name })
+	if i < 0 {
+		i = len(p.stages)
+		p.stages = append(p.stages, &stage{name: name})
+	}
+	s := p.stages[i]
+	for _, c := range s.classes {
+		if c.name == cls {
+			return s, c
 		}
 	}
-	return nil
+	c := &class{name: cls}
+	s.classes = append(s.classes, c)
+	return s, c
 }
 
 // finish stops the redraws and ends the status line.
@@ -151,15 +177,17 @@ func (p *progress) estimate(now time.Time) forecast {
 	var work, left time.Duration
 	lower, measured := false, false
 	for _, s := range p.stages {
-		remaining := s.total - s.done - s.reused
-		if s.done == 0 {
-			lower = lower || remaining > 0
-			continue
-		}
-		measured = true
-		work += s.work
-		if remaining > 0 {
-			left += time.Duration(float64(s.work) / float64(s.done) * float64(remaining))
+		for _, c := range s.classes {
+			remaining := c.total - c.done - c.reused
+			if c.done == 0 {
+				lower = lower || remaining > 0
+				continue
+			}
+			measured = true
+			work += c.work
+			if remaining > 0 {
+				left += time.Duration(float64(c.work) / float64(c.done) * float64(remaining))
+			}
 		}
 	}
 	if !measured {
@@ -230,28 +258,49 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("█", n) + strings.Repeat("░", width-n) + "]"
 }
 
-// showStages gives a run's progress its stages: experts (and oracles) to train,
-// generator fits and trials (references included), with what the expert cache and the
-// journal (done) hold, and what no unfinished trial needs, counted done from the start.
-func showStages(p *progress, exp *config.Experiment, store *expertStore, done func(results.Row) bool, _ *Shard) error {
+// showStages gives a run's progress its stages: experts (and oracles) to train, generator
+// fits and trials (references included), a class per method, with what the expert cache
+// and the journal (done) hold, and what no unfinished trial needs, counted done from the
+// start. A shard's fits and trials are its own units'; its experts are counted as
+// trainExperts sees them, with other shards' units done.
+func showStages(p *progress, exp *config.Experiment, store *expertStore, done func(results.Row) bool, shard *Shard) error {
 	st, err := planStages(exp, store, done)
 	if err != nil {
 		return err
 	}
-	for _, g := range []struct {
-		name   string
-		stages []string
-	}{
-		{"experts", []string{StageExperts, StageOracles}},
-		{"fits", []string{StageFits}},
-		{"trials", []string{StageTrials, StageRefs}},
-	} {
-		total, remaining := 0, 0
-		for _, n := range g.stages {
-			total += st[n].Total
-			remaining += st[n].Remaining
+	total := st[StageExperts].Total + st[StageOracles].Total
+	p.stage("experts", "", total, total-st[StageExperts].Remaining-st[StageOracles].Remaining)
+	for _, m := range exp.Methods {
+		samples := m.Samples
+		if m.Reference != "" {
+			samples = 1
 		}
-		p.stage(g.name, total, total-remaining)
+		fits, fitsDone, trials, trialsDone := 0, 0, 0, 0
+		for _, seed := range exp.Seeds {
+			for _, split := range exp.Splits {
+				if !shard.owns(exp, seed, split.Name, m.Name) {
+					continue
+				}
+				if m.Generator != nil {
+					fits++
+					if len(pendingTasks(m, split, seed, done)) == 0 {
+						fitsDone++
+					}
+				}
+				for _, id := range split.Novel {
+					for s := range samples {
+						trials++
+						if done(methodRow(m, split.Name, id, seed, s)) {
+							trialsDone++
+						}
+					}
+				}
+			}
+		}
+		if fits > 0 {
+			p.stage("fits", m.Name, fits, fitsDone)
+		}
+		p.stage("trials", m.Name, trials, trialsDone)
 	}
 	return nil
 }

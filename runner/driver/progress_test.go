@@ -38,8 +38,8 @@ func testProgress(log *bytes.Buffer) (*progress, *fakeClock) {
 // with work left is unmeasured.
 func TestETAFromMeasuredDurations(t *testing.T) {
 	p, clock := testProgress(nil)
-	p.stage("experts", 4, 0)
-	p.stage("trials", 10, 2)
+	p.stage("experts", "", 4, 0)
+	p.stage("trials", "", 10, 2)
 	type step struct {
 		advance time.Duration
 		stage   string        // "" only lets time pass
@@ -64,7 +64,7 @@ func TestETAFromMeasuredDurations(t *testing.T) {
 	} {
 		clock.advance(s.advance)
 		if s.stage != "" {
-			p.done(s.stage, s.took)
+			p.done(s.stage, "", s.took)
 		}
 		if s.want == "" {
 			continue
@@ -78,10 +78,10 @@ func TestETAFromMeasuredDurations(t *testing.T) {
 // TestLowerBoundRunsOut checks that a lower bound counts down to unknown, not to "≥0s".
 func TestLowerBoundRunsOut(t *testing.T) {
 	p, clock := testProgress(nil)
-	p.stage("experts", 4, 0)
-	p.stage("trials", 10, 0)
+	p.stage("experts", "", 4, 0)
+	p.stage("trials", "", 10, 0)
 	clock.advance(time.Second)
-	p.done("trials", time.Second)
+	p.done("trials", "", time.Second)
 	for _, want := range []string{"≥9s", "≥5s", "≥1s", "unknown", "unknown"} {
 		if got := p.eta(clock.now()); got != want {
 			t.Errorf("%s in: ETA %s, want %s", clock.now().Sub(p.start), got, want)
@@ -95,18 +95,44 @@ func TestLowerBoundRunsOut(t *testing.T) {
 // again as so far (68 s); by measured durations the 10 trials left take 10 s.
 func TestETAWeighsStages(t *testing.T) {
 	p, clock := testProgress(nil)
-	p.stage("experts", 2, 0)
-	p.stage("trials", 18, 0)
+	p.stage("experts", "", 2, 0)
+	p.stage("trials", "", 18, 0)
 	for range 2 {
 		clock.advance(30 * time.Second)
-		p.done("experts", 30*time.Second)
+		p.done("experts", "", 30*time.Second)
 	}
 	for range 8 {
 		clock.advance(time.Second)
-		p.done("trials", time.Second)
+		p.done("trials", "", time.Second)
 	}
 	if got := p.eta(clock.now()); got != "10s" {
 		t.Errorf("ETA %s, want 10s", got)
+	}
+}
+
+// TestETAPerClass checks that units of unlike cost are estimated apart: the quickstart's
+// merging methods fit in milliseconds and SG-LoRA in seconds. Cheap fits measured do not
+// make SG-LoRA's cheap: unmeasured, they make the estimate a lower bound; once one is
+// measured, its own mean counts.
+func TestETAPerClass(t *testing.T) {
+	p, clock := testProgress(nil)
+	p.stage("fits", "Model Soup", 3, 0)
+	p.stage("fits", "SG-LoRA", 3, 0)
+	for range 3 {
+		clock.advance(10 * time.Millisecond)
+		p.done("fits", "Model Soup", 10*time.Millisecond)
+	}
+	if got := p.eta(clock.now()); got != "≥0s" && got != "unknown" {
+		t.Errorf("with SG-LoRA unmeasured: ETA %s, want a lower bound", got)
+	}
+	clock.advance(20 * time.Second)
+	p.done("fits", "SG-LoRA", 20*time.Second)
+	// Work 20.03 s over 20.03 s of wall time; two SG-LoRA fits left at 20 s each.
+	if got := p.eta(clock.now()); got != "40s" {
+		t.Errorf("ETA %s, want 40s", got)
+	}
+	if line := p.line(clock.now()); !strings.Contains(line, "fits [████████░░░░] 4/6") {
+		t.Errorf("classes not summed per stage: %q", line)
 	}
 }
 
@@ -125,8 +151,8 @@ func TestReusedWorkShowsDone(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, clock := testProgress(nil)
-			p.stage("experts", tc.experts[0], tc.experts[1])
-			p.stage("trials", tc.trials[0], tc.trials[1])
+			p.stage("experts", "", tc.experts[0], tc.experts[1])
+			p.stage("trials", "", tc.trials[0], tc.trials[1])
 			clock.advance(1500 * time.Millisecond)
 			line := p.line(clock.now())
 			for _, w := range tc.want {
@@ -148,10 +174,10 @@ func TestReusedWorkShowsDone(t *testing.T) {
 func TestProgressLinesWithoutTerminal(t *testing.T) {
 	var log bytes.Buffer
 	p, clock := testProgress(&log)
-	p.stage("trials", 10, 5)
+	p.stage("trials", "", 10, 5)
 	for range 5 {
 		clock.advance(time.Second)
-		p.done("trials", time.Second)
+		p.done("trials", "", time.Second)
 	}
 	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
 	if len(lines) != 6 || !strings.Contains(lines[0], "reused: stage=trials units=5 of=10") ||

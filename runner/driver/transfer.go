@@ -64,8 +64,8 @@ func Transfer(ctx context.Context, exp *config.Experiment, opt TransferOptions) 
 	if err != nil {
 		return nil, err
 	}
-	prog.stage("experts", trainings, cached)
-	prog.stage("evaluations", len(pairs)*len(exp.Seeds), 0)
+	prog.stage("experts", "", trainings, cached)
+	prog.stage("evaluations", "", len(pairs)*len(exp.Seeds), 0)
 	ev := &transferEvaluations{exp: exp, set: set, man: s.man, prog: prog}
 
 	declared := set.metrics()
@@ -240,7 +240,7 @@ func (r *transferEvaluations) scores(ctx context.Context, scores map[transferPai
 			t, _ := r.exp.Task(p.target)
 			start := time.Now()
 			v, err := r.score(ctx, t, protos[p.expert], seed, metric)
-			r.prog.done("evaluations", time.Since(start))
+			r.prog.done("evaluations", "", time.Since(start))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
