@@ -270,6 +270,11 @@ func showStages(p *progress, exp *config.Experiment, store *expertStore, done fu
 	}
 	total := st[StageExperts].Total + st[StageOracles].Total
 	p.stage("experts", "", total, total-st[StageExperts].Remaining-st[StageOracles].Remaining)
+	type count struct {
+		class       string
+		total, done int
+	}
+	var fitCounts, trialCounts []count
 	for _, m := range exp.Methods {
 		samples := m.Samples
 		if m.Reference != "" {
@@ -298,9 +303,15 @@ func showStages(p *progress, exp *config.Experiment, store *expertStore, done fu
 			}
 		}
 		if fits > 0 {
-			p.stage("fits", m.Name, fits, fitsDone)
+			fitCounts = append(fitCounts, count{m.Name, fits, fitsDone})
 		}
-		p.stage("trials", m.Name, trials, trialsDone)
+		trialCounts = append(trialCounts, count{m.Name, trials, trialsDone})
+	}
+	for _, c := range fitCounts {
+		p.stage("fits", c.class, c.total, c.done)
+	}
+	for _, c := range trialCounts {
+		p.stage("trials", c.class, c.total, c.done)
 	}
 	return nil
 }

@@ -217,6 +217,9 @@ func TestRerunShowsReusedWork(t *testing.T) {
 	}
 	redraws := strings.Split(strings.TrimSpace(status.String()), "\r\033[K")
 	last := redraws[len(redraws)-1]
+	if e, f, tr := strings.Index(last, "experts "), strings.Index(last, "fits "), strings.Index(last, "trials "); e < 0 || f < e || tr < f {
+		t.Errorf("stages not in the order experts, fits, trials: %q", last)
+	}
 	m := regexp.MustCompile(`experts \[█+\] (\d+)/(\d+) \((\d+) reused\)`).FindStringSubmatch(last)
 	if m == nil || m[1] != m[2] || m[2] != m[3] {
 		t.Errorf("the cached experts are not all shown done and reused: %q", last)
