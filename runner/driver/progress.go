@@ -305,7 +305,9 @@ func showStages(p *progress, exp *config.Experiment, store *expertStore, done fu
 		if fits > 0 {
 			fitCounts = append(fitCounts, count{m.Name, fits, fitsDone})
 		}
-		trialCounts = append(trialCounts, count{m.Name, trials, trialsDone})
+		if trials > 0 {
+			trialCounts = append(trialCounts, count{m.Name, trials, trialsDone})
+		}
 	}
 	for _, c := range fitCounts {
 		p.stage("fits", c.class, c.total, c.done)
