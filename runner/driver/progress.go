@@ -207,7 +207,7 @@ func (p *progress) estimate(now time.Time) forecast {
 func (p *progress) eta(now time.Time) string {
 	left := p.est.left - now.Sub(p.est.at)
 	switch {
-	case !p.est.known, p.est.lower && left <= 0:
+	case !p.est.known, p.est.lower && round(left) <= 0:
 		return "unknown"
 	case p.est.lower:
 		return "≥" + round(left).String()
