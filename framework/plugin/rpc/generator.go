@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"google.golang.org/grpc"
@@ -100,9 +99,6 @@ func (c *generatorClient) Fit(ctx context.Context, lib plugin.Library, seed uint
 }
 
 func (c *generatorClient) Generate(ctx context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
-	if c.schema == nil {
-		return nil, c.host.callError("Generate", errors.New("Generate called before Fit"))
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := c.c.Generate(ctx, &pb.GenerateRequest{Target: target, N: int64(n), Seed: seed})
@@ -117,6 +113,9 @@ func (c *generatorClient) Generate(ctx context.Context, target []float32, n int,
 		}
 		if err != nil {
 			return nil, err
+		}
+		if c.schema == nil { // asked anyway, so that the plugin's own refusal is what shows
+			return nil, c.host.badData("Generate", "adapters before Fit or LoadFit: a generator refuses Generate until it has a library")
 		}
 		a, err := lora.FromFlat(c.schema, msg.GetParams())
 		if err != nil {

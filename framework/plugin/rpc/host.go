@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,19 +79,16 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 			return nil, fail("sha256 mismatch, not launched: %s has %s, the experiment expects %s", s.Path, sum, strings.ToLower(s.SHA256))
 		}
 	}
-	h.mu.Lock()
-	closed := h.closed
-	h.mu.Unlock()
-	if closed {
-		return nil, fail("not started: the runner is shutting down")
+	if h.shuttingDown() {
+		return nil, fail("not started: %v", errShuttingDown)
 	}
 
 	cmd := exec.Command(s.Path, s.Args...)
 	cmd.Env = append(os.Environ(), s.Env...)
 	setParentDeathSignal(cmd)
 	tail := &tailBuffer{max: 40}
-	c := &Client{spec: s, tail: tail, cmd: cmd}
-	c.gp = goplugin.NewClient(&goplugin.ClientConfig{
+	c := &Client{spec: s, tail: tail}
+	gp := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: hostSet(s.Kind, c)},
 		Cmd:              cmd,
@@ -112,10 +110,11 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 			grpc.WithChainStreamInterceptor(c.stream),
 		},
 	})
-	gp := c.gp
-	h.mu.Lock()
-	h.clients = append(h.clients, c)
-	h.mu.Unlock()
+	c.proc = &child{gp: gp, cmd: cmd}
+	if err := h.track(c); err != nil {
+		gp.Kill()
+		return nil, fail("%v", err)
+	}
 
 	conn, err := gp.Client()
 	if err != nil {
@@ -129,6 +128,25 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 	}
 	c.raw = raw.(plugin.Base)
 	return c, nil
+}
+
+var errShuttingDown = errors.New("the runner is shutting down")
+
+func (h *Host) shuttingDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// track adds c to the clients KillAll kills, unless KillAll has begun.
+func (h *Host) track(c *Client) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return errShuttingDown
+	}
+	h.clients = append(h.clients, c)
+	return nil
 }
 
 // KillAll kills every plugin started so far and refuses new ones. Safe to call from
@@ -162,20 +180,43 @@ func explainStart(err error) string {
 	return msg
 }
 
-// Client is one running plugin process.
+// Client is one running plugin: a process the Host started, or a plugin served in
+// this process (Host.Connect).
 type Client struct {
 	spec Spec
-	gp   *goplugin.Client
+	proc process
 	tail *tailBuffer
 	raw  plugin.Base // the kind's client, dispensed by go-plugin
-	cmd  *exec.Cmd   // go-plugin starts it; its Process is what killNow kills
+}
+
+// process is what a plugin runs in.
+type process interface {
+	stop()        // ask it to exit; may block while it does not answer
+	kill()        // end it at once, without asking
+	exited() bool // it is gone
+}
+
+// child is a plugin process go-plugin started.
+type child struct {
+	gp  *goplugin.Client
+	cmd *exec.Cmd // go-plugin starts it; its Process is what kill kills
+}
+
+func (p *child) stop()        { p.gp.Kill() }
+func (p *child) exited() bool { return p.gp.Exited() }
+
+func (p *child) kill() {
+	if p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+	}
+	go p.gp.Kill() // releases go-plugin's side; fails fast on a dead process
 }
 
 // Label names the plugin in messages.
 func (c *Client) Label() string { return c.spec.Label }
 
 // Exited reports whether the process is gone.
-func (c *Client) Exited() bool { return c.gp.Exited() }
+func (c *Client) Exited() bool { return c.proc.exited() }
 
 // killGrace is how long Kill lets go-plugin's graceful shutdown take before it kills
 // the process outright: that path asks the plugin over gRPC to exit, and a plugin that
@@ -187,7 +228,7 @@ const killGrace = 3 * time.Second
 func (c *Client) Kill() {
 	done := make(chan struct{})
 	go func() {
-		c.gp.Kill()
+		c.proc.stop()
 		close(done)
 	}()
 	select {
@@ -204,10 +245,7 @@ func (c *Client) Kill() {
 // killNow kills the process at once, without asking it, and waits (bounded) until
 // go-plugin has seen it exit, so that Exited is true when it returns.
 func (c *Client) killNow() {
-	if c.cmd != nil && c.cmd.Process != nil {
-		c.cmd.Process.Kill()
-	}
-	go c.gp.Kill() // releases go-plugin's side; fails fast on a dead process
+	c.proc.kill()
 	c.waitExit(killGrace)
 }
 
@@ -215,7 +253,7 @@ func (c *Client) killNow() {
 // usually a dying process, and its last stderr lines are what explain it.
 func (c *Client) waitExit(d time.Duration) bool {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if c.gp.Exited() {
+		if c.proc.exited() {
 			time.Sleep(50 * time.Millisecond) // let the stderr reader drain
 			return true
 		}

@@ -66,14 +66,29 @@ func (g *glue) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.Cli
 	return g.kind.client(c, g.host), nil
 }
 
-// servedSet is the glue that serves impl as its kind.
-func servedSet(impl plugin.Base) (goplugin.PluginSet, error) {
+// kindOf is the kind impl serves.
+func kindOf(impl plugin.Base) (kind, error) {
 	for _, k := range kinds {
 		if k.serves(impl) {
-			return goplugin.PluginSet{k.name: &glue{kind: k, impl: impl}}, nil
+			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("plugin: %T implements none of the kinds (%s)", impl, kindNames())
+	return kind{}, fmt.Errorf("plugin: %T implements none of the kinds (%s)", impl, kindNames())
+}
+
+// KindOf is the kind impl serves (plugin.KindEncoder, ...).
+func KindOf(impl plugin.Base) (string, error) {
+	k, err := kindOf(impl)
+	return k.name, err
+}
+
+// servedSet is the glue that serves impl as its kind.
+func servedSet(impl plugin.Base) (goplugin.PluginSet, error) {
+	k, err := kindOf(impl)
+	if err != nil {
+		return nil, err
+	}
+	return goplugin.PluginSet{k.name: &glue{kind: k, impl: impl}}, nil
 }
 
 // hostSet is the glue the host dispenses a plugin of the named kind with.

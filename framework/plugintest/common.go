@@ -1,0 +1,191 @@
+package plugintest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/sglab/sglab/framework/plugin"
+)
+
+// Common is what every suite needs to know of the plugin.
+type Common struct {
+	// Name, when set, is the name the plugin's Info must give (a registry's name).
+	Name string
+	// Params configure the plugin for the checks that use it: small and fast.
+	Params plugin.Params
+	// Bad are values Configure must refuse, each with an error naming its key (a range
+	// the plugin checks itself); the suite adds a value of the wrong type for every
+	// documented parameter and an unknown key, and sends them all in one call.
+	Bad plugin.Params
+}
+
+// check is one conformance check on a fresh plugin of type P; it returns the first
+// way the plugin breaks the contract.
+type check[P plugin.Base] struct {
+	name string
+	run  func(t testing.TB, newPlugin func(testing.TB) P) error
+}
+
+// runChecks runs each check as a subtest.
+func runChecks[P plugin.Base](t *testing.T, checks []check[P], newPlugin func(testing.TB) P) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.run(t, newPlugin); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+var ctx = context.Background()
+
+// baseChecks are the checks of Info and Configure every kind shares; info checks
+// what is particular to the kind.
+func baseChecks[P plugin.Base](kind string, o Common, info func(plugin.Info) error) []check[P] {
+	return []check[P]{
+		{"info", func(t testing.TB, newPlugin func(testing.TB) P) error {
+			in, err := newPlugin(t).Info(ctx)
+			if err != nil {
+				return fmt.Errorf("Info: %v", err)
+			}
+			return checkInfo(in, kind, o.Name, info)
+		}},
+		{"unknown_parameter_refused_by_name", func(t testing.TB, newPlugin func(testing.TB) P) error {
+			const key = "no_such_parameter"
+			err := newPlugin(t).Configure(ctx, plugin.Params{key: int64(1)})
+			return namesEvery(err, "Configure with an unknown parameter", []string{key})
+		}},
+		{"every_bad_parameter_reported_at_once", func(t testing.TB, newPlugin func(testing.TB) P) error {
+			p := newPlugin(t)
+			in, err := p.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("Info: %v", err)
+			}
+			bad := plugin.Params{"no_such_parameter": int64(1)}
+			for _, d := range in.Params {
+				// A table is the wrong type for every parameter type there is.
+				bad[d.Name] = map[string]any{"wrong": "type"}
+			}
+			for k, v := range o.Bad {
+				bad[k] = v
+			}
+			return namesEvery(p.Configure(ctx, bad), "Configure with a bad value for every parameter", sortedKeys(bad))
+		}},
+		{"documented_defaults_accepted", func(t testing.TB, newPlugin func(testing.TB) P) error {
+			p := newPlugin(t)
+			in, err := p.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("Info: %v", err)
+			}
+			defaults, err := documentedDefaults(in.Params)
+			if err != nil {
+				return err
+			}
+			if err := p.Configure(ctx, defaults); err != nil {
+				return fmt.Errorf("Configure with the defaults Info documents (%v): %v", defaults, err)
+			}
+			if err := p.Configure(ctx, o.Params); err != nil {
+				return fmt.Errorf("Configure with the suite's parameters %v: %v", o.Params, err)
+			}
+			return nil
+		}},
+	}
+}
+
+// checkInfo checks what every plugin's Info says, then what info checks of its kind.
+func checkInfo(in plugin.Info, kind, name string, info func(plugin.Info) error) error {
+	var bad []string
+	if in.Kind != kind {
+		bad = append(bad, fmt.Sprintf("kind %q, want %q", in.Kind, kind))
+	}
+	if in.Name == "" || strings.TrimSpace(in.Name) != in.Name || strings.ContainsAny(in.Name, " \t\n/") {
+		bad = append(bad, fmt.Sprintf("name %q: want a non-empty name without spaces or slashes", in.Name))
+	}
+	if name != "" && in.Name != name {
+		bad = append(bad, fmt.Sprintf("name %q, registered as %q", in.Name, name))
+	}
+	if in.Version == "" {
+		bad = append(bad, "no version")
+	}
+	seen := map[string]bool{}
+	for i, p := range in.Params {
+		switch {
+		case p.Name == "":
+			bad = append(bad, fmt.Sprintf("parameter %d has no name", i))
+		case seen[p.Name]:
+			bad = append(bad, fmt.Sprintf("parameter %q documented twice", p.Name))
+		case p.Type == "" || p.Default == "" || p.Doc == "":
+			bad = append(bad, fmt.Sprintf("parameter %q lacks its type, default or doc (%+v)", p.Name, p))
+		}
+		seen[p.Name] = true
+	}
+	if kind != plugin.KindEvaluator && (len(in.Schema) > 0 || len(in.Datasets) > 0 || len(in.Transforms) > 0 || len(in.Metrics) > 0) {
+		bad = append(bad, "sets the fields of an evaluator's Info (schema, datasets, transforms, metrics)")
+	}
+	if info != nil {
+		if err := info(in); err != nil {
+			bad = append(bad, err.Error())
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("Info %s/%s: %s", in.Kind, in.Name, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// namesEvery checks that err is a refusal naming every key as `parameter "key"`, the
+// form the runner places at the key's line of the experiment.
+func namesEvery(err error, what string, keys []string) error {
+	if err == nil {
+		return fmt.Errorf("%s was accepted", what)
+	}
+	var missing []string
+	for _, k := range keys {
+		if !strings.Contains(err.Error(), "parameter "+strconv.Quote(k)) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: the error does not name %s as `parameter %q: ...`:\n%v", what, strings.Join(missing, ", "), missing[0], err)
+	}
+	return nil
+}
+
+// documentedDefaults reads every parameter's documented default as the TOML value it
+// is written as.
+func documentedDefaults(ps []plugin.Param) (plugin.Params, error) {
+	out := plugin.Params{}
+	for _, p := range ps {
+		var v map[string]any
+		if _, err := toml.Decode("v = "+p.Default, &v); err != nil {
+			return nil, fmt.Errorf("parameter %q: its documented default %s is not a TOML value: %v", p.Name, p.Default, err)
+		}
+		out[p.Name] = v["v"]
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// configured is a fresh plugin configured with the suite's parameters.
+func configured[P plugin.Base](t testing.TB, newPlugin func(testing.TB) P, o Common) (P, error) {
+	p := newPlugin(t)
+	if err := p.Configure(ctx, o.Params); err != nil {
+		return p, fmt.Errorf("Configure(%v): %v", o.Params, err)
+	}
+	return p, nil
+}
