@@ -12,6 +12,7 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 )
 
@@ -29,8 +30,8 @@ type EvaluatorOptions struct {
 // Evaluator runs the conformance suite of evaluators, each check on a fresh plugin
 // from newEval:
 //
-//   - info (with a valid non-empty schema, datasets and metric names), the checks of
-//     Configure, as for generators;
+//   - info (with a valid non-empty schema, datasets, and metrics with a headline, as
+//     the runner checks them), the checks of Configure, as for generators;
 //   - check_task: Task accepted; Task on an unknown dataset refused with an error
 //     naming the task and the dataset;
 //   - train_writes_snapshots_of_the_schema: Train writes the snapshots asked for, of
@@ -178,11 +179,9 @@ func checkEvaluatorInfo(in plugin.Info) error {
 	if len(in.Datasets) == 0 {
 		bad = append(bad, "no datasets")
 	}
-	if len(in.Metrics) == 0 {
-		bad = append(bad, "no metrics declared")
-	}
-	if dup := duplicates(in.Metrics); len(dup) > 0 {
-		bad = append(bad, fmt.Sprintf("metrics %v declared twice", dup))
+	// The runner's own check of what an evaluator declares (metrics, headline).
+	if err := (results.Metrics{All: in.Metrics, Headline: in.Headline}).Check("Info"); err != nil {
+		bad = append(bad, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "; "))
@@ -190,21 +189,10 @@ func checkEvaluatorInfo(in plugin.Info) error {
 	return nil
 }
 
-func duplicates(xs []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range xs {
-		if seen[x] {
-			out = append(out, x)
-		}
-		seen[x] = true
-	}
-	return out
-}
-
 // checkMetrics checks that m has every declared metric, each finite and within r.
-func checkMetrics(m map[string]float64, declared []string, r *[2]float64) error {
-	for _, name := range declared {
+func checkMetrics(m map[string]float64, declared []plugin.Metric, r *[2]float64) error {
+	for _, d := range declared {
+		name := d.Name
 		v, ok := m[name]
 		if !ok {
 			return fmt.Errorf("no %q among %v, which Info declares", name, slices.Sorted(maps.Keys(m)))

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime/debug"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/sglab/sglab/framework/plugin"
@@ -28,12 +32,13 @@ func (h *Host) Connect(impl plugin.Base, s Spec) (*Client, error) {
 	if s.Label == "" {
 		s.Label = fmt.Sprintf("%T", impl)
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(serverUnary), grpc.ChainStreamInterceptor(serverStream))
-	k.register(srv, impl)
-	lis := bufconn.Listen(1 << 20)
-	go srv.Serve(lis)
 	c := &Client{spec: s, tail: &tailBuffer{max: 40}}
+	p := &inProcess{tail: c.tail}
+	p.srv = grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(p.unary, serverUnary), grpc.ChainStreamInterceptor(p.stream, serverStream))
+	k.register(p.srv, impl)
+	lis := bufconn.Listen(1 << 20)
+	go p.srv.Serve(lis)
 	conn, err := grpc.NewClient("passthrough:///"+s.Label,
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -41,10 +46,11 @@ func (h *Host) Connect(impl plugin.Base, s Spec) (*Client, error) {
 		grpc.WithChainUnaryInterceptor(c.unary),
 		grpc.WithChainStreamInterceptor(c.stream))
 	if err != nil {
-		srv.Stop()
+		p.srv.Stop()
 		return nil, fmt.Errorf("plugin %s (%s): %v", s.Label, s.Kind, err)
 	}
-	c.proc = &inProcess{srv: srv, conn: conn}
+	p.conn = conn
+	c.proc = p
 	if err := h.track(c); err != nil {
 		c.proc.kill()
 		return nil, fmt.Errorf("plugin %s (%s): not connected: %v", s.Label, s.Kind, err)
@@ -57,6 +63,7 @@ func (h *Host) Connect(impl plugin.Base, s Spec) (*Client, error) {
 type inProcess struct {
 	srv  *grpc.Server
 	conn *grpc.ClientConn
+	tail *tailBuffer
 
 	mu   sync.Mutex
 	done bool
@@ -79,4 +86,29 @@ func (p *inProcess) exited() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.done
+}
+
+// A panic in a plugin served in process ends it as it would end a plugin process:
+// the call fails with the panic and its stack in the tail, the server stops, and the
+// test binary goes on.
+func (p *inProcess) recovered(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	for _, line := range strings.Split(fmt.Sprintf("panic: %v\n%s", r, debug.Stack()), "\n") {
+		p.tail.add(line)
+	}
+	*err = status.Errorf(codes.Unavailable, "plugin panicked: %v", r)
+	go p.kill() // Stop waits for this handler
+}
+
+func (p *inProcess) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer p.recovered(&err)
+	return handler(ctx, req)
+}
+
+func (p *inProcess) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer p.recovered(&err)
+	return handler(srv, ss)
 }

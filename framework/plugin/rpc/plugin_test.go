@@ -1,4 +1,4 @@
-package rpc
+package rpc_test
 
 import (
 	"context"
@@ -18,20 +18,25 @@ import (
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
 	pb "github.com/sglab/sglab/framework/plugin/proto"
+	"github.com/sglab/sglab/framework/plugin/rpc"
+	"github.com/sglab/sglab/framework/plugintest"
 	"github.com/sglab/sglab/framework/task"
 )
 
-// The test binary re-executes itself as a plugin: with SGLAB_TEST_PLUGIN set, TestMain
-// serves the fake named there instead of running tests. No build step outside go test.
+// The test binary re-executes itself as each fake plugin (plugintest.Main), and as
+// a plugin older than this protocol (envOldGenerator), which rpc.Serve cannot serve.
 func TestMain(m *testing.M) {
-	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
-		if err := serveFake(name); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+	if os.Getenv(envOldGenerator) != "" {
+		serveOldGenerator()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	plugintest.Main(m, plugintest.Plugins{
+		"encoder":   func() plugin.Base { markLaunch(); return &fakeEncoder{scale: 1} },
+		"evaluator": func() plugin.Base { return fakeEvaluator{} },
+		"generator": func() plugin.Base { return &fakeGenerator{} },
+		"stdout":    func() plugin.Base { return &carelessEncoder{fakeEncoder{scale: 1}} },
+		"chatty":    func() plugin.Base { return chattyEncoder{&fakeEncoder{scale: 1}} },
+	})
 }
 
 // paperSchema is CLIP ViT-B/16 with rank-2 LoRA on q, k, v of its 12 blocks.
@@ -143,6 +148,8 @@ func (g *fakeGenerator) Fit(_ context.Context, lib plugin.Library, _ uint64) err
 }
 func (g *fakeGenerator) Generate(_ context.Context, target []float32, n int, seed uint64) ([]*lora.Adapter, error) {
 	switch target[0] {
+	case -3:
+		panic("fake generator panicked")
 	case -2:
 		time.Sleep(time.Hour)
 	case -1:
@@ -150,8 +157,10 @@ func (g *fakeGenerator) Generate(_ context.Context, target []float32, n int, see
 	}
 	out := make([]*lora.Adapter, n)
 	for i := range out {
-		out[i] = lora.New(g.lib.Schema)
-		out[i].Params[i] = float32(seed) + float32(len(g.lib.Experts))
+		out[i] = lora.New(g.lib.Schema) // of no parameters before Fit
+		if i < len(out[i].Params) {
+			out[i].Params[i] = float32(seed) + float32(len(g.lib.Experts))
+		}
 		if target[0] == 99 {
 			out[i].Params[1] = float32(nanValue())
 		}
@@ -159,29 +168,39 @@ func (g *fakeGenerator) Generate(_ context.Context, target []float32, n int, see
 	return out, nil
 }
 
-func serveFake(name string) error {
-	switch name {
-	case "encoder":
-		return Serve(&fakeEncoder{scale: 1})
-	case "evaluator":
-		return Serve(fakeEvaluator{})
-	case "generator":
-		return Serve(&fakeGenerator{})
-	case "chatty":
-		return Serve(chattyEncoder{&fakeEncoder{scale: 1}})
-	case "stdout":
-		fmt.Println("hello from a careless plugin")
-		return Serve(&fakeEncoder{scale: 1})
-	case "old-generator":
-		old := kind{name: plugin.KindGenerator, register: func(s *grpc.Server, _ plugin.Base) { pb.RegisterGeneratorServer(s, oldGenerator{}) }}
-		goplugin.Serve(&goplugin.ServeConfig{
-			HandshakeConfig:  Handshake,
-			VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: {plugin.KindGenerator: &glue{kind: old}}},
-			GRPCServer:       goplugin.DefaultGRPCServer,
-		})
-		return nil
-	}
-	return fmt.Errorf("no fake %q", name)
+// envOldGenerator makes the re-executed test binary an oldGenerator.
+const envOldGenerator = "SGLAB_TEST_OLD_GENERATOR"
+
+// serveOldGenerator serves oldGenerator with go-plugin directly.
+func serveOldGenerator() {
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  rpc.Handshake,
+		VersionedPlugins: map[int]goplugin.PluginSet{rpc.ProtocolVersion: {plugin.KindGenerator: oldGlue{}}},
+		GRPCServer:       goplugin.DefaultGRPCServer,
+	})
+}
+
+// oldGlue is go-plugin's view of oldGenerator: its server only.
+type oldGlue struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
+
+func (oldGlue) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterGeneratorServer(s, oldGenerator{})
+	return nil
+}
+
+func (oldGlue) GRPCClient(context.Context, *goplugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("server only")
+}
+
+// carelessEncoder prints on stdout before the handshake (Serve hands it its logger
+// first), which breaks the protocol.
+type carelessEncoder struct{ fakeEncoder }
+
+func (c *carelessEncoder) SetLogger(l hclog.Logger) {
+	fmt.Println("hello from a careless plugin")
+	c.fakeEncoder.SetLogger(l)
 }
 
 // oldGenerator is a generator built against an older protocol 1 than the runner's: it
@@ -194,13 +213,14 @@ func (oldGenerator) Info(context.Context, *pb.Empty) (*pb.Info, error) {
 	return &pb.Info{Kind: plugin.KindGenerator, Name: "old-generator", Version: "0.1"}, nil
 }
 
-func startFake(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) *Client {
+// startFake starts the fake plugin named (see TestMain) on h; mod changes its Spec.
+func startFake(t *testing.T, h *rpc.Host, fake string, mod func(*rpc.Spec)) *rpc.Client {
 	t.Helper()
-	exe, err := os.Executable()
+	s, err := plugintest.Self(fake)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := Spec{Kind: kind, Label: "fake-" + fake, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=" + fake}, StartTimeout: 20 * time.Second}
+	s.Label, s.StartTimeout = "fake-"+fake, 20*time.Second
 	if mod != nil {
 		mod(&s)
 	}
@@ -212,9 +232,9 @@ func startFake(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) *Clien
 }
 
 func TestEncoderRoundTrip(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	enc := startFake(t, h, plugin.KindEncoder, "encoder", nil).Encoder()
+	enc := startFake(t, h, "encoder", nil).Encoder()
 	ctx := context.Background()
 	info, err := enc.Info(ctx)
 	if err != nil || info.Name != "fake-encoder" || info.Kind != plugin.KindEncoder || len(info.Params) != 1 || info.Params[0].Name != "scale" {
@@ -227,7 +247,7 @@ func TestEncoderRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = enc.Configure(ctx, plugin.Params{"sacle": 2.0})
-	var ce *CallError
+	var ce *rpc.CallError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `"sacle"`) || !strings.Contains(err.Error(), "fake-encoder") || !strings.Contains(err.Error(), "Configure") {
 		t.Fatalf("bad key must be named with plugin and call: %v", err)
 	}
@@ -241,9 +261,9 @@ func TestEncoderRoundTrip(t *testing.T) {
 }
 
 func TestEvaluatorRoundTripPaperScale(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	ev := startFake(t, h, plugin.KindEvaluator, "evaluator", nil).Evaluator()
+	ev := startFake(t, h, "evaluator", nil).Evaluator()
 	ctx := context.Background()
 	info, err := ev.Info(ctx)
 	if err != nil || info.Schema.NumParams() != 110592 || info.Schema.Compatible(paperSchema()) != nil {
@@ -286,9 +306,9 @@ func TestEvaluatorRoundTripPaperScale(t *testing.T) {
 }
 
 func TestGeneratorRoundTripPaperScaleLibrary(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	gen := startFake(t, h, plugin.KindGenerator, "generator", nil).Generator()
+	gen := startFake(t, h, "generator", nil).Generator()
 	ctx := context.Background()
 	// 100 experts × 100 snapshots of a 110,592-parameter LoRA: the library goes by
 	// reference, so every expert may point at one real 44 MB snapshots file.
@@ -333,11 +353,11 @@ func TestGeneratorRoundTripPaperScaleLibrary(t *testing.T) {
 }
 
 func TestCrashMidCall(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindEvaluator, "evaluator", nil)
+	c := startFake(t, h, "evaluator", nil)
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "crash"}, nil, 1)
-	var ce *CallError
+	var ce *rpc.CallError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want a CallError, got %v", err)
 	}
@@ -356,9 +376,9 @@ func TestCrashMidCall(t *testing.T) {
 }
 
 func TestHangPastTimeoutKillsPlugin(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 300 * time.Millisecond })
+	c := startFake(t, h, "evaluator", func(s *rpc.Spec) { s.CallTimeout = 300 * time.Millisecond })
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "hang"}, nil, 1)
 	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") || !strings.Contains(err.Error(), "Evaluate(hang)") {
 		t.Fatalf("hang: %v", err)
@@ -369,13 +389,31 @@ func TestHangPastTimeoutKillsPlugin(t *testing.T) {
 }
 
 func TestStdoutBeforeHandshake(t *testing.T) {
-	exe, _ := os.Executable()
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	_, err := h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Label: "careless", Path: exe,
-		Env: []string{"SGLAB_TEST_PLUGIN=stdout"}, StartTimeout: 10 * time.Second})
+	_, err := h.Start(context.Background(), selfSpec(t, "stdout", "careless"))
 	if err == nil || !strings.Contains(err.Error(), "stdout must carry only the go-plugin handshake") || !strings.Contains(err.Error(), "careless") {
 		t.Fatalf("want a clear stdout error, got %v", err)
+	}
+}
+
+// selfSpec is the Spec of the fake plugin named, labelled label.
+func selfSpec(t testing.TB, fake, label string) rpc.Spec {
+	t.Helper()
+	s, err := plugintest.Self(fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Label, s.StartTimeout = label, 20*time.Second
+	return s
+}
+
+// envMarker names a file the fake encoder creates when its process starts.
+const envMarker = "SGLAB_TEST_MARKER"
+
+func markLaunch() {
+	if path := os.Getenv(envMarker); path != "" {
+		os.WriteFile(path, nil, 0o644)
 	}
 }
 
@@ -385,43 +423,54 @@ func TestChecksum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindEncoder, "encoder", func(s *Spec) { s.SHA256 = strings.ToUpper(sum) })
-	if _, err := c.Encoder().Info(context.Background()); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	launched := map[string]bool{}
+	for _, tc := range []struct {
+		label, sha256, err string
+	}{
+		{"verified", strings.ToUpper(sum), ""},
+		{"tampered", strings.Repeat("0", 64), "sha256 mismatch, not launched"},
+	} {
+		s := selfSpec(t, "encoder", tc.label)
+		s.SHA256 = tc.sha256
+		s.Env = append(s.Env, envMarker+"="+filepath.Join(dir, tc.label))
+		c, err := h.Start(context.Background(), s)
+		if tc.err == "" {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Encoder().Info(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), sum) {
+			t.Fatalf("%s: %v", tc.label, err)
+		}
+		_, err = os.Stat(filepath.Join(dir, tc.label))
+		launched[tc.label] = err == nil
 	}
-	// A wrong digest refuses before launch; the env var marks what would have run.
-	marker := filepath.Join(t.TempDir(), "launched")
-	_, err = h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Label: "tampered", Path: exe, SHA256: strings.Repeat("0", 64),
-		Env: []string{"SGLAB_TEST_PLUGIN=encoder", "SGLAB_TEST_MARKER=" + marker}})
-	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch, not launched") || !strings.Contains(err.Error(), sum) {
-		t.Fatalf("mismatch: %v", err)
-	}
-	h.mu.Lock()
-	n := len(h.clients)
-	h.mu.Unlock()
-	if n != 1 {
-		t.Fatalf("a refused plugin must not be launched; host tracks %d processes", n)
+	if !launched["verified"] || launched["tampered"] {
+		t.Fatalf("launched %v: the verified plugin must run, the tampered one must not", launched)
 	}
 }
 
 func TestKillAll(t *testing.T) {
-	h := &Host{}
-	a := startFake(t, h, plugin.KindEncoder, "encoder", nil)
-	b := startFake(t, h, plugin.KindGenerator, "generator", nil)
+	h := &rpc.Host{}
+	a := startFake(t, h, "encoder", nil)
+	b := startFake(t, h, "generator", nil)
 	h.KillAll()
 	if !a.Exited() || !b.Exited() {
 		t.Fatal("KillAll left a plugin running")
 	}
-	if _, err := h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Path: os.Args[0]}); err == nil || !strings.Contains(err.Error(), "shutting down") {
+	if _, err := h.Start(context.Background(), rpc.Spec{Kind: plugin.KindEncoder, Path: os.Args[0]}); err == nil || !strings.Contains(err.Error(), "shutting down") {
 		t.Fatalf("Start after KillAll: %v", err)
 	}
 }
 
 func TestNotExecutable(t *testing.T) {
-	h := &Host{}
-	_, err := h.Start(context.Background(), Spec{Kind: plugin.KindEncoder, Label: "ghost", Path: filepath.Join(t.TempDir(), "nope")})
+	h := &rpc.Host{}
+	_, err := h.Start(context.Background(), rpc.Spec{Kind: plugin.KindEncoder, Label: "ghost", Path: filepath.Join(t.TempDir(), "nope")})
 	if err == nil || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("missing executable: %v", err)
 	}
@@ -430,14 +479,7 @@ func TestNotExecutable(t *testing.T) {
 // BenchmarkEvaluatePaperScaleAdapter moves one 110,592-parameter adapter through a
 // plugin call (encode, gRPC over the local socket, decode) and back with metrics.
 func BenchmarkEvaluatePaperScaleAdapter(b *testing.B) {
-	exe, _ := os.Executable()
-	h := &Host{}
-	defer h.KillAll()
-	c, err := h.Start(context.Background(), Spec{Kind: plugin.KindEvaluator, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=evaluator"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev := c.Evaluator()
+	ev := plugintest.Start(b, "evaluator").Evaluator()
 	a := lora.New(paperSchema())
 	tk := task.Task{ID: "t", Dataset: "digits", Domain: []task.Transform{{Name: "rotate", Args: []float64{1}}}}
 	b.SetBytes(int64(4 * len(a.Params)))
@@ -452,9 +494,9 @@ func BenchmarkEvaluatePaperScaleAdapter(b *testing.B) {
 // TestOlderPlugin: an RPC the plugin does not serve is a clear error, not a transport
 // failure; an absent optional RPC is what its absence means; the plugin keeps running.
 func TestOlderPlugin(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindGenerator, "old-generator", nil)
+	c := startFake(t, h, "generator", func(s *rpc.Spec) { s.Label, s.Env = "fake-old-generator", append(s.Env, envOldGenerator+"=1") })
 	if info, err := c.Generator().Info(context.Background()); err != nil || info.Name != "old-generator" {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
@@ -474,9 +516,9 @@ func TestOlderPlugin(t *testing.T) {
 // TestGenerateHangPastTimeoutKillsPlugin: the timeout bounds a streaming call to its
 // end, as it bounds a unary one.
 func TestGenerateHangPastTimeoutKillsPlugin(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindGenerator, "generator", func(s *Spec) {
+	c := startFake(t, h, "generator", func(s *rpc.Spec) {
 		s.Timeouts = map[string]time.Duration{plugin.CallGenerate: 300 * time.Millisecond}
 	})
 	s := lora.Schema{{Name: "m", In: 2, Out: 2, Rank: 1, Alpha: 1}}
@@ -492,12 +534,12 @@ func TestGenerateHangPastTimeoutKillsPlugin(t *testing.T) {
 	}
 }
 
-// TestServeHandsLogger: Serve gives the plugin its logger, whose lines reach the host's.
+// TestServeHandsLogger: rpc.Serve gives the plugin its logger, whose lines reach the host's.
 func TestServeHandsLogger(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	logs := &syncBuffer{}
-	c := startFake(t, h, plugin.KindEncoder, "encoder", func(s *Spec) {
+	c := startFake(t, h, "encoder", func(s *rpc.Spec) {
 		s.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
 	})
 	if err := c.Encoder().Configure(context.Background(), plugin.Params{"scale": 2.0}); err != nil {
@@ -509,19 +551,19 @@ func TestServeHandsLogger(t *testing.T) {
 	}
 }
 
-// TestServeRefuses: Serve returns its errors instead of exiting the process.
+// TestServeRefuses: rpc.Serve returns its errors instead of exiting the process.
 func TestServeRefuses(t *testing.T) {
-	t.Setenv(Handshake.MagicCookieKey, "")
+	t.Setenv(rpc.Handshake.MagicCookieKey, "")
 	for _, tc := range []struct {
 		name string
 		impl plugin.Base
 		want string
 	}{
-		{"not started by the runner", &fakeEncoder{}, ErrNotStartedByRunner.Error()},
+		{"not started by the runner", &fakeEncoder{}, rpc.ErrNotStartedByRunner.Error()},
 		{"no kind", notAPlugin{}, "implements none of the kinds (encoder, evaluator, generator)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := Serve(tc.impl); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err := rpc.Serve(tc.impl); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Serve = %v, want %q", err, tc.want)
 			}
 		})
@@ -533,3 +575,63 @@ type notAPlugin struct{}
 
 func (notAPlugin) Info(context.Context) (plugin.Info, error)      { return plugin.Info{}, nil }
 func (notAPlugin) Configure(context.Context, plugin.Params) error { return nil }
+
+// TestConnect: a plugin served in process takes the protocol's path (conversion,
+// checks, timeouts, error mapping); a call past its timeout stops the server as it
+// would kill a process, and KillAll stops the rest.
+func TestConnect(t *testing.T) {
+	h := &rpc.Host{}
+	defer h.KillAll()
+	ctx := context.Background()
+	if _, err := h.Connect(notAPlugin{}, rpc.Spec{}); err == nil || !strings.Contains(err.Error(), "implements none of the kinds") {
+		t.Fatalf("Connect(not a plugin) = %v", err)
+	}
+	enc, err := h.Connect(&fakeEncoder{scale: 1}, rpc.Spec{Label: "in-process"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Encoder().Configure(ctx, plugin.Params{"sacle": 2.0}); err == nil || !strings.Contains(err.Error(), `plugin in-process (encoder) Configure: unknown parameter "sacle"`) {
+		t.Errorf("a refusal in process: %v", err)
+	}
+	if _, err := enc.Encoder().Embed(ctx, []string{"nan"}); err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("NaN must be refused in process as over a process: %v", err)
+	}
+	c, err := h.Connect(&fakeGenerator{}, rpc.Spec{Label: "gen", Timeouts: map[string]time.Duration{plugin.CallGenerate: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := c.Generator()
+	// The fake answers Generate before Fit; the plugin is asked, and its answer refused.
+	if _, err := gen.Generate(ctx, []float32{1}, 1, 1); err == nil || !strings.Contains(err.Error(), "bad data: adapters before Fit") {
+		t.Errorf("adapters before Fit: %v", err)
+	}
+	s := lora.Schema{{Name: "m", In: 2, Out: 2, Rank: 1, Alpha: 1}}
+	if err := gen.Fit(ctx, plugin.Library{Schema: s}, 1); err != nil {
+		t.Fatal(err)
+	}
+	as, err := gen.Generate(ctx, []float32{1}, 3, 4)
+	if err != nil || len(as) != 3 || as[2].Params[2] != 4 {
+		t.Fatalf("Generate in process: %v, %v", as, err)
+	}
+	if _, err := gen.Generate(ctx, []float32{-2}, 1, 1); err == nil || !strings.Contains(err.Error(), "no answer within 300ms") {
+		t.Fatalf("hung Generate in process: %v", err)
+	}
+	if !c.Exited() {
+		t.Error("a plugin past its timeout must be stopped")
+	}
+	// A panic ends the plugin as it ends a plugin process, not the test binary.
+	c, err = h.Connect(&fakeGenerator{}, rpc.Spec{Label: "gen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Generator().Fit(ctx, plugin.Library{Schema: s}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Generator().Generate(ctx, []float32{-3}, 1, 1); err == nil || !strings.Contains(err.Error(), "panic: fake generator panicked") || !c.Exited() {
+		t.Errorf("a panic in process: exited %v, %v", c.Exited(), err)
+	}
+	h.KillAll()
+	if !enc.Exited() {
+		t.Error("KillAll left an in-process plugin serving")
+	}
+}

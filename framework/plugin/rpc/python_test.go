@@ -1,4 +1,4 @@
-package rpc
+package rpc_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/task"
 	"github.com/sglab/sglab/internal/pythontest"
 )
@@ -54,7 +55,7 @@ func (b *syncBuffer) String() string {
 
 // startPython starts the fake named fake from testdata/python/fake.py as kind, with
 // the host's log captured.
-func startPython(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) (*Client, *syncBuffer) {
+func startPython(t *testing.T, h *rpc.Host, kind, fake string, mod func(*rpc.Spec)) (*rpc.Client, *syncBuffer) {
 	t.Helper()
 	needPython(t)
 	path, err := filepath.Abs("testdata/python/fake.py")
@@ -62,7 +63,7 @@ func startPython(t *testing.T, h *Host, kind, fake string, mod func(*Spec)) (*Cl
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s := Spec{Kind: kind, Label: "py-" + fake, Path: path, Env: []string{"SGLAB_PY_FAKE=" + fake},
+	s := rpc.Spec{Kind: kind, Label: "py-" + fake, Path: path, Env: []string{"SGLAB_PY_FAKE=" + fake},
 		StartTimeout: 20 * time.Second, Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})}
 	if mod != nil {
 		mod(&s)
@@ -86,7 +87,7 @@ func eventually(cond func() bool) bool {
 }
 
 // closeCleanly stops the plugin as the runner does and checks it left on its own.
-func closeCleanly(t *testing.T, c *Client, logs *syncBuffer) {
+func closeCleanly(t *testing.T, c *rpc.Client, logs *syncBuffer) {
 	t.Helper()
 	c.Kill()
 	if !c.Exited() {
@@ -123,7 +124,7 @@ func exactSnapshots(s lora.Schema, m int, seed uint64) [][]float32 {
 // Go with identical values (and is byte-identical to Go's own file of the same data),
 // and a Go file with arbitrary float32 values reads in Python bit for bit.
 func TestPythonSnapshotsInterchange(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -211,7 +212,7 @@ func TestPythonSnapshotsInterchange(t *testing.T) {
 // TestPythonGeneratorAndEncoder runs every call of both kinds over AutoMTLS, a stray
 // print included, and checks both processes leave cleanly on Close.
 func TestPythonGeneratorAndEncoder(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	ctx := context.Background()
 	gen, genLogs := startPython(t, h, plugin.KindGenerator, "generator", nil)
@@ -298,7 +299,7 @@ func TestPythonGeneratorAndEncoder(t *testing.T) {
 // TestPythonBadParameters: unknown keys and wrong types are refused by the SDK, bad
 // ranges by the plugin, each naming the key.
 func TestPythonBadParameters(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	ctx := context.Background()
 	enc, logs := startPython(t, h, plugin.KindEncoder, "encoder", nil)
@@ -313,12 +314,12 @@ func TestPythonBadParameters(t *testing.T) {
 		{plugin.Params{"scale": -1.0}, []string{`parameter "scale": must be positive, got -1`}},
 	} {
 		err := enc.Encoder().Configure(ctx, tc.p)
-		var ce *CallError
+		var ce *rpc.CallError
 		if !errors.As(err, &ce) || ce.Call != "Configure" || !strings.Contains(err.Error(), "py-encoder") {
 			t.Errorf("Configure(%v) = %v; want a CallError naming plugin and call", tc.p, err)
 			continue
 		}
-		var re *RemoteError
+		var re *rpc.RemoteError
 		if !errors.As(err, &re) {
 			t.Errorf("Configure(%v): a refusal must be the plugin's own error, got %T", tc.p, ce.Err)
 		}
@@ -353,7 +354,7 @@ func TestPythonBadParameters(t *testing.T) {
 // TestPythonLargeMessages sends and receives single messages far over gRPC's default
 // 4 MB on the Python side.
 func TestPythonLargeMessages(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	ctx := context.Background()
 	const width = 1 << 19 // the first module's A is 2 x 1.5M: a 12 MB adapter
@@ -386,11 +387,11 @@ func TestPythonLargeMessages(t *testing.T) {
 // TestPythonCrashMidCall: a segfault in a call fails it with the plugin's name and
 // the end of its stderr, where Python's fault handler left the traceback.
 func TestPythonCrashMidCall(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	c, _ := startPython(t, h, plugin.KindEvaluator, "evaluator", nil)
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "crash"}, nil, 1)
-	var ce *CallError
+	var ce *rpc.CallError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want a CallError, got %v", err)
 	}
@@ -407,9 +408,9 @@ func TestPythonCrashMidCall(t *testing.T) {
 // TestPythonHangPastTimeoutKillsPlugin: a Python call that never returns is cut off at
 // the call timeout and its process is gone soon after.
 func TestPythonHangPastTimeoutKillsPlugin(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c, _ := startPython(t, h, plugin.KindEvaluator, "evaluator", func(s *Spec) { s.CallTimeout = 500 * time.Millisecond })
+	c, _ := startPython(t, h, plugin.KindEvaluator, "evaluator", func(s *rpc.Spec) { s.CallTimeout = 500 * time.Millisecond })
 	start := time.Now()
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "hang"}, nil, 1)
 	if err == nil || !strings.Contains(err.Error(), "no answer within") || !strings.Contains(err.Error(), "500ms") || !strings.Contains(err.Error(), "Evaluate(hang)") {
@@ -439,7 +440,7 @@ func TestPythonRunByHand(t *testing.T) {
 // and LoadFit with plugin.ErrCannotSaveFit; one with them saves a fit that another process
 // loads instead of fitting, generating the same adapters.
 func TestPythonSaveFit(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -1,4 +1,4 @@
-package rpc
+package rpc_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // chattyEncoder logs on Configure, through the default logger and a sub-logger.
@@ -27,9 +28,9 @@ func (e chattyEncoder) Configure(ctx context.Context, p plugin.Params) error {
 func TestRelayedLogLines(t *testing.T) {
 	var buf syncBuffer
 	log := hclog.New(&hclog.LoggerOptions{Name: "sglab", Output: &buf, Level: hclog.Info})
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindEncoder, "chatty", func(s *Spec) { s.Logger = log.Named(s.Label) })
+	c := startFake(t, h, "chatty", func(s *rpc.Spec) { s.Logger = log.Named(s.Label) })
 	if err := c.Encoder().Configure(context.Background(), plugin.Params{}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package rpc
+package rpc_test
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 	"github.com/sglab/sglab/framework/task"
 )
 
 // gone reports whether the process is gone, waiting up to d.
-func gone(c *Client, d time.Duration) bool {
+func gone(c *rpc.Client, d time.Duration) bool {
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if c.Exited() {
 			return true
@@ -45,15 +46,15 @@ func stop(t *testing.T, pid int) {
 // graceful shutdown, yet a call past its timeout ends within the timeout and a few
 // seconds, with the process killed; per-call timeouts apply by call.
 func TestStoppedPluginKilledWithinTimeout(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	c := startFake(t, h, plugin.KindEvaluator, "evaluator", func(s *Spec) {
+	c := startFake(t, h, "evaluator", func(s *rpc.Spec) {
 		s.Timeouts = map[string]time.Duration{plugin.CallEvaluate: 500 * time.Millisecond, plugin.CallInfo: time.Minute}
 	})
 	if _, err := c.Evaluator().Info(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	stop(t, c.cmd.Process.Pid)
+	stop(t, rpc.Pid(c))
 	start := time.Now()
 	_, err := c.Evaluator().Evaluate(context.Background(), task.Task{ID: "a", Domain: []task.Transform{{Name: "x", Args: []float64{1}}}}, nil, 1)
 	took := time.Since(start)
@@ -71,12 +72,12 @@ func TestStoppedPluginKilledWithinTimeout(t *testing.T) {
 // TestKillStoppedPlugin: Kill and KillAll end a SIGSTOPped plugin within their grace,
 // rather than waiting for ever on its graceful shutdown.
 func TestKillStoppedPlugin(t *testing.T) {
-	h := &Host{}
+	h := &rpc.Host{}
 	defer h.KillAll()
-	a := startFake(t, h, plugin.KindEncoder, "encoder", nil)
-	b := startFake(t, h, plugin.KindEncoder, "encoder", nil)
-	for _, c := range []*Client{a, b} {
-		stop(t, c.cmd.Process.Pid)
+	a := startFake(t, h, "encoder", nil)
+	b := startFake(t, h, "encoder", nil)
+	for _, c := range []*rpc.Client{a, b} {
+		stop(t, rpc.Pid(c))
 	}
 	start := time.Now()
 	a.Kill()
@@ -87,7 +88,7 @@ func TestKillStoppedPlugin(t *testing.T) {
 	if !gone(b, time.Second) {
 		t.Fatal("KillAll left a stopped plugin running")
 	}
-	if took := time.Since(start); took > 4*killGrace+2*time.Second {
+	if took := time.Since(start); took > 4*rpc.KillGrace+2*time.Second {
 		t.Fatalf("killing two stopped plugins took %s", took)
 	}
 }
