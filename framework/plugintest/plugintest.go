@@ -5,9 +5,9 @@
 //     in-memory gRPC connection and returns its client, so a test exercises the
 //     conversion, limits and error mapping of a plugin process without starting one;
 //   - as a real process: Main, in a package's TestMain, lets the test binary
-//     re-execute itself as one of the plugins it names, and Start launches that
-//     process through the runner's Host; Launch starts any other executable (a
-//     Python plugin, a built binary) from its rpc.Spec;
+//     re-execute itself as one of the Plugins it is given, and Plugins.Start
+//     launches that process through the runner's Host; Launch starts any other
+//     executable (a Python plugin, a built binary) from its rpc.Spec;
 //   - against the contract: Generator, Encoder and Evaluator are conformance suites
 //     that check, one subtest each, what every plugin of the kind must do (Info
 //     well-formed, strict Configure reporting every bad parameter at once, same seed
@@ -59,7 +59,7 @@ func label(impl plugin.Base) string {
 }
 
 // Launch starts the plugin process s describes (a Python plugin, a built binary,
-// Self's re-executed test binary) and returns its client, killed when t ends.
+// the re-executed test binary of Plugins.Spec) and returns its client, killed when t ends.
 func Launch(t testing.TB, s rpc.Spec) *rpc.Client {
 	t.Helper()
 	h := &rpc.Host{}
@@ -77,15 +77,17 @@ type Plugins map[string]func() plugin.Base
 // envServe names the plugin a re-executed test binary serves.
 const envServe = "SGLAB_PLUGINTEST_SERVE"
 
-// served is what Main was given, for Self.
-var served Plugins
-
-// Main is a package's TestMain when its tests run plugins as processes: in a test
-// binary re-executed by Self or Start it serves the plugin named and exits;
-// otherwise it runs the tests.
+// Main is a package's TestMain when its tests run plugins as processes: in the test
+// binary re-executed by Plugins.Spec or Plugins.Start it serves the plugin named and
+// exits; otherwise it runs the tests.
 //
-//	func TestMain(m *testing.M) {
-//		plugintest.Main(m, plugintest.Plugins{"mean": func() plugin.Base { return mean.New() }})
+//	var fakes = plugintest.Plugins{"mean": func() plugin.Base { return mean.New() }}
+//
+//	func TestMain(m *testing.M) { plugintest.Main(m, fakes) }
+//
+//	func TestMeanProcess(t *testing.T) {
+//		gen := fakes.Start(t, "mean").Generator()
+//		...
 //	}
 func Main(m *testing.M, plugins Plugins) {
 	if name := os.Getenv(envServe); name != "" {
@@ -100,16 +102,16 @@ func Main(m *testing.M, plugins Plugins) {
 		}
 		os.Exit(0)
 	}
-	served = plugins
 	os.Exit(m.Run())
 }
 
-// Self is the Spec that re-executes the test binary as the plugin Main was given
-// under name; change it (timeouts, logger, environment) before Launch.
-func Self(name string) (rpc.Spec, error) {
-	newPlugin, ok := served[name]
+// Spec is the Spec that re-executes the test binary as the plugin named, which ps,
+// given to Main in the package's TestMain, makes; change it (timeouts, logger,
+// environment) before Launch.
+func (ps Plugins) Spec(name string) (rpc.Spec, error) {
+	newPlugin, ok := ps[name]
 	if !ok {
-		return rpc.Spec{}, fmt.Errorf("plugintest: no plugin %q: name it in plugintest.Main, called from the package's TestMain", name)
+		return rpc.Spec{}, fmt.Errorf("plugintest: no plugin %q among those given to Main", name)
 	}
 	kind, err := rpc.KindOf(newPlugin())
 	if err != nil {
@@ -124,9 +126,9 @@ func Self(name string) (rpc.Spec, error) {
 
 // Start runs the test binary as the plugin named (see Main) and returns its client,
 // killed when t ends.
-func Start(t testing.TB, name string) *rpc.Client {
+func (ps Plugins) Start(t testing.TB, name string) *rpc.Client {
 	t.Helper()
-	s, err := Self(name)
+	s, err := ps.Spec(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,33 +21,34 @@ import (
 	"github.com/sglab/sglab/framework/params"
 	"github.com/sglab/sglab/framework/plugin"
 	"github.com/sglab/sglab/framework/plugin/rpc"
+	"github.com/sglab/sglab/framework/plugintest"
 	"github.com/sglab/sglab/framework/results"
 	"github.com/sglab/sglab/framework/task"
 	"github.com/sglab/sglab/reports"
 )
 
-// The test binary re-executes itself as each fake plugin (SGLAB_TEST_PLUGIN), so the
-// driver is tested through the real go-plugin/gRPC path.
+// The test binary re-executes itself as each fake plugin (plugintest.Main), so the
+// driver is tested through the real go-plugin/gRPC path; some tests run it as a
+// child process of their own (lock holder, journal limit), whose plugins must not
+// inherit the variable that made it one.
 func TestMain(m *testing.M) {
-	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name == "" {
-		// Helpers of some tests, run as child processes; their plugins are not.
-		if dir := os.Getenv("SGLAB_TEST_LOCK_HOLDER"); dir != "" {
-			holdLock(dir)
-		}
-		if dir := os.Getenv("SGLAB_TEST_JOURNAL_LIMIT"); dir != "" {
-			runWithJournalLimit(dir)
-		}
+	if dir := os.Getenv("SGLAB_TEST_LOCK_HOLDER"); dir != "" {
+		os.Unsetenv("SGLAB_TEST_LOCK_HOLDER")
+		holdLock(dir)
 	}
-	if name := os.Getenv("SGLAB_TEST_PLUGIN"); name != "" {
-		fakes := map[string]plugin.Base{"encoder": &encoder{}, "evaluator": &evaluator{}, "generator": &generator2{},
-			"evaluator-without-headline": &evaluatorWithoutHeadline{}}
-		if err := rpc.Serve(fakes[name]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if dir := os.Getenv("SGLAB_TEST_JOURNAL_LIMIT"); dir != "" {
+		os.Unsetenv("SGLAB_TEST_JOURNAL_LIMIT")
+		runWithJournalLimit(dir)
 	}
-	os.Exit(m.Run())
+	plugintest.Main(m, fakes)
+}
+
+var fakes = plugintest.Plugins{
+	"encoder":   func() plugin.Base { return &encoder{} },
+	"evaluator": func() plugin.Base { return &evaluator{} },
+	"generator": func() plugin.Base { return &generator2{} },
+
+	"evaluator-without-headline": func() plugin.Base { return &evaluatorWithoutHeadline{} },
 }
 
 var testSchema = lora.Schema{{Name: "m.q_proj", In: 3, Out: 2, Rank: 1, Alpha: 1}}
@@ -179,12 +180,8 @@ func (g *generator2) Generate(_ context.Context, target []float32, n int, seed u
 	return out, nil
 }
 
-func testSpec(kind string, ref config.PluginRef) (rpc.Spec, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return rpc.Spec{}, err
-	}
-	return rpc.Spec{Kind: kind, Label: ref.Name, Path: exe, Env: []string{"SGLAB_TEST_PLUGIN=" + ref.Name}}, nil
+func testSpec(_ string, ref config.PluginRef) (rpc.Spec, error) {
+	return fakes.Spec(ref.Name)
 }
 
 const experiment = `

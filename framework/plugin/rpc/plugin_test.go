@@ -30,13 +30,15 @@ func TestMain(m *testing.M) {
 		serveOldGenerator()
 		os.Exit(0)
 	}
-	plugintest.Main(m, plugintest.Plugins{
-		"encoder":   func() plugin.Base { markLaunch(); return &fakeEncoder{scale: 1} },
-		"evaluator": func() plugin.Base { return fakeEvaluator{} },
-		"generator": func() plugin.Base { return &fakeGenerator{} },
-		"stdout":    func() plugin.Base { return &carelessEncoder{fakeEncoder{scale: 1}} },
-		"chatty":    func() plugin.Base { return chattyEncoder{&fakeEncoder{scale: 1}} },
-	})
+	plugintest.Main(m, fakes)
+}
+
+var fakes = plugintest.Plugins{
+	"encoder":   func() plugin.Base { markLaunch(); return &fakeEncoder{scale: 1} },
+	"evaluator": func() plugin.Base { return fakeEvaluator{} },
+	"generator": func() plugin.Base { return &fakeGenerator{} },
+	"stdout":    func() plugin.Base { return &carelessEncoder{fakeEncoder{scale: 1}} },
+	"chatty":    func() plugin.Base { return chattyEncoder{&fakeEncoder{scale: 1}} },
 }
 
 // paperSchema is CLIP ViT-B/16 with rank-2 LoRA on q, k, v of its 12 blocks.
@@ -216,7 +218,7 @@ func (oldGenerator) Info(context.Context, *pb.Empty) (*pb.Info, error) {
 // startFake starts the fake plugin named (see TestMain) on h; mod changes its Spec.
 func startFake(t *testing.T, h *rpc.Host, fake string, mod func(*rpc.Spec)) *rpc.Client {
 	t.Helper()
-	s, err := plugintest.Self(fake)
+	s, err := fakes.Spec(fake)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +402,7 @@ func TestStdoutBeforeHandshake(t *testing.T) {
 // selfSpec is the Spec of the fake plugin named, labelled label.
 func selfSpec(t testing.TB, fake, label string) rpc.Spec {
 	t.Helper()
-	s, err := plugintest.Self(fake)
+	s, err := fakes.Spec(fake)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +481,7 @@ func TestNotExecutable(t *testing.T) {
 // BenchmarkEvaluatePaperScaleAdapter moves one 110,592-parameter adapter through a
 // plugin call (encode, gRPC over the local socket, decode) and back with metrics.
 func BenchmarkEvaluatePaperScaleAdapter(b *testing.B) {
-	ev := plugintest.Start(b, "evaluator").Evaluator()
+	ev := fakes.Start(b, "evaluator").Evaluator()
 	a := lora.New(paperSchema())
 	tk := task.Task{ID: "t", Dataset: "digits", Domain: []task.Transform{{Name: "rotate", Args: []float64{1}}}}
 	b.SetBytes(int64(4 * len(a.Params)))

@@ -2,43 +2,22 @@ package minicliptext
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/framework/plugin/rpc"
+	"github.com/sglab/sglab/framework/plugintest"
 )
 
-// With SGLAB_MINICLIPTEXT_SERVE set the test binary serves the encoder, so the gRPC
-// path is tested with no build step outside go test.
-func TestMain(m *testing.M) {
-	if os.Getenv("SGLAB_MINICLIPTEXT_SERVE") != "" {
-		if err := rpc.Serve(New()); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// The test binary re-executes itself as the plugin (plugintest.Main), so the gRPC
+// path is tested in a process of its own with no build step outside go test.
+func TestMain(m *testing.M) { plugintest.Main(m, served) }
+
+var served = plugintest.Plugins{"minicliptext": func() plugin.Base { return New() }}
 
 func TestGRPCRoundTrip(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &rpc.Host{}
-	defer h.KillAll()
-	c, err := h.Start(context.Background(), rpc.Spec{
-		Kind: plugin.KindEncoder, Label: "minicliptext", Path: exe,
-		Args: []string{"-test.run=^$"}, Env: []string{"SGLAB_MINICLIPTEXT_SERVE=1"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := served.Start(t, "minicliptext")
 	ctx := context.Background()
 	remote := c.Encoder()
 	texts := []string{"handwritten digits with heavy noise", "inverted clothing photographs"}

@@ -2,9 +2,7 @@ package miniclip
 
 import (
 	"context"
-	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,40 +10,20 @@ import (
 
 	"github.com/sglab/sglab/framework/lora"
 	"github.com/sglab/sglab/framework/plugin"
-	"github.com/sglab/sglab/framework/plugin/rpc"
+	"github.com/sglab/sglab/framework/plugintest"
 )
 
-// The test binary re-executes itself as the plugin: with SGLAB_MINICLIP_SERVE set,
-// TestMain serves the evaluator over go-plugin instead of running tests, so the gRPC
-// path is tested with no build step outside go test.
-func TestMain(m *testing.M) {
-	if os.Getenv("SGLAB_MINICLIP_SERVE") != "" {
-		if err := rpc.Serve(New()); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// The test binary re-executes itself as the plugin (plugintest.Main), so the gRPC
+// path is tested in a process of its own with no build step outside go test.
+func TestMain(m *testing.M) { plugintest.Main(m, served) }
+
+var served = plugintest.Plugins{"miniclip": func() plugin.Base { return New() }}
 
 // TestGRPCRoundTrip runs the evaluator in its own process through the plugin host and
 // checks that what crosses the wire matches the in-process evaluator bit for bit, and
 // that errors keep the names of the key and task.
 func TestGRPCRoundTrip(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &rpc.Host{}
-	defer h.KillAll()
-	c, err := h.Start(context.Background(), rpc.Spec{
-		Kind: plugin.KindEvaluator, Label: "miniclip", Path: exe,
-		Args: []string{"-test.run=^$"}, Env: []string{"SGLAB_MINICLIP_SERVE=1"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := served.Start(t, "miniclip")
 	remote := c.Evaluator()
 	local := smallEvaluator(t)
 	ctx := context.Background()
