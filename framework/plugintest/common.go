@@ -2,6 +2,7 @@ package plugintest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sglab/sglab/framework/plugin"
+	"github.com/sglab/sglab/framework/plugin/rpc"
 )
 
 // Common is what every suite needs to know of the plugin.
@@ -188,4 +190,16 @@ func configured[P plugin.Base](t testing.TB, newPlugin func(testing.TB) P, o Com
 		return p, fmt.Errorf("Configure(%v): %v", o.Params, err)
 	}
 	return p, nil
+}
+
+// pluginRefused checks that err, a failed call, is the plugin's own refusal: over
+// the protocol a plugin's error arrives as an rpc.RemoteError, while a CallError
+// without one is the client's finding (bad data, a crash, a timeout).
+func pluginRefused(err error) error {
+	var ce *rpc.CallError
+	var re *rpc.RemoteError
+	if errors.As(err, &ce) && !errors.As(err, &re) {
+		return fmt.Errorf("the plugin did not refuse; the call failed: %v", err)
+	}
+	return nil
 }

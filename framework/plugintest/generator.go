@@ -61,6 +61,9 @@ func generatorChecks(o GeneratorOptions) []check[plugin.Generator] {
 			if err == nil {
 				return fmt.Errorf("Generate before Fit returned %d adapters, want an error", len(as))
 			}
+			if err := pluginRefused(err); err != nil {
+				return fmt.Errorf("Generate before Fit: %v", err)
+			}
 			if !strings.Contains(strings.ToLower(err.Error()), "fit") {
 				return fmt.Errorf("Generate before Fit: the error does not say that Fit is missing: %v", err)
 			}

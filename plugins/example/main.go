@@ -9,8 +9,9 @@
 //
 // It merges the last snapshot of every expert, weighted by a softmax of cosine
 // similarity at temperature tau, which is all a plugin needs to show: Info, strict
-// Configure, Fit on a library of snapshot files, Generate, and logging through the
-// logger rpc.Serve hands it.
+// Configure, Fit on a library of snapshot files, Generate, logging through the
+// logger rpc.Serve hands it, and its test: the plugin kit's conformance suite
+// (framework/plugintest), as every plugin should run it.
 package main
 
 import (
@@ -28,10 +29,14 @@ import (
 )
 
 func main() {
-	if err := rpc.Serve(&generator{cfg: config{Tau: 0.1}, log: hclog.NewNullLogger()}); err != nil {
+	if err := rpc.Serve(newGenerator()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+func newGenerator() *generator {
+	return &generator{cfg: config{Tau: 0.1}, log: hclog.NewNullLogger()}
 }
 
 type config struct {
@@ -91,6 +96,9 @@ func (g *generator) Fit(_ context.Context, lib plugin.Library, _ uint64) error {
 }
 
 func (g *generator) Generate(_ context.Context, target []float32, n int, _ uint64) ([]*lora.Adapter, error) {
+	if len(g.finals) == 0 {
+		return nil, errors.New("Generate called before Fit")
+	}
 	w := make([]float64, len(g.embs))
 	var z float64
 	for i, e := range g.embs {
