@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -71,12 +70,7 @@ generator = "topk-weighted"
 	}
 
 	// serve --fit starts from the file.
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "serve", exp, "--quiet", "--cache", cache, "--method", "SG-LoRA", "--addr", "127.0.0.1:0", "--fit", fit)
-	cmd.Env = append(os.Environ(), "SGLAB_TEST_AS_RUNNER=1")
+	cmd := runnerCommand(t, "serve", exp, "--quiet", "--cache", cache, "--method", "SG-LoRA", "--addr", "127.0.0.1:0", "--fit", fit)
 	var serr bytes.Buffer
 	cmd.Stderr = &serr
 	pipe, err := cmd.StdoutPipe()

@@ -151,12 +151,7 @@ func sameBits(a, b []float32) bool {
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	exp := tinyExperiment(t, dir, sgloraMethod)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "serve", exp, "--quiet", "--cache", filepath.Join(dir, "cache"), "--method", "SG-LoRA", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "SGLAB_TEST_AS_RUNNER=1")
+	cmd := runnerCommand(t, "serve", exp, "--quiet", "--cache", filepath.Join(dir, "cache"), "--method", "SG-LoRA", "--addr", "127.0.0.1:0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	pipe, err := cmd.StdoutPipe()

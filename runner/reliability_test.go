@@ -21,12 +21,7 @@ import (
 // for the runner) and waits until it has at least two plugin processes at work.
 func startRunner(t *testing.T, dir, exp string) (*exec.Cmd, *bytes.Buffer, []int) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "run", "--cache", filepath.Join(dir, "cache"), exp)
-	cmd.Env = append(os.Environ(), "SGLAB_TEST_AS_RUNNER=1")
+	cmd := runnerCommand(t, "run", "--cache", filepath.Join(dir, "cache"), exp)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
