@@ -79,9 +79,6 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 			return nil, fail("sha256 mismatch, not launched: %s has %s, the experiment expects %s", s.Path, sum, strings.ToLower(s.SHA256))
 		}
 	}
-	if h.shuttingDown() {
-		return nil, fail("not started: %v", errShuttingDown)
-	}
 
 	cmd := exec.Command(s.Path, s.Args...)
 	cmd.Env = append(os.Environ(), s.Env...)
@@ -111,9 +108,8 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 		},
 	})
 	c.proc = &child{gp: gp, cmd: cmd}
-	if err := h.track(c); err != nil {
-		gp.Kill()
-		return nil, fail("%v", err)
+	if err := h.track(c); err != nil { // before the launch, which gp.Client does
+		return nil, fail("not started: %v", err)
 	}
 
 	conn, err := gp.Client()
@@ -131,12 +127,6 @@ func (h *Host) Start(ctx context.Context, s Spec) (*Client, error) {
 }
 
 var errShuttingDown = errors.New("the runner is shutting down")
-
-func (h *Host) shuttingDown() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.closed
-}
 
 // track adds c to the clients KillAll kills, unless KillAll has begun.
 func (h *Host) track(c *Client) error {
