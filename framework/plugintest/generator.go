@@ -24,7 +24,9 @@ type GeneratorOptions struct {
 //   - unknown_parameter_refused_by_name, every_bad_parameter_reported_at_once (one
 //     Configure with a wrong value for every parameter names them all),
 //     documented_defaults_accepted;
-//   - generate_before_fit_refused: an error that says Fit is missing;
+//   - generate_before_fit_refused: the plugin's own error, saying Fit is missing
+//     (over the protocol the client asks the plugin and calls adapters before Fit
+//     bad data, so a plugin that answers fails here too);
 //   - n_samples_of_the_library_schema: Generate(n) returns n adapters of the
 //     library's schema, finite; Generate(1) returns one;
 //   - same_seed_same_output: the same fit and generate seeds give the same adapters bit

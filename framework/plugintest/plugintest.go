@@ -23,8 +23,10 @@
 //		}, plugintest.GeneratorOptions{Common: plugintest.Common{Params: plugin.Params{"epochs": int64(2)}}})
 //	}
 //
-// Every plugin the kit starts or connects is killed when the test that asked for it
-// ends.
+// Generators fit on Library, a synthetic library of snapshot files in the test's
+// temporary folder, and generate for Target. Every plugin the kit starts or connects
+// is killed when the test that asked for it ends; a panic in a plugin served by
+// Connect ends that plugin, as a crash ends a process, and fails only its check.
 package plugintest
 
 import (
