@@ -108,8 +108,8 @@ func Main(m *testing.M, plugins Plugins) {
 }
 
 // Spec is the Spec that re-executes the test binary as the plugin named, which ps,
-// given to Main in the package's TestMain, makes; change it (timeouts, logger,
-// environment) before Launch.
+// given to Main in the package's TestMain, makes (here once, to learn its kind);
+// change it (timeouts, logger, environment) before Launch.
 func (ps Plugins) Spec(name string) (rpc.Spec, error) {
 	newPlugin, ok := ps[name]
 	if !ok {
