@@ -35,9 +35,14 @@ type fake struct {
 }
 
 func (f *fake) Info(context.Context) (plugin.Info, error) {
-	in := plugin.Info{Kind: f.kind, Name: "fake", Version: "1", Params: params.Describe(&scaleConfig{Scale: 1})}
+	ps, err := params.Describe(&scaleConfig{Scale: 1})
+	if err != nil {
+		return plugin.Info{}, err
+	}
+	in := plugin.Info{Kind: f.kind, Name: "fake", Version: "1", Params: ps}
 	if f.kind == plugin.KindEvaluator {
-		in.Schema, in.Datasets, in.Metrics = evalSchema, []string{"toy"}, []string{"score"}
+		in.Schema, in.Datasets = evalSchema, []string{"toy"}
+		in.Metrics, in.Headline = []plugin.Metric{{Name: "score"}}, []string{"score"}
 	}
 	switch f.fault {
 	case "info":
