@@ -21,9 +21,11 @@ type Common struct {
 	Name string
 	// Params configure the plugin for the checks that use it: small and fast.
 	Params plugin.Params
-	// Bad are values Configure must refuse, each with an error naming its key (a range
-	// the plugin checks itself); the suite adds a value of the wrong type for every
-	// documented parameter and an unknown key, and sends them all in one call.
+	// Bad are values Configure must refuse, each with an error naming its key, that
+	// only the plugin's own checks know of (parameters checked together, a file that
+	// must exist); the suite adds a value of the wrong type for every documented
+	// parameter and an unknown key, and sends them all in one call. Constraints Info
+	// declares are checked without this.
 	Bad plugin.Params
 }
 
@@ -79,6 +81,27 @@ func baseChecks[P plugin.Base](kind string, o Common, info func(plugin.Info) err
 				bad[k] = v
 			}
 			return namesEvery(p.Configure(ctx, bad), "Configure with a bad value for every parameter", sortedKeys(bad))
+		}},
+		{"declared_constraints_enforced", func(t testing.TB, newPlugin func(testing.TB) P) error {
+			p := newPlugin(t)
+			in, err := p.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("Info: %v", err)
+			}
+			bad := plugin.Params{}
+			for _, d := range in.Params {
+				v, ok, err := breaking(d)
+				if err != nil {
+					return err
+				}
+				if ok {
+					bad[d.Name] = v
+				}
+			}
+			if len(bad) == 0 {
+				t.Skip("Info declares no constraint")
+			}
+			return namesEvery(p.Configure(ctx, bad), "Configure with a value breaking each declared constraint "+fmt.Sprint(bad), sortedKeys(bad))
 		}},
 		{"documented_defaults_accepted", func(t testing.TB, newPlugin func(testing.TB) P) error {
 			p := newPlugin(t)
@@ -202,4 +225,36 @@ func pluginRefused(err error) error {
 		return fmt.Errorf("the plugin did not refuse; the call failed: %v", err)
 	}
 	return nil
+}
+
+// breaking is a value of p's type that breaks its first declared constraint; ok is
+// false when it declares none.
+func breaking(p plugin.Param) (v any, ok bool, err error) {
+	elem := strings.TrimPrefix(p.Type, "[]")
+	bound := func(s string, delta float64) (any, bool, error) {
+		g, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("parameter %q: declared bound %q is not a number", p.Name, s)
+		}
+		if elem == "int" {
+			return int64(g + delta), true, nil
+		}
+		return g + delta, true, nil
+	}
+	switch {
+	case p.Min != "":
+		v, ok, err = bound(p.Min, -1)
+	case p.Above != "":
+		v, ok, err = bound(p.Above, 0)
+	case p.Max != "":
+		v, ok, err = bound(p.Max, 1)
+	case p.Below != "":
+		v, ok, err = bound(p.Below, 0)
+	case len(p.OneOf) > 0:
+		v, ok = "none of "+strings.Join(p.OneOf, ", "), true
+	}
+	if ok && elem != p.Type {
+		v = []any{v}
+	}
+	return v, ok, err
 }

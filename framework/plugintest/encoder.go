@@ -27,7 +27,7 @@ type EncoderOptions struct {
 // newEnc:
 //
 //   - info, unknown_parameter_refused_by_name, every_bad_parameter_reported_at_once,
-//     documented_defaults_accepted (as for generators);
+//     declared_constraints_enforced, documented_defaults_accepted (as for generators);
 //   - one_finite_vector_per_text: as many vectors as texts, all of one width (Dim when
 //     given), finite, not all zero;
 //   - same_text_same_vector: a text gets the same vector bit for bit whatever it is

@@ -21,7 +21,7 @@ import (
 var unseeded float32
 
 type scaleConfig struct {
-	Scale float64 `param:"scale" doc:"multiplies the output"`
+	Scale float64 `param:"scale" above:"0" doc:"multiplies the output"`
 	Shift float64 `param:"shift" doc:"adds to the output"`
 }
 
@@ -49,6 +49,8 @@ func (f *fake) Info(context.Context) (plugin.Info, error) {
 		in.Version = ""
 	case "documented_defaults_accepted":
 		in.Params[0].Default = "fast"
+	case "declared_constraints_enforced": // declared, never checked
+		in.Params[1].Max = "-1"
 	}
 	return in, nil
 }

@@ -18,16 +18,13 @@ var small = map[string]plugin.Params{
 	"miniclip": {"train_per_class": int64(2), "test_per_class": int64(2), "batch_size": int64(10)},
 }
 
-// bad are out-of-range values each built-in must refuse by name, beside the wrong
-// types and unknown key every suite sends.
+// bad are values each built-in's own checks refuse by name (the kit adds a wrong type
+// for every parameter and a value breaking each declared constraint).
 var bad = map[string]plugin.Params{
-	"sglora":          {"top_k": int64(0), "tau": -1.0},
-	"hypernet":        {"epochs": int64(0)},
-	"topk-weighted":   {"top_k": int64(0)},
-	"ties":            {"density": 2.0},
-	"task-arithmetic": {"space": "nowhere"},
-	"dare":            {"rate": 1.5},
-	"miniclip":        {"test_per_class": int64(0)},
+	"glove":           {"lexical": 0.8, "vectors_path": "/nonexistent/glove.txt"}, // lexical + numeric > 1
+	"dare":            {"lambda": 0.0},
+	"task-arithmetic": {"lambda": 0.0},
+	"ties":            {"lambda": 0.0},
 }
 
 // TestConformance runs the plugin kit's conformance suite of its kind over every

@@ -12,7 +12,5 @@ import (
 func TestConformance(t *testing.T) {
 	plugintest.Generator(t, func(t testing.TB) plugin.Generator {
 		return plugintest.Connect(t, newGenerator()).Generator()
-	}, plugintest.GeneratorOptions{
-		Common: plugintest.Common{Bad: plugin.Params{"tau": 0.0}}, // refused by its own check
-	})
+	}, plugintest.GeneratorOptions{})
 }
