@@ -157,8 +157,11 @@ func aggregate(rows []results.Row, ms results.Metrics, reference string, boot st
 	}
 
 	for _, sp := range rep.Splits {
+		// The bootstrap sees units by task name and seed, not in the journal's order, so
+		// that the same rows give the same intervals however they were appended (a
+		// resumed run, shards merged).
 		less := func(a, b unit) int {
-			return cmp.Or(cmp.Compare(taskOrder[[2]string{sp.Name, a.task}], taskOrder[[2]string{sp.Name, b.task}]), cmp.Compare(a.seed, b.seed))
+			return cmp.Or(cmp.Compare(a.task, b.task), cmp.Compare(a.seed, b.seed))
 		}
 		for _, m := range sp.Methods {
 			m.values = meanOverSamples(samples[m])
@@ -235,6 +238,7 @@ func meanOverSamples(in map[unit]map[string][]float64) map[string]map[unit]float
 			if out[k] == nil {
 				out[k] = map[unit]float64{}
 			}
+			sort.Float64s(vs) // summation order fixed, whatever the rows' order
 			out[k][u] = stats.Mean(vs)
 		}
 	}

@@ -1,7 +1,12 @@
 package reports
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
@@ -167,6 +172,49 @@ func TestFormat(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// TestRowOrderDoesNotMatter aggregates the golden journal in its own order and in
+// shuffled orders (as a resumed run or merged Slurm shards append them) and checks that
+// every method's scores, intervals and paired comparisons are the same bits.
+func TestRowOrderDoesNotMatter(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := results.Decode(f, results.FileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores := func(rows []results.Row) map[string]string {
+		rep, err := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, sp := range rep.Splits {
+			for _, m := range sp.Methods {
+				out[sp.Name+"/"+m.Name] = fmt.Sprintf("%v %v %v %v", m.Scores, m.Div, m.Paired, m.PerTask)
+			}
+		}
+		return out
+	}
+	want := scores(rows)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 3 {
+		shuffled := slices.Clone(rows)
+		rng.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		got := scores(shuffled)
+		if len(got) != len(want) {
+			t.Fatalf("shuffle %d: %d methods, in order %d", i, len(got), len(want))
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("shuffle %d: %s differs:\n got  %s\n want %s", i, k, got[k], w)
+			}
 		}
 	}
 }
