@@ -116,33 +116,72 @@ func (l *LoRA[T]) merge(dst, base []T, b, d int) {
 func (l *LoRA[T]) backward(g *LoRA[T], b int, dqkv, x []T, rows, d int) {
 	for j := 0; j < 3; j++ {
 		m, gm := l.Mods[3*b+j], g.Mods[3*b+j]
-		r := m.Rank
-		var u, v [8]T
-		us, vs := u[:], v[:]
-		if r > len(u) {
-			us, vs = make([]T, r), make([]T, r)
+		if m.Rank == 2 {
+			backwardRank2(m.A, m.B, gm.A, gm.B, m.Scale, dqkv[j*d:], x, rows, d)
+			continue
 		}
-		for n := 0; n < rows; n++ {
-			xn := x[n*d : (n+1)*d]
-			dy := dqkv[n*3*d+j*d : n*3*d+(j+1)*d]
-			for k := 0; k < r; k++ {
-				us[k] = m.Scale * dot(m.A[k*d:(k+1)*d], xn)
-				vs[k] = 0
+		backwardModule(m.A, m.B, gm.A, gm.B, m.Scale, m.Rank, dqkv[j*d:], x, rows, d)
+	}
+}
+
+// backwardModule is backward's loop over rows for one module of rank r. dqkv holds row
+// n's output gradient at n·3d.
+func backwardModule[T Float](a, b, ga, gb []T, scale T, r int, dqkv, x []T, rows, d int) {
+	var u, v [8]T
+	us, vs := u[:], v[:]
+	if r > len(u) {
+		us, vs = make([]T, r), make([]T, r)
+	}
+	for n := 0; n < rows; n++ {
+		xn := x[n*d : (n+1)*d]
+		dy := dqkv[n*3*d : n*3*d+d]
+		for k := 0; k < r; k++ {
+			us[k] = scale * dot(a[k*d:(k+1)*d], xn)
+			vs[k] = 0
+		}
+		for o, g := range dy {
+			if g == 0 {
+				continue
 			}
-			for o, g := range dy {
-				if g == 0 {
-					continue
-				}
-				bo := m.B[o*r : (o+1)*r]
-				gbo := gm.B[o*r : (o+1)*r]
-				for k := 0; k < r; k++ {
-					gbo[k] += g * us[k]
-					vs[k] += g * bo[k]
-				}
-			}
+			bo := b[o*r : (o+1)*r]
+			gbo := gb[o*r : (o+1)*r]
 			for k := 0; k < r; k++ {
-				axpy(m.Scale*vs[k], xn, gm.A[k*d:(k+1)*d])
+				gbo[k] += g * us[k]
+				vs[k] += g * bo[k]
 			}
 		}
+		for k := 0; k < r; k++ {
+			axpy(scale*vs[k], xn, ga[k*d:(k+1)*d])
+		}
+	}
+}
+
+// backwardRank2 is backward's loop over rows for one module of rank 2 (the paper's and
+// the default rank), with the two ranks' values in locals instead of slices: the same
+// operations in the same order as backwardModule, so the same bits, without its inner
+// loops over k. dqkv holds row n's output gradient at n·3d.
+func backwardRank2[T Float](a, b, ga, gb []T, scale T, dqkv, x []T, rows, d int) {
+	a0, a1 := a[:d], a[d:2*d]
+	ga0, ga1 := ga[:d], ga[d:2*d]
+	b, gb = b[:2*d], gb[:2*d]
+	for n := 0; n < rows; n++ {
+		xn := x[n*d : (n+1)*d]
+		dy := dqkv[n*3*d : n*3*d+d]
+		u0 := scale * dot(a0, xn)
+		u1 := scale * dot(a1, xn)
+		var v0, v1 T
+		for o, g := range dy {
+			if g == 0 {
+				continue
+			}
+			bo := b[2*o : 2*o+2]
+			gbo := gb[2*o : 2*o+2]
+			gbo[0] += g * u0
+			v0 += g * bo[0]
+			gbo[1] += g * u1
+			v1 += g * bo[1]
+		}
+		axpy(scale*v0, xn, ga0)
+		axpy(scale*v1, xn, ga1)
 	}
 }
