@@ -161,7 +161,8 @@ func (a *Adapter) DeltaW(dst []float32, i int) []float32 {
 // is caught before it reaches an evaluator.
 func (a *Adapter) CheckFinite() error {
 	for i, v := range a.Params {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		// NaN and ±Inf are the float32s whose exponent bits are all ones.
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
 			return fmt.Errorf("lora: parameter %d is %v", i, v)
 		}
 	}

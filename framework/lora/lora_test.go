@@ -225,6 +225,13 @@ func TestCheckFinite(t *testing.T) {
 	if err := randomAdapter(s, 3).CheckFinite(); err != nil {
 		t.Fatalf("finite adapter: %v", err)
 	}
+	for _, edge := range []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1))} {
+		a := randomAdapter(s, 3)
+		a.Params[5] = edge
+		if err := a.CheckFinite(); err != nil {
+			t.Errorf("finite value %v: %v", edge, err)
+		}
+	}
 	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
 		a := randomAdapter(s, 3)
 		a.Params[17] = bad

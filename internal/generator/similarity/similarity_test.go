@@ -193,3 +193,38 @@ func BenchmarkMixture(b *testing.B) {
 		Mixture(mu, v, ns, means, vars)
 	}
 }
+
+// TestMixtureSplitIsSerial checks that Mixture split over goroutines (a large P) gives
+// the bits of the serial path, computed here element range by element range on short
+// slices, which stay serial.
+func TestMixtureSplitIsSerial(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const experts, p, chunk = 5, 1 << 15, 1000
+	means, vars := make([][]float32, experts), make([][]float32, experts)
+	for e := range experts {
+		means[e], vars[e] = randVec(r, p), randVec(r, p)
+		for j := range vars[e] {
+			vars[e][j] *= vars[e][j]
+		}
+	}
+	ns := []Neighbour{{Index: 0, Weight: 0.1}, {Index: 2, Weight: 0.2}, {Index: 3, Weight: 0.3}, {Index: 4, Weight: 0.4}}
+	if p*len(ns) < mixtureSerial {
+		t.Fatalf("P·K = %d does not reach the split at %d", p*len(ns), mixtureSerial)
+	}
+	mu, v := make([]float32, p), make([]float32, p)
+	Mixture(mu, v, ns, means, vars)
+	for j0 := 0; j0 < p; j0 += chunk {
+		j1 := min(j0+chunk, p)
+		m2, v2 := make([][]float32, experts), make([][]float32, experts)
+		for e := range experts {
+			m2[e], v2[e] = means[e][j0:j1], vars[e][j0:j1]
+		}
+		wantMu, wantV := make([]float32, j1-j0), make([]float32, j1-j0)
+		Mixture(wantMu, wantV, ns, m2, v2)
+		for j := range wantMu {
+			if math.Float32bits(mu[j0+j]) != math.Float32bits(wantMu[j]) || math.Float32bits(v[j0+j]) != math.Float32bits(wantV[j]) {
+				t.Fatalf("element %d: split (%v, %v), serial (%v, %v)", j0+j, mu[j0+j], v[j0+j], wantMu[j], wantV[j])
+			}
+		}
+	}
+}
