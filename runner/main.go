@@ -116,7 +116,7 @@ func addDriverFlags(fs *flag.FlagSet) driverFlags {
 // something else.
 func addPluginFlags(fs *flag.FlagSet) driverFlags {
 	return driverFlags{
-		jobs:         fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once (results do not depend on it)"),
+		jobs:         fs.Int("jobs", runtime.NumCPU(), "evaluator processes working at once, and for run (seed, split) blocks of trials (results do not depend on it)"),
 		quiet:        fs.Bool("quiet", false, "log only warnings and errors"),
 		cache:        fs.String("cache", defaultCache(), "expert cache `DIR` (or set SGLAB_CACHE)"),
 		fresh:        fs.Bool("fresh", false, "ignore the expert cache and train again"),

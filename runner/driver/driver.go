@@ -3,7 +3,8 @@
 // (setUp: plugins started, tasks checked, descriptions embedded), resume (the journal
 // of an earlier run judged), experts (trainExperts: every expert unfinished work needs,
 // from the cache or trained, before any trial), and per seed and split the trials
-// (trials: generator fits, generated samples scored, references, diversity), every
+// (trials: generator fits, generated samples scored, references, diversity; up to Jobs
+// seed and split blocks at once, each with generator processes of its own), every
 // finished row appended to results.jsonl at once (journal). Transfer measures, with the
 // same plugins and expert cache, whether a world supports zero-shot adaptation at all.
 //
@@ -34,7 +35,7 @@ import (
 // Options control a run.
 type Options struct {
 	Out   string // results folder; the experiment's Output when empty
-	Jobs  int    // evaluator processes working at once
+	Jobs  int    // evaluator processes, and (seed, split) blocks of trials, working at once
 	Cache string // expert cache folder; <Out>/cache when empty
 	Fresh bool   // ignore cached experts (and overwrite them)
 	// Progress, when set (a terminal), shows a redrawn status line; otherwise progress
@@ -161,7 +162,7 @@ func Run(ctx context.Context, exp *config.Experiment, opt Options) (*Summary, er
 	}
 
 	tr := &trials{exp: exp, shard: s.opt.Shard, set: set, expert: store.trained, fits: newFitter(s.plugins.configured, s.man, prog, log),
-		journal: j, out: s.out, man: s.man, log: log}
+		jobs: s.opt.Jobs, journal: j, out: s.out, man: s.man, log: log}
 	if err := tr.run(ctx); err != nil {
 		if cause := context.Cause(ctx); cause != nil && cause != err {
 			return nil, cause // the journal's

@@ -32,51 +32,38 @@ func library(exp *config.Experiment, split task.Split, seed uint64, train plugin
 	return lib, errors.Join(errs...)
 }
 
-// fitter is the fits stage: it keeps one generator process per method, started when
-// first needed and again when it died, and fits it on a library unless it is fitted on
-// that one already.
+// fitter is the fits stage: it starts a generator process for one (seed, split) block's
+// method and fits it on the block's library. The block owns the process until it kills
+// it, so blocks that run at once never share a generator, and a fit depends only on its
+// library and seed.
 type fitter struct {
 	start func(context.Context, config.Method) (process, error)
-	gens  map[string]*fittedGenerator // by method
-	man   *Manifest                   // phase "fit"; may be nil
-	prog  *progress                   // counts "fits"; may be nil
+	man   *Manifest // phase "fit"; may be nil
+	prog  *progress // counts "fits"; may be nil
 	log   hclog.Logger
-}
-
-// fittedGenerator is one generator method's plugin process and what it was fitted on.
-type fittedGenerator struct {
-	proc   process
-	fitted string // key of the library it was last fitted on
 }
 
 func newFitter(start startFunc, man *Manifest, prog *progress, log hclog.Logger) *fitter {
 	return &fitter{start: func(ctx context.Context, m config.Method) (process, error) {
 		return start(ctx, plugin.KindGenerator, *m.Generator)
-	}, gens: map[string]*fittedGenerator{}, man: man, prog: prog, log: log}
+	}, man: man, prog: prog, log: log}
 }
 
-// fitted returns m's generator fitted on lib (named key, libErr the library's error),
-// starting or restarting its process when needed.
+// fitted starts a process of m's generator and fits it on lib (named key, libErr the
+// library's error); the caller kills it. A process whose fit failed is killed here.
 func (f *fitter) fitted(ctx context.Context, m config.Method, lib plugin.Library, key string, seed uint64, libErr error) (process, error) {
 	if libErr != nil {
 		return nil, libErr
 	}
-	g := f.gens[m.Name]
-	if g == nil || g.proc.Exited() {
-		p, err := f.start(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		g = &fittedGenerator{proc: p}
-		f.gens[m.Name] = g
+	p, err := f.start(ctx, m)
+	if err != nil {
+		return nil, err
 	}
-	if g.fitted != key {
-		if err := f.fit(ctx, g.proc.Generator(), m, lib, key, seed); err != nil {
-			return nil, err
-		}
-		g.fitted = key
+	if err := f.fit(ctx, p.Generator(), m, lib, key, seed); err != nil {
+		p.Kill()
+		return nil, err
 	}
-	return g.proc, nil
+	return p, nil
 }
 
 // fit fits gen, m's generator, on lib, named key.

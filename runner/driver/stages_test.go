@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -90,17 +91,19 @@ func (e *countingEvaluator) count(m map[string]int) map[string]int {
 	return out
 }
 
-// countingGenerator is the fake generator, counting its fits; Generate for the
-// description of task dieOn kills its process.
+// countingGenerator is the fake generator, counting its fits in its plugins; Generate
+// for the description of task dieOn kills its process.
 type countingGenerator struct {
 	generator2
-	proc  *fakeProcess
-	dieOn string
-	fits  *int
+	proc    *fakeProcess
+	dieOn   string
+	plugins *fakePlugins
 }
 
 func (g *countingGenerator) Fit(ctx context.Context, lib plugin.Library, seed uint64) error {
-	*g.fits++
+	if err := g.plugins.fitting(); err != nil {
+		return err
+	}
 	return g.generator2.Fit(ctx, lib, seed)
 }
 
@@ -113,15 +116,30 @@ func (g *countingGenerator) Generate(ctx context.Context, target []float32, n in
 }
 
 // fakePlugins starts fake processes: the evaluator ev, and generators that die on the
-// task dieOn; it counts the generators started and fitted.
+// task dieOn; it counts the generators started and fitted. With overlap set, a fit
+// waits (at most overlapWait) until two fits have been in flight at once, and fails if
+// they never were.
 type fakePlugins struct {
-	ev        *countingEvaluator
-	dieOn     string
-	encoders  []*fakeProcess
-	gens, fit int
+	ev       *countingEvaluator
+	dieOn    string
+	overlap  bool
+	fitErr   error // every fit's, when set
+	encoders []*fakeProcess
+
+	mu       sync.Mutex
+	gens     []*fakeProcess // generator processes started
+	fit      int            // fits begun
+	inFlight int            // fits in progress
+	peak     int            // most fits in progress at once
+	twoFits  chan struct{}  // closed when two fits were in progress at once
 }
 
+// overlapWait bounds how long a fit of fakePlugins with overlap waits for another.
+const overlapWait = 20 * time.Second
+
 func (f *fakePlugins) start(_ context.Context, kind string, _ config.PluginRef, _ ...string) (process, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	p := &fakeProcess{}
 	switch kind {
 	case plugin.KindEncoder:
@@ -130,10 +148,48 @@ func (f *fakePlugins) start(_ context.Context, kind string, _ config.PluginRef, 
 	case plugin.KindEvaluator:
 		p.ev = f.ev
 	case plugin.KindGenerator:
-		f.gens++
-		p.gen = &countingGenerator{proc: p, dieOn: f.dieOn, fits: &f.fit}
+		f.gens = append(f.gens, p)
+		p.gen = &countingGenerator{proc: p, dieOn: f.dieOn, plugins: f}
 	}
 	return p, nil
+}
+
+// fitting counts a fit and, with overlap, waits for two fits to be in progress at once.
+func (f *fakePlugins) fitting() error {
+	f.mu.Lock()
+	f.fit++
+	f.inFlight++
+	if f.twoFits == nil {
+		f.twoFits = make(chan struct{})
+	}
+	if f.peak < 2 && f.inFlight >= 2 {
+		close(f.twoFits) // once: peak only grows
+	}
+	f.peak = max(f.peak, f.inFlight)
+	two := f.twoFits
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.inFlight--; f.mu.Unlock() }()
+	if f.fitErr != nil || !f.overlap {
+		return f.fitErr
+	}
+	select {
+	case <-two:
+		return nil
+	case <-time.After(overlapWait):
+		return errors.New("no other fit was in progress at the same time")
+	}
+}
+
+// counts are the generator processes started, those still alive, and the fits begun.
+func (f *fakePlugins) counts() (started, alive, fits int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.gens {
+		if !p.Exited() {
+			alive++
+		}
+	}
+	return len(f.gens), alive, f.fit
 }
 
 func quiet() hclog.Logger { return hclog.NewNullLogger() }
@@ -453,8 +509,8 @@ func TestTrialsSkipFinished(t *testing.T) {
 	if got := f.ev.count(f.ev.evals); got["ccc"] != 2 || got["dddd"] != 3 {
 		t.Fatalf("evaluations %v, want ccc 2 and dddd 3", got)
 	}
-	if f.gens != 1 || f.fit != 1 {
-		t.Fatalf("%d generators started and %d fits, want 1 and 1", f.gens, f.fit)
+	if started, alive, fits := f.counts(); started != 1 || fits != 1 || alive != 0 {
+		t.Fatalf("%d generators started (%d alive) and %d fits, want 1 (none alive) and 1", started, alive, fits)
 	}
 	// Nothing left: a second pass over the same journal records nothing.
 	all := slices.Collect(maps.Values(rows))
@@ -464,8 +520,8 @@ func TestTrialsSkipFinished(t *testing.T) {
 	if err := tr2.split(context.Background(), exp.Splits[0], 1); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readJournal(t, out2)); n != 0 || f2.gens != 0 || len(f2.ev.count(f2.ev.trains)) != 0 {
-		t.Fatalf("finished experiment: %d rows, %d generators, trainings %v", n, f2.gens, f2.ev.count(f2.ev.trains))
+	if n, gens := len(readJournal(t, out2)), len(f2.gens); n != 0 || gens != 0 || len(f2.ev.count(f2.ev.trains)) != 0 {
+		t.Fatalf("finished experiment: %d rows, %d generators, trainings %v", n, gens, f2.ev.count(f2.ev.trains))
 	}
 }
 
@@ -564,13 +620,68 @@ func TestGeneratedRestartsADeadGenerator(t *testing.T) {
 			t.Errorf("dddd sample %d: %+v, want scored by a restarted generator", s, ok)
 		}
 	}
-	// The dead process was replaced and the new one fitted on the same library.
-	if f.gens != 2 || f.fit != 2 {
-		t.Fatalf("%d generators started and %d fits, want 2 and 2", f.gens, f.fit)
+	// The dead process was replaced and the new one fitted on the same library; neither
+	// outlives the method's trials.
+	if started, alive, fits := f.counts(); started != 2 || fits != 2 || alive != 0 {
+		t.Fatalf("%d generators started (%d alive) and %d fits, want 2 (none alive) and 2", started, alive, fits)
 	}
 }
 
-func TestFitterFitsOncePerLibrary(t *testing.T) {
+// blocksExperiment is the toy experiment with two seeds and two splits: four (seed,
+// split) blocks, each fitting the generator of method Gen once.
+var blocksExperiment = strings.NewReplacer(`"crash the generator"`, `"task dddd"`, `samples = 3`, `samples = 2`).Replace(experiment) + `
+[[split]]
+name = "flipped"
+seen = ["ccc", "dddd"]
+novel = ["a", "bb"]
+`
+
+// TestBlocksRunAtOnce: with jobs 2 two blocks' generator fits are in progress at once
+// (each fit waits for another and fails if none comes), with jobs 1 never; both give the
+// same rows, and no generator process outlives its block.
+func TestBlocksRunAtOnce(t *testing.T) {
+	exp := load(t, blocksExperiment)
+	if len(exp.Seeds)*len(exp.Splits) != 4 {
+		t.Fatalf("%d seeds and %d splits, want 4 blocks", len(exp.Seeds), len(exp.Splits))
+	}
+	runs := map[int]map[string]results.Row{}
+	for _, tc := range []struct {
+		jobs, peak int
+	}{{1, 1}, {2, 2}} {
+		f := &fakePlugins{ev: newCountingEvaluator(""), overlap: tc.jobs > 1}
+		out := t.TempDir()
+		tr := trialsOnFakes(t, exp, f, out)
+		tr.jobs = tc.jobs
+		if err := tr.run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		rows := readJournal(t, out)
+		for k, r := range rows {
+			if r.Error != "" {
+				t.Errorf("jobs %d: %q failed: %s", tc.jobs, k, r.Error)
+			}
+		}
+		started, alive, fits := f.counts()
+		if started != 4 || fits != 4 || alive != 0 || f.peak != tc.peak {
+			t.Errorf("jobs %d: %d generators started (%d alive), %d fits, at most %d at once; want 4 (none alive), 4, %d",
+				tc.jobs, started, alive, fits, f.peak, tc.peak)
+		}
+		runs[tc.jobs] = rows
+	}
+	if len(runs[1]) != len(runs[2]) {
+		t.Fatalf("jobs 1 recorded %d rows, jobs 2 %d", len(runs[1]), len(runs[2]))
+	}
+	for k, a := range runs[1] {
+		if b, ok := runs[2][k]; !ok || !maps.Equal(a.Metrics, b.Metrics) || a.Error != b.Error {
+			t.Errorf("%q: jobs 1 %v %q, jobs 2 %v %q", k, a.Metrics, a.Error, b.Metrics, b.Error)
+		}
+	}
+}
+
+// TestFitterStartsAProcessPerFit: every fit gets a process of its own, which the caller
+// kills; a process whose fit failed is killed at once; a library that could not be had
+// starts nothing.
+func TestFitterStartsAProcessPerFit(t *testing.T) {
 	exp := load(t, stagesExperiment)
 	f := &fakePlugins{ev: newCountingEvaluator("")}
 	set := setUpFakes(t, exp, f)
@@ -585,18 +696,33 @@ func TestFitterFitsOncePerLibrary(t *testing.T) {
 	}
 	fits := newFitter(f.start, nil, nil, quiet())
 	m := exp.Methods[2]
-	for i, key := range []string{"main/1", "main/1", "other/1", "other/1"} {
-		if _, err := fits.fitted(ctx, m, lib, key, 7, nil); err != nil {
+	var procs []process
+	for i, key := range []string{"main/1", "main/1"} {
+		p, err := fits.fitted(ctx, m, lib, key, 7, nil)
+		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
+		procs = append(procs, p)
 	}
-	if f.gens != 1 || f.fit != 2 {
-		t.Fatalf("%d generators and %d fits, want 1 and 2 (one per library)", f.gens, f.fit)
+	if started, alive, n := f.counts(); started != 2 || alive != 2 || n != 2 || procs[0] == procs[1] {
+		t.Fatalf("%d generators started (%d alive) and %d fits, want 2 processes of their own, alive, and 2 fits", started, alive, n)
 	}
-	// A library that could not be had is the fit's error; nothing starts.
+	for _, p := range procs {
+		p.Kill()
+	}
+	f.fitErr = errors.New("out of memory")
+	if p, err := fits.fitted(ctx, m, lib, "main/1", 7, nil); !errors.Is(err, f.fitErr) || p != nil {
+		t.Fatalf("failed fit: %v, %v", p, err)
+	}
+	if started, alive, _ := f.counts(); started != 3 || alive != 0 {
+		t.Fatalf("after a failed fit %d generators started, %d alive; want 3 and none", started, alive)
+	}
 	libErr := errors.New("expert bb: out of memory")
-	if _, err := fits.fitted(ctx, m, lib, "third/1", 7, libErr); !errors.Is(err, libErr) || f.gens != 1 {
+	if _, err := fits.fitted(ctx, m, lib, "third/1", 7, libErr); !errors.Is(err, libErr) {
 		t.Fatalf("library error: %v", err)
+	}
+	if started, _, _ := f.counts(); started != 3 {
+		t.Fatalf("a library error started a generator (%d started, want 3)", started)
 	}
 }
 

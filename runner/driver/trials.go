@@ -30,19 +30,52 @@ type trials struct {
 	// expert is the experts stage's outcome for a task's expert.
 	expert  func(task.Task, uint64, plugin.TrainOptions) (string, error)
 	fits    *fitter
+	jobs    int // (seed, split) blocks run at once
 	journal *journal
 	out     string    // the output folder, where kept adapters go
 	man     *Manifest // phases "evaluate" and "generate"; may be nil
 	log     hclog.Logger
 }
 
-// run runs the trials of every seed and split, in the experiment's order.
+// run runs the trials of every seed and split: up to jobs (seed, split) blocks at once,
+// started in the experiment's order, so that one block's generator fit overlaps
+// another's fit and evaluations (the evaluator pool still bounds the evaluations). Each
+// block fits its own generator processes with its own seeds, so the numbers do not
+// depend on jobs; only the order of the journal's rows does. The error is the first
+// block's, in the experiment's order.
 func (tr *trials) run(ctx context.Context) error {
+	type block struct {
+		seed  uint64
+		split task.Split
+	}
+	var blocks []block
 	for _, seed := range tr.exp.Seeds {
 		for _, split := range tr.exp.Splits {
-			if err := tr.split(ctx, split, seed); err != nil {
-				return err
-			}
+			blocks = append(blocks, block{seed, split})
+		}
+	}
+	errs := make([]error, len(blocks))
+	slots := make(chan struct{}, max(1, tr.jobs))
+	var wg sync.WaitGroup
+	for i, b := range blocks {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+		if errs[i] != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			errs[i] = tr.split(ctx, b.split, b.seed)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -147,7 +180,8 @@ func (tr *trials) oracle(ctx context.Context, m config.Method, split task.Split,
 
 // generated runs a generator method's trials: per novel task with unfinished samples it
 // generates the samples with the generator fitted on the split's library and scores
-// them. A generator that died is started and fitted again for the next task.
+// them. A generator that died is started and fitted again for the next task; the
+// process is killed when the method's trials of the block are done.
 func (tr *trials) generated(ctx context.Context, m config.Method, split task.Split, seed uint64) error {
 	pending := tr.pending(m, split, seed)
 	if len(pending) == 0 {
@@ -157,6 +191,11 @@ func (tr *trials) generated(ctx context.Context, m config.Method, split task.Spl
 	libKey := fmt.Sprintf("%s/%d", split.Name, seed)
 	fitSeed := deriveSeed(seed, "fit", split.Name, m.Name)
 	gen, err := tr.fits.fitted(ctx, m, lib, libKey, fitSeed, libErr)
+	defer func() {
+		if gen != nil {
+			gen.Kill() // the block's own process: no other block uses it
+		}
+	}()
 	for _, id := range pending {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -176,6 +215,7 @@ func (tr *trials) generated(ctx context.Context, m config.Method, split task.Spl
 		}
 		if genErr != nil && gen != nil && gen.Exited() {
 			// The process died: the next task gets a fresh one, fitted again.
+			gen.Kill()
 			gen, err = tr.fits.fitted(ctx, m, lib, libKey, fitSeed, libErr)
 		}
 	}
