@@ -158,14 +158,49 @@ func BenchmarkTrainBatchPaper(b *testing.B) {
 	for i := range bt.eps {
 		bt.eps[i] = float32(r.NormFloat64())
 	}
+	step := func() {
+		m.zeroGrad()
+		m.forward(&bt, conds)
+		m.backward(&bt)
+		opt.Step()
+	}
+	// One step before timing: its first touch of Adam's moments (1 GB of fresh pages
+	// at paper scale) costs seconds on this machine and belongs to no later step.
+	step()
+	flops := stepFlops(m, s.batch, s.experts)
 	b.Run(fmt.Sprintf("P=%d/batch=%d/hidden=%d/latent=%d/params=%d/kernel=%s", P, s.batch, s.hidden, s.latent, m.numParams(), gemm.Kernel()), func(b *testing.B) {
 		for b.Loop() {
-			m.zeroGrad()
-			m.forward(&bt, conds)
-			m.backward(&bt)
-			opt.Step()
+			step()
 		}
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
+}
+
+// stepFlops counts the multiply-adds (2 flops each) of one training step's products on
+// a batch of n snapshots from min(n, experts) experts: forward and weight gradient of
+// every layer, the input gradient of every layer but the projection (its input is
+// data) and the first encoder layer, which passes a gradient to its condition columns
+// only. The elementwise work and Adam are not counted: GFLOP/s of a step against the
+// kernel's on the same shapes (framework/gemm BenchmarkTraining) is the share of the
+// step spent at the kernel's rate.
+func stepFlops(m *cvae, n, experts int) float64 {
+	var f float64
+	for _, l := range m.layers() {
+		rows := float64(n)
+		if l.d == m.proj {
+			rows = float64(min(n, experts))
+		}
+		in, out := float64(l.d.In), float64(l.d.Out)
+		f += 4 * rows * in * out // forward, weight gradient
+		switch l.d {
+		case m.proj:
+		case m.enc1:
+			f += 2 * rows * float64(m.CDim) * out
+		default:
+			f += 2 * rows * in * out
+		}
+	}
+	return f
 }
 
 // BenchmarkTrainEpochPaper runs one full epoch at paper scale: 100 experts × 100
