@@ -6,11 +6,12 @@
 package pythontest
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sglab/sglab/internal/prereq"
 )
 
 // Interpreter is Debian's python3: the first python3 on PATH may be another build
@@ -57,11 +58,7 @@ func Require(t testing.TB, what string, modules []string) {
 	for _, m := range modules {
 		pkgs = append(pkgs, debian[m])
 	}
-	msg := what + " needs " + Interpreter + " with " + key + " (Debian: apt-get install " + strings.Join(pkgs, " ") + "): " + err.Error()
-	if os.Getenv("SGLAB_REQUIRE_PYTHON") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; skipped (SGLAB_REQUIRE_PYTHON=1 makes this a failure)")
+	prereq.Missing(t, "SGLAB_REQUIRE_PYTHON", what+" needs "+Interpreter+" with "+key+" (Debian: apt-get install "+strings.Join(pkgs, " ")+"): "+err.Error())
 }
 
 type importError struct {

@@ -3,48 +3,33 @@ package pythontest
 import (
 	"strings"
 	"testing"
+
+	"github.com/sglab/sglab/internal/prereq"
 )
 
-// fakeTB records how Require ends a test; Skip and Fatal stop it, as on a real one.
-type fakeTB struct {
-	testing.TB
-	skipped, failed string
-}
-
-type stopped struct{}
-
-func (f *fakeTB) Helper()           {}
-func (f *fakeTB) Skip(args ...any)  { f.skipped = args[0].(string); panic(stopped{}) }
-func (f *fakeTB) Fatal(args ...any) { f.failed = args[0].(string); panic(stopped{}) }
-
-func run(f *fakeTB, modules []string) {
-	defer func() {
-		if r := recover(); r != nil && r != (stopped{}) {
-			panic(r)
-		}
-	}()
-	Require(f, "the thing", modules)
+func run(f *prereq.Recorder, modules []string) {
+	f.Run(func(tb testing.TB) { Require(tb, "the thing", modules) })
 }
 
 func TestRequire(t *testing.T) {
 	missing := []string{"sglab_no_such_module"}
 	t.Setenv("SGLAB_REQUIRE_PYTHON", "")
-	f := &fakeTB{}
+	f := &prereq.Recorder{}
 	run(f, missing)
-	if f.failed != "" || !strings.Contains(f.skipped, "the thing needs "+Interpreter) || !strings.Contains(f.skipped, "sglab_no_such_module") {
-		t.Errorf("without SGLAB_REQUIRE_PYTHON: skipped %q, failed %q; want a skip naming the module", f.skipped, f.failed)
+	if f.FatalMsg != "" || !strings.Contains(f.SkipMsg, "the thing needs "+Interpreter) || !strings.Contains(f.SkipMsg, "sglab_no_such_module") {
+		t.Errorf("without SGLAB_REQUIRE_PYTHON: skipped %q, failed %q; want a skip naming the module", f.SkipMsg, f.FatalMsg)
 	}
 	t.Setenv("SGLAB_REQUIRE_PYTHON", "1")
-	f = &fakeTB{}
+	f = &prereq.Recorder{}
 	run(f, missing)
-	if f.skipped != "" || !strings.Contains(f.failed, "sglab_no_such_module") {
-		t.Errorf("with SGLAB_REQUIRE_PYTHON=1: skipped %q, failed %q; want a failure", f.skipped, f.failed)
+	if f.SkipMsg != "" || !strings.Contains(f.FatalMsg, "sglab_no_such_module") {
+		t.Errorf("with SGLAB_REQUIRE_PYTHON=1: skipped %q, failed %q; want a failure", f.SkipMsg, f.FatalMsg)
 	}
 	// A module every Python has passes (when there is a Python at all).
-	f = &fakeTB{}
+	f = &prereq.Recorder{}
 	t.Setenv("SGLAB_REQUIRE_PYTHON", "")
 	run(f, []string{"json"})
-	if f.failed != "" {
-		t.Errorf("import json: failed %q", f.failed)
+	if f.FatalMsg != "" {
+		t.Errorf("import json: failed %q", f.FatalMsg)
 	}
 }

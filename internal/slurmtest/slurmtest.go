@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/sglab/sglab/framework/memory"
+
+	"github.com/sglab/sglab/internal/prereq"
 )
 
 // Daemons and clients the cluster needs, and the Debian packages providing them.
@@ -174,11 +176,7 @@ func missing() []string {
 
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	msg := fmt.Sprintf("a local Slurm cluster needs root and Debian's %s (apt-get install %s): %v", strings.Join(packages, " and "), strings.Join(packages, " "), err)
-	if os.Getenv("SGLAB_REQUIRE_SLURM") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; skipped (SGLAB_REQUIRE_SLURM=1 makes this a failure)")
+	prereq.Missing(t, "SGLAB_REQUIRE_SLURM", fmt.Sprintf("a local Slurm cluster needs root and Debian's %s (apt-get install %s): %v", strings.Join(packages, " and "), strings.Join(packages, " "), err))
 }
 
 // startMunge writes a fresh key and starts munged as the munge user on a socket in

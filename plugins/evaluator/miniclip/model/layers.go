@@ -480,13 +480,7 @@ func attentionForward8(out, probs, qkv []float32, l, d, heads int) {
 	}
 	for h := 0; h < heads; h++ {
 		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
-		for k := 0; k < dh; k++ {
-			r := kt[k*ldk : (k+1)*ldk]
-			for j := 0; j < l; j++ {
-				r[j] = qkv[j*stride+ko+k]
-			}
-			clear(r[l:])
-		}
+		packHead8(kt, qkv, l, ldk, stride, ko)
 		p := probs[h*l*l : (h+1)*l*l]
 		for i := 0; i < l; i++ {
 			scores8(&qkv[i*stride+qo], &kt[0], ldk, blocks, scale, &row[0])
@@ -512,6 +506,19 @@ func attentionForward8(out, probs, qkv []float32, l, d, heads int) {
 			}
 			wsum8(&pi[0], l, &qkv[vo], stride, &out[i*d+h*dh])
 		}
+	}
+}
+
+// packHead8 writes the eight columns off..off+7 of the l rows of qkv (stride floats
+// apart) transposed into dst: row k holds column off+k of every token, padded with
+// zeros to ldk, so that scores8 reads eight tokens' values of one column at once.
+func packHead8(dst, qkv []float32, l, ldk, stride, off int) {
+	for k := 0; k < 8; k++ {
+		r := dst[k*ldk : (k+1)*ldk]
+		for j := 0; j < l; j++ {
+			r[j] = qkv[j*stride+off+k]
+		}
+		clear(r[l:])
 	}
 }
 
@@ -548,13 +555,7 @@ func attentionBackward8(dqkv, dout, probs, qkv []float32, l, d, heads int) {
 	ds := vt[dh*ldk+ldk : dh*ldk+2*ldk]
 	for h := 0; h < heads; h++ {
 		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
-		for k := 0; k < dh; k++ {
-			r := vt[k*ldk : (k+1)*ldk]
-			for j := 0; j < l; j++ {
-				r[j] = qkv[j*stride+vo+k]
-			}
-			clear(r[l:])
-		}
+		packHead8(vt, qkv, l, ldk, stride, vo)
 		p := probs[h*l*l : (h+1)*l*l]
 		for i := 0; i < l; i++ {
 			doi := &dout[i*d+h*dh]
