@@ -322,12 +322,9 @@ func expInPlace[T Float](x []T) {
 // one by one; the results are the same bits either way.
 func exp32s(x []float32) {
 	i := 0
-	if haveAVX2 {
-		for blocks := len(x) / 8; i/8 < blocks; {
-			i += 8 * exp8(&x[i], blocks-i/8)
-			if i/8 == blocks {
-				break
-			}
+	for haveAVX2 && i+8 <= len(x) {
+		i += 8 * exp8(&x[i], (len(x)-i)/8)
+		if i+8 <= len(x) { // exp8 stopped before a block it does not take
 			for j := i; j < i+8; j++ {
 				x[j] = exp32(x[j])
 			}
