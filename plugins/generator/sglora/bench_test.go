@@ -56,10 +56,11 @@ func (s scale) library(b *testing.B, snapshots int) *library.Library {
 	return lib
 }
 
-// BenchmarkGenerate times Generate (top-K, condition, projection, prior, decoder,
-// denormalisation) for batches of 1 and 10. The model is untrained, which does not
-// change the work. "cold" evicts the caches before every call, as a generation that
-// follows other work sees; the marginal cost of a sample is (batch 10 − batch 1)/9.
+// BenchmarkGenerate times Generate (top-K, the condition's features from the tables,
+// prior, decoder, denormalisation) for batches of 1 and 10, and at paper scale the
+// tables' construction. The model is untrained, which does not change the work.
+// "cold" evicts the caches before every call, as a generation that follows other work
+// sees; the marginal cost of a sample is (batch 10 − batch 1)/9.
 func BenchmarkGenerate(b *testing.B) {
 	for _, s := range []scale{defaultWorld, paper} {
 		lib := s.library(b, s.genSnapshots)
@@ -75,13 +76,19 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 		lib.DropSnapshots()
 		f.model = newCVAE(cfg, lib.Schema.NumParams(), rand.New(rand.NewPCG(1, 1)))
-		f.model.freeze()
+		f.freeze()
 		g.SetFitted(f, lib.Schema, s.dim)
 		target := make([]float32, s.dim)
 		for i := range target {
 			target[i] = float32(i%7) - 3
 		}
 		if s.name == paper.name {
+			// Tabulating the projection for every mixture, once per fit (mixtures.go).
+			b.Run(fmt.Sprintf("%s/P=%d/experts=%d/tables", s.name, lib.Schema.NumParams(), s.experts), func(b *testing.B) {
+				for b.Loop() {
+					newMixtures(f.model.proj, f.means, f.vars)
+				}
+			})
 			// The limit of batch-1 generation: reading the decoder's last layer once
 			// from memory, measured as a parallel read of as many bytes.
 			buf := make([]float32, s.hidden*lib.Schema.NumParams())

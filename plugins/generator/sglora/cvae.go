@@ -112,14 +112,19 @@ func (m *cvae) numParams() int {
 // freeze readies the trained model for generation: the layers the sampler runs
 // through Forward are packed for streaming and lose their gradients; the encoder is
 // not needed at all. The decoder's first layer stays as it is, since the sampler
-// splits its weights into the condition's part and z's part.
+// splits its weights into the condition's part and z's part, and so does the
+// projection, which Generate replaces by its tables (mixtures) and SaveFit writes.
 func (m *cvae) freeze() {
-	for _, d := range []*mlp.Dense{m.proj, m.pri1, m.pri2, m.dec2, m.dec3} {
+	for _, d := range []*mlp.Dense{m.pri1, m.pri2, m.dec2, m.dec3} {
 		if d != nil {
 			d.Freeze()
 		}
 	}
-	m.dec1.GW, m.dec1.GB = nil, nil
+	for _, d := range []*mlp.Dense{m.proj, m.dec1} {
+		if d != nil {
+			d.GW, d.GB = nil, nil
+		}
+	}
 	m.enc1, m.enc2 = nil, nil
 }
 
@@ -378,9 +383,9 @@ func (m *cvae) backward(b *batch) {
 	m.proj.Backward(nil, b.crawU, b.dcfU, U, m.CRaw, &b.scratch)
 }
 
-// sampler generates from a fitted model for one condition: the condition's
-// projection, the prior and the condition's share of the decoder's first layer are
-// computed once, then every sample costs one pass of the decoder over the batch.
+// sampler generates from a fitted model for one condition: the prior and the
+// condition's share of the decoder's first layer are computed once, then every sample
+// costs one pass of the decoder over the batch.
 type sampler struct {
 	m     *cvae
 	mu    []float32 // μ* added to every sample by the residual decoder (P), else nil
@@ -391,16 +396,23 @@ type sampler struct {
 	h2    []float32
 }
 
-func (m *cvae) newSampler(cond []float32) *sampler {
-	L, C := m.L, m.CDim
-	cf := cond
-	if m.proj != nil {
-		cf = make([]float32, C)
-		m.proj.Forward(cf, cond, 1)
+// features returns ĉ for a raw condition c = [μ*; σ*²]: c itself, or its projection.
+func (m *cvae) features(cond []float32) []float32 {
+	if m.proj == nil {
+		return cond
 	}
+	cf := make([]float32, m.CDim)
+	m.proj.Forward(cf, cond, 1)
+	return cf
+}
+
+// newSampler prepares sampling for the condition features cf (CDim numbers) and the
+// condition's mean mu (P numbers, read by the residual decoder only).
+func (m *cvae) newSampler(cf, mu []float32) *sampler {
+	L, C := m.L, m.CDim
 	s := &sampler{m: m, mp: make([]float32, L), sp: make([]float32, L)}
 	if m.residual {
-		s.mu = cond[:m.P:m.P]
+		s.mu = mu[:m.P:m.P]
 	}
 	for j := range s.sp {
 		s.sp[j] = 1

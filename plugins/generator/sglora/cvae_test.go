@@ -163,7 +163,7 @@ func TestSamplerMatchesTrainingDecoder(t *testing.T) {
 				name := fmt.Sprintf("%s/%s/%s", condition, prior, decoder)
 				m, b, conds := smallModel(t, condition, prior, decoder, 1)
 				m.forward(b, conds)
-				s := m.newSampler(conds[b.experts[0]])
+				s := m.newSampler(m.features(conds[b.experts[0]]), conds[b.experts[0]])
 				// Training's z for snapshot 0, expressed as prior mean + σ_p·ε.
 				eps := make([]float32, m.L)
 				for j := range eps {
@@ -205,7 +205,7 @@ func TestResidualDecoderAddsConditionMean(t *testing.T) {
 			eps := b.eps[:draws*m.L]
 			cond := conds[b.experts[0]]
 			genDirect := make([]float32, draws*P)
-			m.newSampler(cond).decode(genDirect, eps, draws)
+			m.newSampler(m.features(cond), cond).decode(genDirect, eps, draws)
 
 			m.residual = true
 			m.forward(b, conds)
@@ -217,7 +217,7 @@ func TestResidualDecoderAddsConditionMean(t *testing.T) {
 					}
 				}
 			}
-			s := m.newSampler(cond)
+			s := m.newSampler(m.features(cond), cond)
 			batched := make([]float32, draws*P)
 			s.decode(batched, eps, draws)
 			for i := range draws {

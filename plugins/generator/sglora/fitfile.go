@@ -14,10 +14,11 @@ import (
 )
 
 // A saved fit is a safetensors file holding what Generate needs and nothing more: the
-// generation layers of the frozen CVAE (the condition's projection, the learned prior
-// and the decoder; the encoder q(z|X,c) is not saved), the experts' embeddings and
-// normalised prototypes and variances (the conditions' ingredients), with the
-// configuration, the schema, the z-score and the experts' ids in the metadata.
+// generation layers of the frozen CVAE (the condition's projection, which loading
+// tabulates again, the learned prior and the decoder; the encoder q(z|X,c) is not
+// saved), the experts' embeddings and normalised prototypes and variances (the
+// conditions' ingredients), with the configuration, the schema, the z-score and the
+// experts' ids in the metadata.
 const (
 	fitFormat        = "sglab.sglora.fit"
 	fitFormatVersion = 1
@@ -228,8 +229,8 @@ func (g *Generator) readFit(path string, lib plugin.Library) (*fitted, error) {
 		}
 		*s.dst = d
 	}
-	m.freeze()
 	f.model = m
+	f.freeze()
 	return f, nil
 }
 

@@ -85,6 +85,16 @@ type fitted struct {
 	vars   [][]float32 // normalised variances
 	model  *cvae
 	losses []float64 // mean training loss per epoch
+
+	mixtures *mixtures // the projection of every mixture, set by freeze (projection only)
+}
+
+// freeze readies a trained or loaded fit for generation.
+func (f *fitted) freeze() {
+	if f.model.proj != nil {
+		f.mixtures = newMixtures(f.model.proj, f.means, f.vars)
+	}
+	f.model.freeze()
 }
 
 // New returns a generator with the default configuration.
@@ -102,7 +112,7 @@ func New() *Generator {
 			if err != nil {
 				return nil, err
 			}
-			f.model.freeze()
+			f.freeze()
 			return f, nil
 		},
 		Generate: generate,
@@ -220,6 +230,23 @@ func (f *fitted) condition(ns []similarity.Neighbour) []float32 {
 	return c
 }
 
+// features returns the condition features ĉ of the weighted neighbours and, when the
+// residual decoder or concatenated conditions need it, the raw condition's mean μ*.
+// With a projection, ĉ comes from the tables, which is what keeps batch-1 generation
+// near the cost of reading the decoder's last layer.
+func (f *fitted) features(ns []similarity.Neighbour) (cf, mu []float32) {
+	m := f.model
+	if f.mixtures == nil || m.residual {
+		c := f.condition(ns)
+		cf, mu = c, c[:m.P]
+	}
+	if f.mixtures != nil {
+		cf = make([]float32, m.CDim)
+		f.mixtures.project(cf, ns)
+	}
+	return cf, mu
+}
+
 // generate samples n adapters for the target embedding, in the configuration f was
 // fitted under.
 func generate(_ Config, f *fitted, target []float32, n int, seed uint64, log hclog.Logger) ([][]float32, error) {
@@ -229,7 +256,7 @@ func generate(_ Config, f *fitted, target []float32, n int, seed uint64, log hcl
 	}
 	log.Debug("neighbours", "experts", neighbourIDs(f.lib, ns))
 	P, L := f.model.P, f.model.L
-	s := f.model.newSampler(f.condition(ns))
+	s := f.model.newSampler(f.features(ns))
 	var eps []float32
 	if f.cfg.Sample == "sample" {
 		r := rand.New(rand.NewPCG(seed, streamGenerate))
