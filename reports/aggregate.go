@@ -90,8 +90,10 @@ type report struct {
 }
 
 // aggregate turns journal rows into per-split, per-method statistics. See the package
-// documentation for the rules.
-func aggregate(rows []results.Row, ms results.Metrics, reference string, boot stats.Bootstrap) (*report, error) {
+// documentation for the rules. order is the experiment's order of its splits
+// (results.ReadSplits); splits it does not name follow, in the order the rows first
+// name them.
+func aggregate(rows []results.Row, ms results.Metrics, order []string, reference string, boot stats.Bootstrap) (*report, error) {
 	rep := &report{Reference: reference, Boot: boot, Metrics: ms}
 	splits := map[string]*split{}
 	methods := map[[2]string]*method{}
@@ -155,6 +157,16 @@ func aggregate(rows []results.Row, ms results.Metrics, reference string, boot st
 			nsamples[m][u]++
 		}
 	}
+
+	// Concurrent blocks of trials append to the journal in the order they finish, so
+	// the rows' order of the splits is not the experiment's.
+	rank := func(sp *split) int {
+		if i := slices.Index(order, sp.Name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(rep.Splits, func(a, b *split) int { return cmp.Compare(rank(a), rank(b)) })
 
 	for _, sp := range rep.Splits {
 		// The bootstrap sees units by task name and seed, not in the journal's order, so

@@ -53,7 +53,7 @@ func handRows() []results.Row {
 
 func TestAggregateHandComputed(t *testing.T) {
 	boot := stats.DefaultBootstrap
-	rep, err := aggregate(handRows(), results.LegacyMetrics, "", boot)
+	rep, err := aggregate(handRows(), results.LegacyMetrics, nil, "", boot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestAggregateHandComputed(t *testing.T) {
 }
 
 func TestAggregateReferenceOverride(t *testing.T) {
-	rep, err := aggregate(handRows(), results.LegacyMetrics, "G", stats.DefaultBootstrap)
+	rep, err := aggregate(handRows(), results.LegacyMetrics, nil, "G", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestAggregateReferenceOverride(t *testing.T) {
 	near(t, "mean diff", p.MeanDiff, -5.0/3)
 	near(t, "win rate", p.WinRate, 0.5)
 
-	rep, err = aggregate(handRows(), results.LegacyMetrics, "nope", stats.DefaultBootstrap)
+	rep, err = aggregate(handRows(), results.LegacyMetrics, nil, "nope", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +133,12 @@ func TestAggregateReferenceOverride(t *testing.T) {
 
 func TestAggregateBadRows(t *testing.T) {
 	bad := trialRow("G", "a", 1, 0, math.NaN())
-	if _, err := aggregate([]results.Row{bad}, results.LegacyMetrics, "", stats.DefaultBootstrap); err == nil {
+	if _, err := aggregate([]results.Row{bad}, results.LegacyMetrics, nil, "", stats.DefaultBootstrap); err == nil {
 		t.Error("NaN metric accepted")
 	}
 	odd := trialRow("G", "a", 1, 0, 1)
 	odd.Kind = "weird"
-	if _, err := aggregate([]results.Row{odd}, results.LegacyMetrics, "", stats.DefaultBootstrap); err == nil {
+	if _, err := aggregate([]results.Row{odd}, results.LegacyMetrics, nil, "", stats.DefaultBootstrap); err == nil {
 		t.Error("unknown kind accepted")
 	}
 }
@@ -190,7 +190,7 @@ func TestRowOrderDoesNotMatter(t *testing.T) {
 		t.Fatal(err)
 	}
 	scores := func(rows []results.Row) map[string]string {
-		rep, err := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
+		rep, err := aggregate(rows, results.LegacyMetrics, nil, "", stats.DefaultBootstrap)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,9 @@
 //     deterministic merge: its diversity is zero, shown with a † in summary.md and placed at
 //     zero in the diversity figure.
 //
-// Methods keep the order in which they first appear in the journal. The best value of a
+// Splits come in the order the experiment declares them (the manifest records it), since
+// concurrent blocks of trials append to the journal in the order they finish; methods
+// keep the order in which they first appear in the journal. The best value of a
 // column is the one that is highest at the printed precision (every tied method is bold);
 // methods marked as the oracle reference are left out, since they train on the novel
 // task's own data. Sweeps (methods with Base and Sweep) also appear as their own rows; each

@@ -19,7 +19,7 @@ func ExampleTable() {
 		{Kind: results.KindDiversity, Split: "digits", Task: "rotate 45", Method: "SG-LoRA", Seed: 1, Metrics: map[string]float64{"div_cos": 0.12}},
 		{Kind: results.KindDiversity, Split: "digits", Task: "rotate 45", Method: "SG-LoRA", Seed: 2, Metrics: map[string]float64{"div_cos": 0.14}},
 	}
-	if err := reports.Table(os.Stdout, rows, results.LegacyMetrics); err != nil {
+	if err := reports.Table(os.Stdout, rows, results.LegacyMetrics, []string{"digits"}); err != nil {
 		panic(err)
 	}
 	// Output:

@@ -62,7 +62,11 @@ func Render(dir string, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
-	rep, err := aggregate(rows, ms, opts.Reference, stats.DefaultBootstrap)
+	order, err := results.ReadSplits(dir)
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	rep, err := aggregate(rows, ms, order, opts.Reference, stats.DefaultBootstrap)
 	if err != nil {
 		return fmt.Errorf("%w (in %s)", err, path)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -173,7 +174,7 @@ func TestLaTeX(t *testing.T) {
 func TestFigures(t *testing.T) {
 	dir := renderTestdata(t, Options{Title: "Figures"})
 	rows, _ := results.Read(filepath.Join(dir, results.FileName))
-	rep, err := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
+	rep, err := aggregate(rows, results.LegacyMetrics, nil, "", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Table(&buf, rows, results.LegacyMetrics); err != nil {
+	if err := Table(&buf, rows, results.LegacyMetrics, nil); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -301,7 +302,7 @@ func TestTable(t *testing.T) {
 			}
 		}
 	}
-	if err := Table(&buf, []results.Row{{Kind: "bogus"}}, results.LegacyMetrics); err == nil {
+	if err := Table(&buf, []results.Row{{Kind: "bogus"}}, results.LegacyMetrics, nil); err == nil {
 		t.Error("bad rows accepted")
 	}
 }
@@ -333,7 +334,7 @@ func TestRenderSparse(t *testing.T) {
 			if err := Render(dir, Options{Title: "t"}); err != nil {
 				t.Fatal(err)
 			}
-			rep, _ := aggregate(c.rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
+			rep, _ := aggregate(c.rows, results.LegacyMetrics, nil, "", stats.DefaultBootstrap)
 			figs, err := buildFigures(rep, "t")
 			if err != nil {
 				t.Fatal(err)
@@ -371,7 +372,7 @@ func TestLongNamesBoundedFigures(t *testing.T) {
 	if err := Render(dir, Options{Title: long}); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
+	rep, _ := aggregate(rows, results.LegacyMetrics, nil, "", stats.DefaultBootstrap)
 	figs, err := buildFigures(rep, long)
 	if err != nil {
 		t.Fatal(err)
@@ -404,28 +405,7 @@ func TestRenderMetricsFromManifest(t *testing.T) {
 		}
 	}
 	write := func(t *testing.T, manifest string) string {
-		dir := t.TempDir()
-		w, err := results.Create(filepath.Join(dir, results.FileName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			if err := w.Append(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		w.Close()
-		if err := os.WriteFile(filepath.Join(dir, results.ManifestName), []byte(manifest), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := Render(dir, Options{Reference: "A", Formats: []string{}}); err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(filepath.Join(dir, "summary.md"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+		return renderSummary(t, rows, manifest, Options{Reference: "A", Formats: []string{}})
 	}
 
 	md := write(t, `{"invocations": [{"experiment": "old"}, {"experiment": "new", "evaluator_metrics": {
@@ -452,4 +432,91 @@ func TestRenderMetricsFromManifest(t *testing.T) {
 	if !strings.Contains(md, "Note: the manifest does not record the evaluator's metrics") || !strings.Contains(md, "| Method | i2t\\_r1 |") {
 		t.Errorf("an old manifest should give the recalls with a note:\n%s", md)
 	}
+}
+
+// TestSplitsInDeclaredOrder: concurrent blocks of trials append to the journal in the
+// order they finish, so the report orders splits as the manifest's experiment declares
+// them; a split it does not declare follows. The same rows in either order give the same
+// summary.md and terminal table.
+func TestSplitsInDeclaredOrder(t *testing.T) {
+	block := func(split string) []results.Row {
+		var rows []results.Row
+		for _, m := range []string{"A", "B"} {
+			for seed := uint64(1); seed <= 2; seed++ {
+				rows = append(rows, results.Row{Kind: results.KindTrial, Split: split, Task: "t", Method: m, Seed: seed,
+					Metrics: map[string]float64{"acc": 50 + float64(seed), "loss": 1}})
+			}
+		}
+		return rows
+	}
+	manifest := `{"invocations": [{"evaluator_metrics": {"metrics": [{"name": "acc"}, {"name": "loss"}], "headline": ["acc"]},
+		"config": {"Splits": [{"Name": "second"}, {"Name": "first"}]}}]}`
+	render := func(t *testing.T, manifest string, rows []results.Row) string {
+		return renderSummary(t, rows, manifest, Options{Title: "order", Formats: []string{}})
+	}
+	sections := func(md string) []string {
+		var out []string
+		for _, line := range strings.Split(md, "\n") {
+			if name, ok := strings.CutPrefix(line, "## Split "); ok {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	firstThen := slices.Concat(block("first"), block("undeclared"), block("second"))
+	secondThen := slices.Concat(block("undeclared"), block("second"), block("first"))
+	a, b := render(t, manifest, firstThen), render(t, manifest, secondThen)
+	if got, want := sections(a), []string{"second", "first", "undeclared"}; !slices.Equal(got, want) {
+		t.Errorf("splits %q, want %q", got, want)
+	}
+	if a != b {
+		t.Errorf("the same rows in another order give another summary.md:\n%s\n---\n%s", a, b)
+	}
+	// Without a manifest there is no declared order: the rows' order it is.
+	if got, want := sections(render(t, "", secondThen)), []string{"undeclared", "second", "first"}; !slices.Equal(got, want) {
+		t.Errorf("without a manifest: splits %q, want %q", got, want)
+	}
+
+	table := func(rows []results.Row) string {
+		var buf bytes.Buffer
+		ms := results.Metrics{All: []results.Metric{{Name: "acc"}, {Name: "loss"}}, Headline: []string{"acc"}}
+		if err := Table(&buf, rows, ms, []string{"second", "first"}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	ta := table(firstThen)
+	if ta != table(secondThen) || strings.Index(ta, "Split second") > strings.Index(ta, "Split first") {
+		t.Errorf("terminal tables differ or are out of order:\n%s", ta)
+	}
+}
+
+// renderSummary writes rows (and manifest, unless empty) into a fresh output folder,
+// renders it with opts and returns summary.md.
+func renderSummary(t *testing.T, rows []results.Row, manifest string, opts Options) string {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := results.Create(filepath.Join(dir, results.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if manifest != "" {
+		if err := os.WriteFile(filepath.Join(dir, results.ManifestName), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Render(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

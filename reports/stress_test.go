@@ -114,7 +114,7 @@ func TestStressRender(t *testing.T) {
 	if err := Render(dir, Options{Title: "Stress", Formats: []string{"png"}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := aggregate(rows, results.LegacyMetrics, "", stats.DefaultBootstrap)
+	rep, err := aggregate(rows, results.LegacyMetrics, nil, "", stats.DefaultBootstrap)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,15 @@ import (
 	"github.com/sglab/sglab/reports/stats"
 )
 
-// Table prints, for each split, a terminal table of the methods: the evaluator's metrics
+// Table prints, for each split in the experiment's order (splits; nil for the order
+// the rows first name them), a terminal table of the methods: the evaluator's metrics
 // ms as mean ± std over seeds, the mean parameter diversity (div_cos) and the number of
 // failed rows. The aggregation is the one summary.md uses.
-func Table(w io.Writer, rows []results.Row, ms results.Metrics) error {
+func Table(w io.Writer, rows []results.Row, ms results.Metrics, splits []string) error {
 	if err := ms.Check("the evaluator"); err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
-	rep, err := aggregate(rows, ms, "", stats.DefaultBootstrap)
+	rep, err := aggregate(rows, ms, splits, "", stats.DefaultBootstrap)
 	if err != nil {
 		return err
 	}

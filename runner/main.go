@@ -202,7 +202,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := reports.Table(stdout, sum.Rows, sum.Metrics); err != nil {
+	splits := make([]string, len(exp.Splits))
+	for i, sp := range exp.Splits {
+		splits[i] = sp.Name
+	}
+	if err := reports.Table(stdout, sum.Rows, sum.Metrics, splits); err != nil {
 		fmt.Fprintln(stderr, "runner: table:", err)
 	}
 	if err := reports.Render(sum.Out, reports.Options{Title: exp.Name}); err != nil {

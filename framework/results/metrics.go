@@ -4,11 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -103,70 +98,29 @@ var LegacyMetrics = Metrics{
 	Headline: []string{"i2t_r1", "t2i_r1"},
 }
 
-// ManifestName is the manifest's file name inside an output folder, beside the journal
-// (the driver writes it).
-const ManifestName = "manifest.json"
-
-// ShardDir, inside an output folder, holds what the shards of a run split over several
-// machines write (runner run --shard): their journals and their manifests.
-const ShardDir = "shards"
-
-// ShardManifest is the manifest of shard index of the output folder dir.
-func ShardManifest(dir string, index int) string {
-	return filepath.Join(dir, ShardDir, fmt.Sprintf(shardManifest, strconv.Itoa(index)))
-}
-
-// shardManifest is the name of a shard's manifest, from the shard's index.
-const shardManifest = "manifest-%s.json"
-
 // ReadMetrics returns the evaluator metrics the manifest in dir records, from its most
 // recent invocation that records them, or else those a shard's manifest records (a run
 // made of shards only has no manifest of its own). found is false, with LegacyMetrics,
 // when no manifest records them (none, or an older sglab wrote them); callers say so.
 func ReadMetrics(dir string) (m Metrics, found bool, err error) {
-	shards, _ := filepath.Glob(filepath.Join(dir, ShardDir, fmt.Sprintf(shardManifest, "*")))
-	slices.Sort(shards)
-	for _, path := range append([]string{filepath.Join(dir, ManifestName)}, shards...) {
-		m, found, err := manifestMetrics(path)
-		if err != nil || found {
-			return m, found, err
-		}
-	}
-	return LegacyMetrics, false, nil
-}
-
-// manifestMetrics is ReadMetrics for one manifest file; found is false when it does
-// not exist or records no metrics.
-func manifestMetrics(path string) (m Metrics, found bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Metrics{}, false, nil
-	}
-	if err != nil {
-		return Metrics{}, false, fmt.Errorf("results: %w", err)
-	}
-	var log struct {
-		Invocations []json.RawMessage `json:"invocations"`
-	}
-	if err := json.Unmarshal(b, &log); err != nil {
-		return Metrics{}, false, fmt.Errorf("results: manifest %s: %w", path, err)
-	}
-	if log.Invocations == nil { // one invocation, as older runs wrote it
-		log.Invocations = []json.RawMessage{b}
-	}
-	for _, raw := range slices.Backward(log.Invocations) {
+	found, err = fromManifests(dir, func(path string, raw json.RawMessage) (bool, error) {
 		var inv struct {
 			Metrics *Metrics `json:"evaluator_metrics"`
 		}
 		if err := json.Unmarshal(raw, &inv); err != nil {
-			return Metrics{}, false, fmt.Errorf("results: manifest %s: %w", path, err)
+			return false, fmt.Errorf("results: manifest %s: %w", path, err)
 		}
-		if inv.Metrics != nil {
-			if err := inv.Metrics.Check("manifest " + path); err != nil {
-				return Metrics{}, false, fmt.Errorf("results: %w", err)
-			}
-			return *inv.Metrics, true, nil
+		if inv.Metrics == nil {
+			return false, nil
 		}
+		if err := inv.Metrics.Check("manifest " + path); err != nil {
+			return false, fmt.Errorf("results: %w", err)
+		}
+		m = *inv.Metrics
+		return true, nil
+	})
+	if err != nil || !found {
+		return LegacyMetrics, false, err
 	}
-	return Metrics{}, false, nil
+	return m, true, nil
 }

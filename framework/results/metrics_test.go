@@ -3,6 +3,7 @@ package results
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,19 +61,7 @@ func TestReadMetrics(t *testing.T) {
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()
-		write := func(path, text string) {
-			if text == "" {
-				return
-			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		write(filepath.Join(dir, ManifestName), tc.folder)
-		write(ShardManifest(dir, 3), tc.shard)
+		writeManifests(t, dir, tc.folder, tc.shard)
 		m, found, err := ReadMetrics(dir)
 		switch {
 		case tc.wantErr != "":
@@ -85,6 +74,61 @@ func TestReadMetrics(t *testing.T) {
 			t.Errorf("%s: found %v, primary %q; want the legacy metrics, not found", tc.name, found, m.Primary().Name)
 		case tc.want != "" && (!found || m.Primary().Name != tc.want):
 			t.Errorf("%s: found %v, primary %q; want %q", tc.name, found, m.Primary().Name, tc.want)
+		}
+	}
+}
+
+func TestReadSplits(t *testing.T) {
+	cfg := func(names ...string) string {
+		var s []string
+		for _, n := range names {
+			s = append(s, `{"Name":"`+n+`","Seen":["x"],"Novel":["y"]}`)
+		}
+		return `{"config":{"Name":"e","Splits":[` + strings.Join(s, ",") + `]}}`
+	}
+	cases := []struct {
+		name          string
+		folder, shard string // manifests; "" for none
+		want          []string
+		wantErr       string
+	}{
+		{"no manifest", "", "", nil, ""},
+		{"the newest invocation's", `{"invocations":[` + cfg("a", "b") + `,` + cfg("val-b", "val-a") + `]}`, "", []string{"val-b", "val-a"}, ""},
+		{"a run of shards only", "", `{"invocations":[` + cfg("z", "y") + `]}`, []string{"z", "y"}, ""},
+		{"an invocation without a configuration", `{"invocations":[` + cfg("a", "b") + `,{"jobs":1}]}`, "", []string{"a", "b"}, ""},
+		{"an older manifest without one", `{"jobs":1}`, "", nil, ""},
+		{"an unreadable manifest", `{"invocations":`, "", nil, "manifest.json"},
+		{"an unreadable configuration", `{"invocations":[{"config":{"Splits":3}}]}`, "", nil, "manifest.json"},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		writeManifests(t, dir, tc.folder, tc.shard)
+		got, err := ReadSplits(dir)
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case !slices.Equal(got, tc.want):
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// writeManifests writes the output folder dir's manifest and shard 3's; "" writes none.
+func writeManifests(t *testing.T, dir, folder, shard string) {
+	t.Helper()
+	for path, text := range map[string]string{filepath.Join(dir, ManifestName): folder, ShardManifest(dir, 3): shard} {
+		if text == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
