@@ -45,7 +45,8 @@ var readSink float32
 
 // BenchmarkTraining times the three products of one paper-scale training batch of 64
 // through a 512×P layer: forward, weight gradient, input gradient, each reported in
-// GFLOP/s (2·64·512·P per product), the kernel's throughput on the training shapes.
+// GFLOP/s (2·64·512·P per product), the kernel's throughput on the training shapes,
+// called as mlp.Dense calls it (the weight gradient overwritten, beta 0).
 // Every output buffer is written once before timing: a first touch of fresh pages
 // (226 MB for the weight gradient) costs more than the product on this machine.
 func BenchmarkTraining(b *testing.B) {
@@ -68,9 +69,9 @@ func BenchmarkTraining(b *testing.B) {
 	})
 	b.Run("weight-grad", func(b *testing.B) {
 		gw := make([]float32, h*p)
-		Gemm(h, p, batch, x, 1, h, dy, p, 1, gw, p)
+		Gemm(h, p, batch, x, 1, h, dy, p, 0, gw, p)
 		for b.Loop() {
-			Gemm(h, p, batch, x, 1, h, dy, p, 1, gw, p)
+			Gemm(h, p, batch, x, 1, h, dy, p, 0, gw, p)
 		}
 		report(b)
 	})

@@ -28,8 +28,9 @@ const (
 	ncBlock = 512
 )
 
-// kernel computes C[0:mr][0:nr] += Σ_p a[mr·p+i]·B[p][0:nr] over kc steps; B and C rows
-// are ldb and ldc floats apart. The assembly version replaces it when the CPU allows.
+// kernel computes C[0:mr][0:nr] += Σ_p a[mr·p+i]·B[p][0:nr] over kc steps, or with
+// add = 0 stores the sum without reading C; B and C rows are ldb and ldc floats apart.
+// The assembly version replaces it when the CPU allows.
 var kernel = kernelGo
 
 // kernel1 computes c[0:nr] += Σ_p a[p]·b[nr·p : nr·p+nr] for one contiguous row of A
@@ -54,7 +55,12 @@ func Gemm(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, beta float
 	if m == 0 || n == 0 {
 		return
 	}
-	scale(m, n, beta, c, ldc)
+	// beta = 0 with k > 0: the first block of the k loop stores instead of adding, so
+	// that C (a weight gradient of 226 MB at paper scale) is neither cleared nor read.
+	set := beta == 0 && k > 0
+	if !set {
+		scale(m, n, beta, c, ldc)
+	}
 	if k == 0 {
 		return
 	}
@@ -67,7 +73,7 @@ func Gemm(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, beta float
 		workers = max(mp, np)
 	}
 	if workers <= 1 {
-		serial(m, n, k, a, ai, ap, b, ldb, c, ldc)
+		serial(m, n, k, a, ai, ap, b, ldb, c, ldc, set)
 		return
 	}
 	var wg sync.WaitGroup
@@ -79,7 +85,7 @@ func Gemm(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, beta float
 				continue
 			}
 			wg.Go(func() {
-				serial(m, j1-j0, k, a, ai, ap, b[j0:], ldb, c[j0:], ldc)
+				serial(m, j1-j0, k, a, ai, ap, b[j0:], ldb, c[j0:], ldc, set)
 			})
 		} else {
 			i0, i1 := w*mp/workers*mr, min((w+1)*mp/workers*mr, m)
@@ -87,7 +93,7 @@ func Gemm(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, beta float
 				continue
 			}
 			wg.Go(func() {
-				serial(i1-i0, n, k, a[i0*ai:], ai, ap, b, ldb, c[i0*ldc:], ldc)
+				serial(i1-i0, n, k, a[i0*ai:], ai, ap, b, ldb, c[i0*ldc:], ldc, set)
 			})
 		}
 	}
@@ -146,14 +152,18 @@ var pool = sync.Pool{New: func() any {
 	}
 }}
 
-// serial accumulates C += A·B on one goroutine.
-func serial(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, c []float32, ldc int) {
+// serial accumulates C += A·B on one goroutine, or with set computes C = A·B.
+func serial(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, c []float32, ldc int, set bool) {
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
 	for jc := 0; jc < n; jc += ncBlock {
 		nb := min(ncBlock, n-jc)
 		for pc := 0; pc < k; pc += kcBlock {
 			kb := min(kcBlock, k-pc)
+			add := 1
+			if set && pc == 0 {
+				add = 0
+			}
 			packB(buf.b, kb, nb, b[pc*ldb+jc:], ldb)
 			for ic := 0; ic < m; ic += mcBlock {
 				mb := min(mcBlock, m-ic)
@@ -165,16 +175,20 @@ func serial(m, n, k int, a []float32, ai, ap int, b []float32, ldb int, c []floa
 						rows := min(mr, mb-ir)
 						apanel := &buf.a[ir*kb]
 						if rows == mr && cols == nr {
-							kernel(kb, apanel, bp, nr, &c[(ic+ir)*ldc+jc+jr], ldc)
+							kernel(kb, apanel, bp, nr, &c[(ic+ir)*ldc+jc+jr], ldc, add)
 							continue
 						}
-						clear(buf.tile[:])
-						kernel(kb, apanel, bp, nr, &buf.tile[0], nr)
+						kernel(kb, apanel, bp, nr, &buf.tile[0], nr, 0)
 						for i := range rows {
 							off := (ic+ir+i)*ldc + jc + jr
 							crow := c[off : off+cols]
+							tile := buf.tile[i*nr : i*nr+cols]
+							if add == 0 {
+								copy(crow, tile)
+								continue
+							}
 							for j := range crow {
-								crow[j] += buf.tile[i*nr+j]
+								crow[j] += tile[j]
 							}
 						}
 					}
@@ -235,7 +249,7 @@ func packB(dst []float32, kb, nb int, b []float32, ldb int) {
 	}
 }
 
-func kernelGo(kc int, a, b *float32, ldb int, c *float32, ldc int) {
+func kernelGo(kc int, a, b *float32, ldb int, c *float32, ldc int, add int) {
 	var acc [mr][nr]float32
 	if kc > 0 {
 		as := unsafe.Slice(a, kc*mr)
@@ -253,6 +267,10 @@ func kernelGo(kc int, a, b *float32, ldb int, c *float32, ldc int) {
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
 	for i := range acc {
 		row := cs[i*ldc : i*ldc+nr]
+		if add == 0 {
+			copy(row, acc[i][:])
+			continue
+		}
 		for j := range row {
 			row[j] += acc[i][j]
 		}

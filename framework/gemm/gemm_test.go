@@ -35,7 +35,7 @@ func randSlice(r *rand.Rand, n int) []float32 {
 }
 
 func TestGemmAgainstNaive(t *testing.T) {
-	kernels := map[string]func(int, *float32, *float32, int, *float32, int){"go": kernelGo, kernelName: kernel}
+	kernels := map[string]func(int, *float32, *float32, int, *float32, int, int){"go": kernelGo, kernelName: kernel}
 	shapes := []struct{ m, n, k int }{
 		{1, 1, 1}, {6, 16, 1}, {5, 15, 3}, {7, 17, 300}, {13, 40, 257}, {121, 33, 20},
 		{10, 1000, 64}, {250, 70, 600}, {1, 37, 0}, {0, 5, 5},
@@ -57,8 +57,12 @@ func TestGemmAgainstNaive(t *testing.T) {
 						}
 						b := randSlice(r, s.k*ldb+1)
 						c := randSlice(r, s.m*ldc+1)
-						if beta == 0 && len(c) > 0 {
-							c[0] = float32(math.NaN())
+						if beta == 0 { // every element of C is overwritten, none read
+							for i := range s.m {
+								for j := range s.n {
+									c[i*ldc+j] = float32(math.NaN())
+								}
+							}
 						}
 						want := naive(s.m, s.n, s.k, a, ai, ap, b, ldb, beta, c, ldc)
 						Gemm(s.m, s.n, s.k, a, ai, ap, b, ldb, beta, c, ldc)
@@ -78,6 +82,41 @@ func TestGemmAgainstNaive(t *testing.T) {
 							}
 						}
 					})
+				}
+			}
+		}
+	}
+}
+
+// TestBetaZeroIsAddingToZeros: beta = 0 stores the first block of the k loop instead
+// of adding it to a cleared C; the bits must be those of adding to zeros (which is what
+// Gemm computed before, and what keeps trained networks bit for bit).
+func TestBetaZeroIsAddingToZeros(t *testing.T) {
+	kernels := map[string]func(int, *float32, *float32, int, *float32, int, int){"go": kernelGo, kernelName: kernel}
+	r := rand.New(rand.NewPCG(3, 4))
+	for name, kern := range kernels {
+		for _, s := range []struct{ m, n, k int }{{6, 16, 1}, {7, 17, 300}, {13, 40, 257}, {64, 700, 64}, {250, 70, 600}} {
+			saved := kernel
+			kernel = kern
+			a, b := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n)
+			// Zero products of both signs.
+			for i := 0; i < len(a); i += 3 {
+				a[i] = 0
+			}
+			for i := 0; i < len(b); i += 5 {
+				b[i] = float32(math.Copysign(0, float64(b[i])))
+			}
+			set := make([]float32, s.m*s.n)
+			for i := range set {
+				set[i] = float32(math.NaN())
+			}
+			added := make([]float32, s.m*s.n)
+			Gemm(s.m, s.n, s.k, a, s.k, 1, b, s.n, 0, set, s.n)
+			Gemm(s.m, s.n, s.k, a, s.k, 1, b, s.n, 1, added, s.n)
+			kernel = saved
+			for i := range set {
+				if math.Float32bits(set[i]) != math.Float32bits(added[i]) {
+					t.Fatalf("%s %+v: C[%d] = %v with beta 0, %v added to zeros", name, s, i, set[i], added[i])
 				}
 			}
 		}

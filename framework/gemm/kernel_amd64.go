@@ -3,7 +3,7 @@ package gemm
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func kernelAVX2(kc int, a *float32, b *float32, ldb int, c *float32, ldc int)
+func kernelAVX2(kc int, a *float32, b *float32, ldb int, c *float32, ldc int, add int)
 
 //go:noescape
 func kernel1AVX2(kc int, a *float32, b *float32, c *float32)

@@ -132,11 +132,10 @@ func packedPanels(m, k int, apack []float32, b *Packed, j0, j1 int, c []float32,
 				rows := min(mr, m-ir)
 				ap := &apack[ir*k+pc*mr]
 				if rows == mr && cols == nr {
-					kernel(kb, ap, &panel[pc*nr], nr, &c[ir*ldc+jr], ldc)
+					kernel(kb, ap, &panel[pc*nr], nr, &c[ir*ldc+jr], ldc, 1)
 					continue
 				}
-				clear(tile[:])
-				kernel(kb, ap, &panel[pc*nr], nr, &tile[0], nr)
+				kernel(kb, ap, &panel[pc*nr], nr, &tile[0], nr, 0)
 				for i := range rows {
 					crow := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+cols]
 					for j := range crow {

@@ -77,15 +77,18 @@ func (d *Dense) Weights() []float32 {
 	return d.W
 }
 
-// Backward accumulates GW += xᵀ·dy and GB += Σ dy over the n rows, and, when dx is
-// not nil, writes the gradient with respect to the input columns [from, In):
+// Backward writes GW = xᵀ·dy and GB = Σ dy over the n rows (a step's gradients: each
+// layer runs once per step, so nothing needs clearing, and the weight gradient, as
+// large as the weights, is written without being read), and, when dx is not nil,
+// writes the gradient with respect to the input columns [from, In):
 // dx (n×(In−from)) = dy·W[from:]ᵀ. Asking only for a tail of the input avoids the
 // largest product when the head is data (the snapshot itself).
 func (d *Dense) Backward(dx, x, dy []float32, n, from int, s *Scratch) {
 	if len(x) < n*d.In || len(dy) < n*d.Out {
 		panic(fmt.Sprintf("mlp: Dense %d→%d backward of %d rows: x has %d, dy has %d", d.In, d.Out, n, len(x), len(dy)))
 	}
-	gemm.Gemm(d.In, d.Out, n, x, 1, d.In, dy, d.Out, 1, d.GW, d.Out)
+	gemm.Gemm(d.In, d.Out, n, x, 1, d.In, dy, d.Out, 0, d.GW, d.Out)
+	clear(d.GB)
 	for i := range n {
 		row := dy[i*d.Out : (i+1)*d.Out]
 		for j, v := range row {
@@ -106,12 +109,6 @@ func (d *Dense) Backward(dx, x, dy []float32, n, from int, s *Scratch) {
 	dxT := s.get(1, w*n)
 	gemm.Gemm(w, n, d.Out, d.W[from*d.Out:], d.Out, 1, dyT, n, 0, dxT, n)
 	gemm.Transpose(dx, dxT, w, n)
-}
-
-// ZeroGrad clears the accumulated gradients.
-func (d *Dense) ZeroGrad() {
-	clear(d.GW)
-	clear(d.GB)
 }
 
 // Scratch holds reusable temporary buffers so that training steps do not allocate.

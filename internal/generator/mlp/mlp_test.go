@@ -69,22 +69,45 @@ func TestDenseBackwardMatchesFiniteDifferences(t *testing.T) {
 	}
 }
 
-func TestBackwardAccumulates(t *testing.T) {
+// TestBackwardOverwrites: a step's gradients replace the last step's, whatever was in
+// GW and GB, bit for bit what accumulating into cleared gradients gave.
+func TestBackwardOverwrites(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	d := NewDense(4, 3, 2, rng)
-	x, dy := randVec(rng, 8), randVec(rng, 6)
-	d.Backward(nil, x, dy, 2, 4, &Scratch{})
-	once := append([]float32(nil), d.GW...)
-	d.Backward(nil, x, dy, 2, 4, &Scratch{})
-	for i := range once {
-		if math.Abs(float64(d.GW[i]-2*once[i])) > 1e-5 {
-			t.Fatalf("GW[%d] after two passes %v, want %v", i, d.GW[i], 2*once[i])
+	d := NewDense(300, 37, 2, rng) // 300 input rows: two blocks of the k loop
+	x, dy := randVec(rng, 2*300), randVec(rng, 2*37)
+	for i := range d.GW {
+		d.GW[i] = float32(math.NaN())
+	}
+	for i := range d.GB {
+		d.GB[i] = float32(math.Inf(1))
+	}
+	d.Backward(nil, x, dy, 2, 300, &Scratch{})
+	gw, gb := make([]float32, len(d.GW)), make([]float32, len(d.GB))
+	for s := range 2 {
+		for i := range 300 {
+			for j := range 37 {
+				gw[i*37+j] += x[s*300+i] * dy[s*37+j]
+			}
+		}
+		for j := range 37 {
+			gb[j] += dy[s*37+j]
 		}
 	}
-	d.ZeroGrad()
-	for i, g := range d.GW {
-		if g != 0 {
-			t.Fatalf("GW[%d] = %v after ZeroGrad", i, g)
+	for i := range gw {
+		if math.Abs(float64(d.GW[i]-gw[i])) > 1e-5*(1+math.Abs(float64(gw[i]))) {
+			t.Fatalf("GW[%d] = %v, want %v", i, d.GW[i], gw[i])
+		}
+	}
+	for j := range gb {
+		if math.Float32bits(d.GB[j]) != math.Float32bits(gb[j]) {
+			t.Fatalf("GB[%d] = %v, want %v", j, d.GB[j], gb[j])
+		}
+	}
+	first := append([]float32(nil), d.GW...)
+	d.Backward(nil, x, dy, 2, 300, &Scratch{})
+	for i := range first {
+		if math.Float32bits(d.GW[i]) != math.Float32bits(first[i]) {
+			t.Fatalf("GW[%d] = %v after a second pass, %v after the first", i, d.GW[i], first[i])
 		}
 	}
 }

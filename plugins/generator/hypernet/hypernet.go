@@ -147,9 +147,6 @@ func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, l
 				loss += float64(d * d)
 				dx[i] = 2 * d * inv
 			}
-			for _, l := range f.layers {
-				l.ZeroGrad()
-			}
 			f.layers[2].Backward(dh2, h2, dx, n, 0, &scratch)
 			mlp.ReLUBackward(dh2[:n*cfg.Hidden], h2)
 			f.layers[1].Backward(dh1, h1, dh2, n, 0, &scratch)

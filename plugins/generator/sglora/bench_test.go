@@ -166,7 +166,6 @@ func BenchmarkTrainBatchPaper(b *testing.B) {
 		bt.eps[i] = float32(r.NormFloat64())
 	}
 	step := func() {
-		m.zeroGrad()
 		m.forward(&bt, conds)
 		m.backward(&bt)
 		opt.Step()

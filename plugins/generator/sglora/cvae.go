@@ -128,12 +128,6 @@ func (m *cvae) freeze() {
 	m.enc1, m.enc2 = nil, nil
 }
 
-func (m *cvae) zeroGrad() {
-	for _, l := range m.layers() {
-		l.d.ZeroGrad()
-	}
-}
-
 // batch is the workspace of one training step: inputs, activations and gradients,
 // reused across steps.
 type batch struct {
@@ -306,8 +300,8 @@ func klDiag(mq, lvq, mp, lvp []float32) float64 {
 	return 0.5 * s
 }
 
-// backward accumulates the gradients of recon + λ·kl (as returned by forward, i.e.
-// means over the batch) into the layers' GW and GB. forward must have run on b.
+// backward writes the gradients of recon + λ·kl (as returned by forward, i.e. means
+// over the batch) into the layers' GW and GB. forward must have run on b.
 func (m *cvae) backward(b *batch) {
 	n, P, L, C := b.n, m.P, m.L, m.CDim
 	inv := float32(1 / float64(n))

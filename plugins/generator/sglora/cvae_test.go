@@ -68,7 +68,6 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 				for _, kl := range []float64{1, 0.3} {
 					t.Run(fmt.Sprintf("%s/%s/%s/kl=%g", condition, prior, decoder, kl), func(t *testing.T) {
 						m, b, conds := smallModel(t, condition, prior, decoder, kl)
-						m.zeroGrad()
 						m.forward(b, conds)
 						m.backward(b)
 						loss := func() float64 {

@@ -183,7 +183,6 @@ func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, l
 			for i := range b.eps {
 				b.eps[i] = float32(r.NormFloat64())
 			}
-			m.zeroGrad()
 			rc, k := m.forward(&b, conds)
 			m.backward(&b)
 			opt.Step()
