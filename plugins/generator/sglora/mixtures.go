@@ -39,6 +39,13 @@ type mixtures struct {
 	quad []float32 // E(E+1)/2×C; the pair k ≤ l is row l(l+1)/2 + k
 }
 
+// mixtureRows counts the tables' rows for E experts (lin and quad), in float64 so
+// that train can check an absurd library against the machine's memory.
+func mixtureRows(E int) float64 {
+	e := float64(E)
+	return e + e*(e+1)/2
+}
+
 // pairRow is the row of quad holding the pair {k, l}.
 func pairRow(k, l int) int {
 	if k > l {

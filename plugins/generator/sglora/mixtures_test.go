@@ -40,6 +40,9 @@ func TestMixturesMatchDirectProjection(t *testing.T) {
 				}
 			}
 			tab := newMixtures(proj, means, vars)
+			if got, want := float64(len(tab.lin)+len(tab.quad)), mixtureRows(tc.E)*float64(tc.C); got != want {
+				t.Errorf("the tables hold %v numbers, train's memory check counts %v", got, want)
+			}
 			for _, ns := range neighbourSets(r, tc.E) {
 				want, scale := exactProjection(proj, means, vars, ns)
 				got := make([]float32, tc.C)

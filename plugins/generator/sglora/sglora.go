@@ -129,10 +129,15 @@ const (
 // model is left trainable, with its encoder, for tests to inspect.
 func train(ctx context.Context, cfg Config, lib *library.Library, seed uint64, log hclog.Logger) (*fitted, error) {
 	E, P := len(lib.Experts), lib.Schema.NumParams()
-	// Weights, gradients and Adam's two moments, 4 bytes each: refuse what would crash.
-	if need, have := 16*modelWeights(cfg, P), memory.Physical(); have > 0 && need > float64(have)/2 {
-		return nil, fmt.Errorf("the CVAE for %d LoRA parameters with these widths (latent %d, hidden %d/%d/%d, condition %s) needs about %s for its weights and their training state; this machine has %s: lower the widths",
-			P, cfg.Latent, cfg.EncoderHidden, cfg.PriorHidden, cfg.DecoderHidden, cfg.Condition, memory.Format(int64(min(need, 1<<62))), memory.Format(have))
+	// Weights, gradients and Adam's two moments, 4 bytes each, and the projection's
+	// tables for every mixture of the experts: refuse what would crash.
+	need := 16 * modelWeights(cfg, P)
+	if cfg.Condition == "projection" {
+		need += 4 * mixtureRows(E) * float64(cfg.ConditionDim)
+	}
+	if have := memory.Physical(); have > 0 && need > float64(have)/2 {
+		return nil, fmt.Errorf("the CVAE for %d LoRA parameters and %d experts with these widths (latent %d, hidden %d/%d/%d, condition %s of %d) needs about %s for its weights, their training state and the condition's tables; this machine has %s: lower the widths",
+			P, E, cfg.Latent, cfg.EncoderHidden, cfg.PriorHidden, cfg.DecoderHidden, cfg.Condition, cfg.ConditionDim, memory.Format(int64(min(need, 1<<62))), memory.Format(have))
 	}
 	if cfg.LeaveOneOut && E < 2 {
 		return nil, fmt.Errorf("leave_one_out needs at least 2 experts, the library has %d", E)
