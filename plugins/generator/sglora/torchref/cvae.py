@@ -15,12 +15,13 @@ optimiser's β1 = 0.9, β2 = 0.999, ε = 1e-8 and update rule.
         one training step's loss (reconstruction and KL, means per snapshot) and the
         gradient of every weight and bias, for a model with every layer (the encoder
         too) and IN's batch; the Go test compares them with forward/backward.
-    Several triples run in one process, which imports torch once.
-    cvae.py bench --scale paper [--threads 2] [--runs 20]
+    cvae.py bench [--scale paper|default] [--threads 2] [--runs 50] [--train-runs 10]
         milliseconds (median of --runs after warm-up) of generation at batch 1 and 10
         (top-K, condition, full network including the projection, denormalisation),
         of the decoder's last layer alone at batch 1, and of one training step (forward,
         backward, Adam) on 64 snapshots from 64 experts, as BenchmarkTrainBatchPaper.
+
+decode and step take several triples of files, run in one process (torch imports once).
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "..", "framework", "plugin", "python"))
 from sglab_plugin.safetensors import read_safetensors  # noqa: E402
 
-# The `paper` scale of bench_test.go: rank-2 LoRA on q, k, v of ViT-B/16's 12 blocks.
-PAPER = dict(P=36 * 2 * 2 * 768, experts=100, dim=512, hidden=512, latent=64, cdim=64, batch=64, top_k=4, tau=0.1)
+# bench_test.go's scales: `paper` is rank-2 LoRA on q, k, v of ViT-B/16's 12 blocks,
+# `default` the default world's library with the plugin's default widths.
+SCALES = {
+    "paper": dict(P=36 * 2 * 2 * 768, experts=100, dim=512, hidden=512, latent=64, cdim=64, batch=64, top_k=4, tau=0.1),
+    "default": dict(P=12 * 2 * 2 * 32, experts=8, dim=50, hidden=256, latent=16, cdim=64, batch=16, top_k=4, tau=0.1),
+}
 
 
 class CVAE(nn.Module):
@@ -230,16 +235,27 @@ def _median_ms(fn, runs, warmup=3):
     return statistics.median(ts), min(ts), max(ts)
 
 
+def _blas():
+    """The BLAS library this process loaded: Debian's torch calls whatever libblas.so.3
+    resolves to (the reference BLAS unless an alternative such as OpenBLAS is installed
+    or put first on LD_LIBRARY_PATH), and it sets the figures."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted(os.path.realpath(p) for p in libs)) or "none"
+
+
 def cmd_bench(args):
-    if args.scale != "paper":
-        raise SystemExit(f"--scale {args.scale!r}: only 'paper' is defined")
-    s = PAPER
+    s = SCALES[args.scale]
     torch.manual_seed(1)
     g = torch.Generator().manual_seed(2)
     P, E, L, H = s["P"], s["experts"], s["latent"], s["hidden"]
     m = CVAE(P, L, s["cdim"], H, H, H, projection=True, learned=True, residual=False)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, P={P}, experts={E}, hidden={H}, "
           f"latent={L}, condition projection {2 * P}->{s['cdim']}, {sum(p.numel() for p in m.parameters())} parameters")
+    print(f"BLAS: {_blas()}")
 
     # The fit's ingredients: experts' embeddings, normalised means and variances, the
     # z-score (one mean and std per element, as a PyTorch user would expand Go's per
@@ -270,10 +286,11 @@ def cmd_bench(args):
         med, lo, hi = _median_ms(lambda: m.dec3(h2), args.runs)
         print(f"decoder.3 alone batch=1: {med:.2f} ms (min {lo:.2f}, max {hi:.2f})")
 
-    # One Adam step on 64 snapshots from 64 distinct experts (BenchmarkTrainBatchPaper).
-    B = s["batch"]
-    conds = torch.randn(B, 2 * P, generator=g)
-    slot = torch.arange(B)
+    # One Adam step on a batch of snapshots from as many distinct experts as there are
+    # (at paper scale 64 from 64, BenchmarkTrainBatchPaper's batch).
+    B, U = s["batch"], min(s["batch"], E)
+    conds = torch.randn(U, 2 * P, generator=g)
+    slot = torch.arange(B) % U
     x = torch.randn(B, P, generator=g)
     eps = torch.randn(B, L, generator=g)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
@@ -285,7 +302,7 @@ def cmd_bench(args):
         opt.step()
 
     med, lo, hi = _median_ms(train_step, args.train_runs, warmup=2)
-    print(f"train step batch={B} experts={B}: {med:.1f} ms (min {lo:.1f}, max {hi:.1f})")
+    print(f"train step batch={B} experts={U}: {med:.1f} ms (min {lo:.1f}, max {hi:.1f})")
 
 
 def main(argv=None):
@@ -297,7 +314,7 @@ def main(argv=None):
         sub.add_parser(name, parents=[common]).add_argument(
             "files", nargs="+", metavar=f"{what} IN OUT", help="one or more triples, run in one process")
     b = sub.add_parser("bench", parents=[common])
-    b.add_argument("--scale", default="paper")
+    b.add_argument("--scale", choices=sorted(SCALES), default="paper", help="bench_test.go's scale (default paper)")
     b.add_argument("--runs", type=int, default=50, help="timed generations per figure (default 50)")
     b.add_argument("--train-runs", type=int, default=10, help="timed training steps (default 10)")
     args = p.parse_args(argv)
