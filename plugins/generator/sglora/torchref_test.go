@@ -173,7 +173,6 @@ func TestTorchReferenceTrainsTheSameNetwork(t *testing.T) {
 		}
 		copy(b.x, normals(r, n*P))
 		copy(b.eps, normals(r, n*m.L))
-		m.zeroGrad()
 		recon, kl := m.forward(&b, conds)
 		m.backward(&b)
 

@@ -22,6 +22,15 @@ optimiser's β1 = 0.9, β2 = 0.999, ε = 1e-8 and update rule.
         backward, Adam) on 64 snapshots from 64 experts, as BenchmarkTrainBatchPaper.
 
 decode and step take several triples of files, run in one process (torch imports once).
+
+What the bench's work does not share with the Go benchmarks (BenchmarkGenerate,
+BenchmarkTrainBatchPaper): generation runs the condition's projection (2P×C weights) on
+every call, where Go's Generate reads tables built once per fit; it is timed warm only
+(Go also reports cold); the z-score is one mean and std per element. The training step
+does the same products as Go's: no input gradient for the snapshot's columns of the
+encoder or for the projection, each distinct condition projected once; but
+opt.zero_grad() clears the gradients that backward then accumulates into, where Go's
+backward writes them.
 """
 
 from __future__ import annotations
