@@ -29,13 +29,11 @@ class ClipText(Encoder):
               one_of=["quick_gelu", "gelu"]),
         Param("vocab", "", "CLIP's BPE merges file, bpe_simple_vocab_16e6.txt.gz"),
         Param("device", "cpu", "torch device: cpu, cuda or cuda:N"),
-        Param("batch_size", 256, "descriptions per forward pass", min=1),
     ]
 
     def __init__(self):
         self.model = self.tokenizer = None
         self.device = torch.device("cpu")
-        self.batch_size = 256
 
     def configure(self, values):
         v = values  # bounds and choices are the Params' constraints, checked by decode()
@@ -56,17 +54,22 @@ class ClipText(Encoder):
         except (OSError, ValueError, RuntimeError) as e:
             raise PluginError(f"cliptext: parameter \"weights\": {e}") from None
         del model.visual  # only the text tower is used
-        self.model, self.tokenizer, self.device, self.batch_size = model.to(device), tokenizer, device, v["batch_size"]
+        self.model, self.tokenizer, self.device = model.to(device), tokenizer, device
         log.info("configured model=%s weights=%s sha256=%s", v["model"], v["weights"], digest)
 
     @torch.no_grad()
     def embed(self, texts):
+        """One description per forward pass: an optimised BLAS (OpenBLAS, MKL) computes a
+        row of a batched product differently with other rows beside it, and a description
+        must get the same vector whatever it is embedded with (the runner embeds the seen
+        and the novel tasks in separate calls). Descriptions are few; batching bought
+        nothing that matters."""
         if self.model is None:
             raise PluginError("cliptext: not configured (the runner calls Configure first)")
         out = []
         context = self.model.arch.context
-        for lo in range(0, len(texts), self.batch_size):
-            tokens = torch.tensor(self.tokenizer.tokenize(texts[lo:lo + self.batch_size], context), device=self.device)
+        for text in texts:
+            tokens = torch.tensor(self.tokenizer.tokenize([text], context), device=self.device)
             emb = F.normalize(self.model.encode_text(tokens), dim=-1)
-            out.extend(np.asarray(e, dtype=np.float32) for e in emb.cpu().numpy())
+            out.append(np.asarray(emb.cpu().numpy()[0], dtype=np.float32))
         return out

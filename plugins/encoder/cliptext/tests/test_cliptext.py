@@ -27,7 +27,11 @@ class TestClipText(unittest.TestCase):
             self.assertEqual(v.dtype, np.float32)
             self.assertEqual(v.shape, (32,))
             self.assertAlmostEqual(float(np.linalg.norm(v)), 1.0, places=5)
+        # A description's vector, bit for bit, whatever it is embedded with (an optimised
+        # BLAS such as OpenBLAS gives a batched row other bits than the row alone).
         np.testing.assert_array_equal(out[0], out[2])
+        np.testing.assert_array_equal(out[0], enc.embed(texts[:1])[0])
+        np.testing.assert_array_equal(out[1], enc.embed(["a photo of a star"] * 5 + texts[1:2])[5])
         self.assertFalse(np.allclose(out[0], out[1]))
         # The same files give the evaluator's caption embeddings: one semantic space.
         ev = configure(ClipEvaluator(), model="tiny", weights="random", vocab=TINY_VOCAB, coco_dir=COCO)
