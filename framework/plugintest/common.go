@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,12 @@ type Common struct {
 	// parameter and an unknown key, and sends them all in one call. Constraints Info
 	// declares are checked without this.
 	Bad plugin.Params
+	// Placeholders are values for parameters whose documented default cannot configure
+	// the plugin where the suite runs: an empty path the user must fill in, a preset
+	// whose files only the user has. documented_defaults_accepted then checks that the
+	// bare defaults are refused naming placeholder keys only, and that the defaults with
+	// these values put in are accepted. Leave it empty when the defaults configure.
+	Placeholders plugin.Params
 }
 
 // check is one conformance check on a fresh plugin of type P; it returns the first
@@ -113,8 +120,16 @@ func baseChecks[P plugin.Base](kind string, o Common, info func(plugin.Info) err
 			if err != nil {
 				return err
 			}
+			what := "the defaults Info documents"
+			if len(o.Placeholders) > 0 {
+				if err := placeholdersRefused(p.Configure(ctx, defaults), defaults, o.Placeholders); err != nil {
+					return err
+				}
+				maps.Copy(defaults, o.Placeholders)
+				what += ", placeholders put in"
+			}
 			if err := p.Configure(ctx, defaults); err != nil {
-				return fmt.Errorf("Configure with the defaults Info documents (%v): %v", defaults, err)
+				return fmt.Errorf("Configure with %s (%v): %v", what, defaults, err)
 			}
 			if err := p.Configure(ctx, o.Params); err != nil {
 				return fmt.Errorf("Configure with the suite's parameters %v: %v", o.Params, err)
@@ -179,6 +194,36 @@ func namesEvery(err error, what string, keys []string) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%s: the error does not name %s as `parameter %q: ...`:\n%v", what, strings.Join(missing, ", "), missing[0], err)
+	}
+	return nil
+}
+
+// placeholdersRefused checks that err, the answer to Configure with the documented
+// defaults, refuses them by name for placeholder keys and for nothing else: a default
+// of the wrong type or out of its bounds must still fail the check.
+func placeholdersRefused(err error, documented, placeholders plugin.Params) error {
+	keys := sortedKeys(placeholders)
+	for _, k := range keys {
+		if _, ok := documented[k]; !ok {
+			return fmt.Errorf("placeholder %q: Info documents no such parameter", k)
+		}
+	}
+	if err == nil {
+		return fmt.Errorf("Configure with the documented defaults (%v) was accepted: no placeholder is needed for %s", documented, strings.Join(keys, ", "))
+	}
+	named, others := 0, []string(nil)
+	for _, k := range sortedKeys(documented) {
+		if !strings.Contains(err.Error(), "parameter "+strconv.Quote(k)) {
+			continue
+		}
+		if _, ok := placeholders[k]; ok {
+			named++
+		} else {
+			others = append(others, k)
+		}
+	}
+	if named == 0 || len(others) > 0 {
+		return fmt.Errorf("Configure with the documented defaults (%v): want a refusal naming only placeholders (%s) as `parameter \"key\": ...`, got:\n%v", documented, strings.Join(keys, ", "), err)
 	}
 	return nil
 }

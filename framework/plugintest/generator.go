@@ -24,7 +24,8 @@ type GeneratorOptions struct {
 //   - unknown_parameter_refused_by_name, every_bad_parameter_reported_at_once (one
 //     Configure with a wrong value for every parameter, and Common.Bad, names them
 //     all), declared_constraints_enforced (one Configure with a value breaking each
-//     constraint Info declares names them all), documented_defaults_accepted;
+//     constraint Info declares names them all), documented_defaults_accepted (with
+//     Common.Placeholders, the bare defaults refused for those keys only);
 //   - generate_before_fit_refused: the plugin's own error, saying Fit is missing
 //     (over the protocol the client asks the plugin and calls adapters before Fit
 //     bad data, so a plugin that answers fails here too);

@@ -228,3 +228,59 @@ func runCheck[P plugin.Base](t testing.TB, cs []check[P], name string, newPlugin
 	t.Fatalf("no check %q", name)
 	return nil
 }
+
+// needsShift is a fake whose documented default of "shift" (0) is a placeholder:
+// Configure refuses it, naming named, until a real value is given.
+type needsShift struct {
+	*fake
+	named string
+}
+
+func (f needsShift) Configure(ctx context.Context, p plugin.Params) error {
+	if v, ok := p["shift"]; !ok || fmt.Sprint(v) == "0" {
+		return fmt.Errorf("parameter %q: give a real value", f.named)
+	}
+	return f.fake.Configure(ctx, p)
+}
+
+// TestPlaceholders checks documented_defaults_accepted with Common.Placeholders: the
+// bare defaults must be refused for placeholder keys only, and accepted once the
+// placeholders are put in.
+func TestPlaceholders(t *testing.T) {
+	placeholder := func(named string) func() plugin.Base {
+		return func() plugin.Base {
+			return struct{ plugin.Encoder }{needsShift{&fake{kind: plugin.KindEncoder}, named}}
+		}
+	}
+	plain := func() plugin.Base { return struct{ plugin.Encoder }{&fake{kind: plugin.KindEncoder}} }
+	tests := []struct {
+		name         string
+		newPlugin    func() plugin.Base
+		placeholders plugin.Params
+		pass         bool
+	}{
+		{"placeholder refused, then replaced", placeholder("shift"), plugin.Params{"shift": 1.5}, true},
+		{"no placeholders given", placeholder("shift"), nil, false},
+		{"defaults need no placeholder", plain, plugin.Params{"shift": 1.5}, false},
+		{"placeholder not documented", placeholder("shift"), plugin.Params{"shift": 1.5, "offset": 1.0}, false},
+		{"refusal names another key", placeholder("scale"), plugin.Params{"shift": 1.5}, false},
+		{"replacement refused", placeholder("shift"), plugin.Params{"shift": "far"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := EncoderOptions{Common: Common{Params: plugin.Params{"shift": 1.0}, Placeholders: tt.placeholders}}
+			for way, newPlugin := range map[string]func(testing.TB) plugin.Encoder{
+				"in process":   func(testing.TB) plugin.Encoder { return tt.newPlugin().(plugin.Encoder) },
+				"over Connect": func(t testing.TB) plugin.Encoder { return Connect(t, tt.newPlugin()).Encoder() },
+			} {
+				err := runCheck(t, encoderChecks(o), "documented_defaults_accepted", newPlugin)
+				if tt.pass && err != nil {
+					t.Errorf("%s: %v", way, err)
+				}
+				if !tt.pass && err == nil {
+					t.Errorf("%s: passes", way)
+				}
+			}
+		})
+	}
+}
