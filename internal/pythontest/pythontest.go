@@ -1,15 +1,19 @@
 // Package pythontest is what the Go tests of the Python plugins share: the interpreter
-// they run (Debian's, whose packages the plugins import) and the one rule for a machine
-// without those packages. On a developer's machine the tests skip and say what to
+// they run (Debian's, whose packages the plugins import), the one rule for a machine
+// without those packages, and the Spec that launches a plugin file. On a developer's machine the tests skip and say what to
 // install; where SGLAB_REQUIRE_PYTHON=1 is set (.ci/run sets it) they fail instead, so
 // CI can never pass by skipping them.
 package pythontest
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/sglab/sglab/framework/plugin/rpc"
 
 	"github.com/sglab/sglab/internal/prereq"
 )
@@ -67,3 +71,17 @@ type importError struct {
 }
 
 func (e *importError) Error() string { return e.err.Error() + ": " + e.out }
+
+// Spec is what launches the Python plugin file (a path from the test's folder) as kind,
+// once Require(t, what, modules) holds; its start allows for importing torch on a busy
+// machine.
+func Spec(t testing.TB, what string, modules []string, kind, file string) rpc.Spec {
+	t.Helper()
+	Require(t, what, modules)
+	path, err := filepath.Abs(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := filepath.Join(filepath.Base(filepath.Dir(path)), filepath.Base(path))
+	return rpc.Spec{Kind: kind, Label: label, Path: path, StartTimeout: 30 * time.Second}
+}

@@ -1,6 +1,7 @@
 package pythontest
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,5 +32,16 @@ func TestRequire(t *testing.T) {
 	run(f, []string{"json"})
 	if f.FatalMsg != "" {
 		t.Errorf("import json: failed %q", f.FatalMsg)
+	}
+}
+
+func TestSpec(t *testing.T) {
+	s := Spec(t, "the thing", []string{"json"}, "encoder", "plugin/main.py")
+	want, err := filepath.Abs("plugin/main.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Path != want || s.Label != "plugin/main.py" || s.Kind != "encoder" || s.StartTimeout <= 0 {
+		t.Errorf("Spec = %+v; want path %s, label plugin/main.py, kind encoder and a start timeout", s, want)
 	}
 }
