@@ -35,16 +35,22 @@ class ClipText(Encoder):
         self.model = self.tokenizer = None
         self.device = torch.device("cpu")
 
-    def configure(self, values):
-        v = values  # bounds and choices are the Params' constraints, checked by decode()
+    def check(self, values):
+        """The device and the model's files (bounds and choices are the Params'
+        constraints, checked by decode())."""
         problems = []
         try:
-            device = pick_device(v["device"])
+            pick_device(values["device"])
         except ValueError as e:
             problems.append(str(e))
-        problems += missing_model_files(v["model"], v["weights"], v["vocab"])
+        return problems + missing_model_files(values["model"], values["weights"], values["vocab"])
+
+    def configure(self, values):
+        v = values
+        problems = self.check(v)
         if problems:
             raise PluginError("\n".join(problems))
+        device = pick_device(v["device"])
         try:
             tokenizer = Tokenizer(resolve(v["vocab"]), PRESETS[v["model"]].vocab)
         except (OSError, ValueError) as e:

@@ -23,7 +23,9 @@ func TestConformance(t *testing.T) {
 	plugintest.Encoder(t, func(t testing.TB) plugin.Encoder {
 		return plugintest.Launch(t, spec).Encoder()
 	}, plugintest.EncoderOptions{
-		Common: plugintest.Common{Name: "cliptext", Params: tiny, Placeholders: tiny},
-		Texts:  []string{"a photo of a circle", "a photo of a red square", "a photo of a star"},
+		Common: plugintest.Common{Name: "cliptext", Params: tiny, Placeholders: tiny,
+			// Found by the plugin's own check (a file that must exist), reported with the rest.
+			Bad: plugin.Params{"vocab": vocab + ".missing"}},
+		Texts: []string{"a photo of a circle", "a photo of a red square", "a photo of a star"},
 	})
 }

@@ -31,9 +31,11 @@ func TestConformance(t *testing.T) {
 	plugintest.Evaluator(t, func(t testing.TB) plugin.Evaluator {
 		return plugintest.Launch(t, spec).Evaluator()
 	}, plugintest.EvaluatorOptions{
-		Common: plugintest.Common{Name: "clip", Params: params, Placeholders: tiny},
-		Task:   task.Task{ID: "coco-circle", Description: "a photo of a circle", Dataset: "coco", Params: map[string]any{"category": "circle"}},
-		Train:  plugin.TrainOptions{Epochs: 1, Snapshots: 1},
-		Range:  &[2]float64{0, 100},
+		Common: plugintest.Common{Name: "clip", Params: params, Placeholders: tiny,
+			// Found by the plugin's own check (a folder that must exist), reported with the rest.
+			Bad: plugin.Params{"coco_dir": filepath.Join(fixtures, "no-such-folder")}},
+		Task:  task.Task{ID: "coco-circle", Description: "a photo of a circle", Dataset: "coco", Params: map[string]any{"category": "circle"}},
+		Train: plugin.TrainOptions{Epochs: 1, Snapshots: 1},
+		Range: &[2]float64{0, 100},
 	})
 }

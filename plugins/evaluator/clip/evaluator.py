@@ -151,16 +151,22 @@ class ClipEvaluator(Evaluator):
 
     # Configure -----------------------------------------------------------------------
 
-    def configure(self, values):
-        v = dict(values)  # bounds and choices are the Params' constraints, checked by decode()
+    def check(self, values):
+        """The device and every file or folder the configuration names (bounds and
+        choices are the Params' constraints, checked by decode())."""
         problems = []
         try:
-            device = pick_device(v["device"], v["devices"])
+            pick_device(values["device"], values["devices"])
         except ValueError as e:
             problems.append(str(e))
-        problems += self._missing_files(v)
+        return problems + self._missing_files(values)
+
+    def configure(self, values):
+        v = dict(values)
+        problems = self.check(v)
         if problems:
             raise PluginError("\n".join(problems))
+        device = pick_device(v["device"], v["devices"])
         if v["threads"]:
             torch.set_num_threads(v["threads"])
         arch = PRESETS[v["model"]]

@@ -114,10 +114,20 @@ class Plugin:
     description = ""
     params: list[Param] = []
 
+    def check(self, values: dict) -> list[str]:
+        """The problems the plugin's own checks find (a file that must exist, parameters
+        checked together), one line each naming its key as 'parameter "key": ...'.
+        serve() calls it before configure() and reports its lines together with the
+        values the declared types and constraints refused (those keys hold their
+        defaults in values, and lines naming them are dropped), so that one Configure
+        names every bad parameter. configure() may call it too."""
+        return []
+
     def configure(self, values: dict) -> None:
         """Applies the parameters. values holds every declared parameter, the TOML's
-        value or else the default, already checked for type; check ranges here and
-        raise PluginError naming the key, e.g. 'parameter "tau": must be positive'."""
+        value or else the default, already checked for type and for the constraints the
+        Params declare, and by check(); raise PluginError naming the key, e.g.
+        'parameter "tau": ...', for what only applying it finds."""
 
     def cancelled(self) -> bool:
         """True when the host has given up on the current call (its timeout passed, or

@@ -211,26 +211,33 @@ def decode(params: list[Param], given: dict) -> tuple[dict, list[str]]:
     """The complete values (defaults filled) and the problems, one per bad key, in key
     order, worded as framework/params words them: 'parameter "key": ...', the form the
     runner locates in the experiment file."""
+    values, problems = decode_by_key(params, given)
+    return values, [problems[k] for k in sorted(problems)]
+
+
+def decode_by_key(params: list[Param], given: dict) -> tuple[dict, dict[str, str]]:
+    """decode(), with the problems by key: a key with a problem holds its default in
+    the values (or is absent, when no parameter has that name)."""
     by_name = {p.name: p for p in params}
     values = {p.name: _copy(p.default) for p in params}
-    errs = []
+    problems = {}
     for k in sorted(given):
         p = by_name.get(k)
         if p is None:
             known = ", ".join(sorted(by_name)) or "none"
-            errs.append(f"parameter {json.dumps(k)}: unknown (known: {known})")
+            problems[k] = f"parameter {json.dumps(k)}: unknown (known: {known})"
             continue
         try:
             v = _convert(p.type, given[k])
         except ValueError as e:
-            errs.append(f"parameter {json.dumps(k)}: {e}")
+            problems[k] = f"parameter {json.dumps(k)}: {e}"
             continue
         problem = p.check(v)
         if problem:
-            errs.append(f"parameter {json.dumps(k)}: {problem}")
+            problems[k] = f"parameter {json.dumps(k)}: {problem}"
             continue
         values[k] = v
-    return values, errs
+    return values, problems
 
 
 def _copy(v):

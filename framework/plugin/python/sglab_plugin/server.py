@@ -45,7 +45,7 @@ from . import kinds
 from .kinds import Encoder, Evaluator, Expert, Generator, Library, Metric, Plugin, PluginError, Task, Transform, TrainOptions
 from .lora import Adapter, Module, num_params
 from .logs import HclogHandler, StdoutToLog, log
-from .params import Param, decode
+from .params import Param, decode_by_key
 from .proto import goplugin_pb2, goplugin_pb2_grpc, health_pb2, health_pb2_grpc, sglab_pb2, sglab_pb2_grpc
 
 # The handshake, as framework/plugin/serve.go fixes it.
@@ -242,7 +242,12 @@ class _Calls:
         context.abort(*status)
 
     def _configure(self, given: dict) -> None:
-        values, errs = decode(self.plugin.params, given)
+        # The plugin's own checks run on the values that decoded, so that one Configure
+        # reports every problem, as Go plugins do.
+        values, problems = decode_by_key(self.plugin.params, given)
+        own = [line for line in self.plugin.check(values)
+               if not any(f"parameter {json.dumps(k)}" in line for k in problems)]
+        errs = [problems[k] for k in sorted(problems)] + own
         if errs:
             raise PluginError("\n".join(errs))
         self.plugin.configure(values)

@@ -116,6 +116,29 @@ class TestCalls(unittest.TestCase):
         code, msg = self.status(lambda: configure(self.gen, {"tau": -1}))
         self.assertEqual((code, msg), (grpc.StatusCode.INVALID_ARGUMENT, 'parameter "tau": must be positive, got -1.0'))
 
+    def test_own_checks_reported_with_the_refused_values(self):
+        class Files(Echo):
+            params = Echo.params + [Param("path", "", "a file that must exist")]
+
+            def check(self, values):
+                out = [] if values["path"] == "here" else [f'parameter "path": {values["path"]!r} does not exist']
+                return out + (['parameter "tau": too hot for this path'] if values["tau"] > 5 else [])
+
+        plugin = Files()
+        gen = _GeneratorServicer(_Calls(plugin))
+        # A value of the wrong type and a missing file: both in one refusal, and nothing configured.
+        code, msg = self.status(lambda: configure(gen, {"names": "x", "path": "/no"}))
+        self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(msg, 'parameter "names": want a list, got the string "x"\n'
+                              'parameter "path": \'/no\' does not exist')
+        # A refused key holds its default for check(), whose line about it is dropped.
+        code, msg = self.status(lambda: configure(gen, {"path": 3, "tau": 9}))
+        self.assertEqual(msg, 'parameter "path": want a string, got 3 (int)\n'
+                              'parameter "tau": too hot for this path')
+        self.assertEqual(plugin.seen, [])
+        configure(gen, {"path": "here"})
+        self.assertEqual(plugin.seen, [{"tau": 0.1, "names": ["a"], "path": "here"}])
+
     def test_info_lists_params_as_go_does(self):
         info = self.gen.Info(sglab_pb2.Empty(), FakeContext())
         self.assertEqual((info.kind, info.name), ("generator", "echo"))
